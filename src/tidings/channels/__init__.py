@@ -1,0 +1,25 @@
+"""One module per webhook_type, imported only when a message of that type is rendered or sent."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+_MODULES = {
+    "dingding": "tidings.channels.dingding",
+    "wechat": "tidings.channels.wechat",
+    "feishu": "tidings.channels.feishu",
+    "webhook": "tidings.channels.webhook",
+}
+
+
+def get(webhook_type: str) -> ModuleType:
+    """The channel module of a webhook_type: render, render_note, interpret, LIMITS."""
+    try:
+        return importlib.import_module(_MODULES[webhook_type])
+    except KeyError:
+        raise ValueError(f"webhook_type {webhook_type!r} is not supported yet") from None
+
+
+def supported() -> tuple[str, ...]:
+    return tuple(_MODULES)

@@ -1,0 +1,160 @@
+"""DingTalk custom robot (钉钉自定义机器人): markdown / actionCard, @mobiles, 加签 at send time."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from tidings.channels import escape
+from tidings.channels import markdown as md
+from tidings.channels.base import (
+    Destination,
+    Fail,
+    Limits,
+    Ok,
+    Outcome,
+    RenderContext,
+    Request,
+    Response,
+    Retry,
+    encode_json,
+    fit,
+    http_outcome,
+)
+from tidings.config import DingdingConfig
+from tidings.notify import texts
+from tidings.notify.content import Message, Note
+
+WEBHOOK_TYPE = "dingding"
+# 20 messages a minute per robot (over it, the robot is throttled for 10 minutes); 20000-byte body.
+LIMITS = Limits(max_body_bytes=20000, per_minute=20)
+THROTTLE_SECONDS = 600.0
+HEADERS = {"Content-Type": "application/json;charset=utf-8"}
+
+_HINTS = {
+    "keywords not in content": "the robot's 自定义关键词 must appear in every message; "
+    "tidings puts 工作流 in every zh-cn message, so set 工作流 as a keyword",
+    "sign not match": "dingding_notification_config.secret does not match the robot's 加签 secret",
+    "invalid timestamp": "this machine's clock is off by more than an hour",
+    "ip not in whitelist": "add this machine's public IP to the robot's IP whitelist",
+}
+
+
+def destination(config: DingdingConfig, key: str) -> Destination:
+    return Destination(key=key, url=config.hook_address, secret=config.secret or None)
+
+
+def _mention_line(config: DingdingConfig, language: str) -> str:
+    """`##### **相关人员**: @138...@139...` — DingTalk only notifies mobiles written in the text."""
+    people = [f"@{m}" for m in (*config.at_mobiles, *config.at_user_ids)]
+    if config.is_at_all:
+        people.append("@" + texts.TEXTS[language]["at_all"])
+    if not people:
+        return ""
+    return f"##### **{texts.TEXTS[language]['mentions']}**: {''.join(people)}"
+
+
+def _at(config: DingdingConfig) -> dict:
+    return {
+        "atMobiles": list(config.at_mobiles),
+        "atUserIds": list(config.at_user_ids),
+        "isAtAll": config.is_at_all,
+    }
+
+
+def _has_mentions(config: DingdingConfig) -> bool:
+    return bool(config.at_mobiles or config.at_user_ids or config.is_at_all)
+
+
+def action_url(url: str) -> str:
+    """Open the link in DingTalk's side panel on desktop, as Zadig does."""
+    return f"dingtalk://dingtalkclient/page/link?url={quote(url, safe='')}&pc_slide=false"
+
+
+def _workflow_body(message: Message, config: DingdingConfig) -> dict:
+    colour = texts.colour(message.status)
+    title = md.title_text(message)
+    text = f'### <font color="{colour}"><b>{title}</b></font> \n'
+    text += md.body(message, prefix="##### ", job_separator="\n\n---\n\n")
+    plain_title = escape.plain(message.plain_title())
+    url = escape.safe_url(message.url)
+    if _has_mentions(config) or not url:
+        if url:
+            text += f"\n\n[{message.link_text}]({url})"
+        mentions = _mention_line(config, message.language)
+        if mentions:
+            text += "\n\n" + mentions
+        return {
+            "msgtype": "markdown",
+            "markdown": {"title": plain_title, "text": text},
+            "at": _at(config),
+        }
+    return {
+        "msgtype": "actionCard",
+        "actionCard": {
+            "title": plain_title,
+            "text": text,
+            "hideAvatar": "0",
+            "btnOrientation": "0",
+            "btns": [{"title": message.link_text, "actionURL": action_url(url)}],
+        },
+    }
+
+
+def _request(body: dict, ctx: RenderContext, label: str) -> Request:
+    return Request(
+        channel=WEBHOOK_TYPE,
+        destination=ctx.destination,
+        body=body,
+        headers=dict(HEADERS),
+        sign="dingtalk",
+        label=label,
+    )
+
+
+def render(message: Message, config: DingdingConfig, ctx: RenderContext) -> list[Request]:
+    body = fit(
+        message,
+        lambda m: _workflow_body(m, config),
+        lambda b: len(encode_json(b)),
+        LIMITS.max_body_bytes,
+    )
+    return [_request(body, ctx, body["msgtype"])]
+
+
+def render_note(note: Note, config: DingdingConfig, ctx: RenderContext) -> list[Request]:
+    """Zadig's notification-job layout: a blue bold title, the content, the people to notify."""
+    text = f"### <font color=#3270e3>**{note.title}**</font>\n{note.content}\n"
+    url = escape.safe_url(note.url)
+    if url:
+        text += f"\n[{note.text('more')}]({url})\n"
+    mentions = _mention_line(config, note.language)
+    if mentions:
+        text += mentions
+    body = {
+        "msgtype": "markdown",
+        "markdown": {"title": note.title, "text": text},
+        "at": _at(config),
+    }
+    return [_request(body, ctx, "markdown")]
+
+
+def interpret(response: Response) -> Outcome:
+    decided = http_outcome(response)
+    if decided is not None:
+        return decided
+    data = response.json()
+    if not isinstance(data, dict) or "errcode" not in data:
+        return Fail(f"HTTP {response.status}: not a DingTalk answer: {response.body[:200]!r}")
+    try:
+        code = int(data["errcode"])
+    except (TypeError, ValueError):
+        return Fail(f"unreadable errcode {data['errcode']!r}")
+    message = str(data.get("errmsg", ""))
+    if code == 0:
+        return Ok("ok", code)
+    if code == 130101:
+        return Retry(f"errcode 130101: {message}", after=THROTTLE_SECONDS, code=code)
+    if code == -1:  # "system busy"
+        return Retry(f"errcode -1: {message}", code=code)
+    hint = next((h for key, h in _HINTS.items() if key in message), "")
+    return Fail(f"errcode {code}: {message}" + (f" — {hint}" if hint else ""), code)

@@ -1,0 +1,194 @@
+"""Feishu/Lark custom bot (飞书自定义机器人): an interactive card, then a text message with <at>.
+
+The card header is green / orange / red by status; the signature goes in the body at send time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tidings.channels import escape
+from tidings.channels.base import (
+    Destination,
+    Fail,
+    Limits,
+    Ok,
+    Outcome,
+    RenderContext,
+    Request,
+    Response,
+    Retry,
+    clip_bytes,
+    encode_json,
+    fit,
+    http_outcome,
+)
+from tidings.config import LarkHookConfig
+from tidings.notify import texts
+from tidings.notify.content import Line, Message, Note
+
+WEBHOOK_TYPE = "feishu"
+# Body at most 20 KB; 5 a second and 100 a minute per bot. Room is kept for timestamp and sign.
+LIMITS = Limits(max_body_bytes=20 * 1024, per_second=5, per_minute=100)
+_SIGN_ROOM = 120
+HEADERS = {"Content-Type": "application/json"}
+
+_HINTS = {
+    19001: "the bot's webhook address is wrong or the bot was removed",
+    19021: "lark_hook_notification_config.secret does not match the bot's signature secret "
+    "(or this machine's clock is off by more than an hour)",
+    19022: "add this machine's public IP to the bot's IP whitelist",
+    19024: "the bot's keyword must appear in every message; tidings puts 工作流 in every "
+    "zh-cn message, so set 工作流 as a keyword",
+}
+
+
+def destination(config: LarkHookConfig, key: str) -> Destination:
+    return Destination(key=key, url=config.hook_address, secret=config.secret or None)
+
+
+def _md_line(item: Line) -> str:
+    value = escape.lark_md(item.value, block=item.block)
+    links = []
+    for text, url in item.links:
+        safe = escape.safe_url(url)
+        links.append(f"[{escape.lark_md(text)}]({safe})" if safe else escape.lark_md(text))
+    shown = " ".join(part for part in (value, " ".join(links)) if part)
+    if item.block and "\n" in shown:
+        shown = "\n" + shown
+    return f"**{item.label}**：{shown}"
+
+
+def _lark_md(content: str) -> dict[str, str]:
+    return {"tag": "lark_md", "content": content}
+
+
+def card(message: Message, header_template: str | None = None) -> dict[str, Any]:
+    """Zadig's card: base info as fields, a block per job, the link button."""
+    elements: list[dict[str, Any]] = [
+        {
+            "tag": "div",
+            "fields": [{"is_short": False, "text": _lark_md(_md_line(i))} for i in message.info],
+        }
+    ]
+    status_label = message.text("status")
+    for job in message.jobs:
+        lines = [
+            f"**{job.type_text}**: {escape.lark_md(job.name)}    "
+            f"**{status_label}**: {job.status_text}",
+            *(_md_line(item) for item in job.lines),
+        ]
+        elements.append({"tag": "div", "text": _lark_md("\n".join(lines))})
+    if message.hidden_jobs:
+        elements.append({"tag": "div", "text": _lark_md(message.hidden_jobs_line())})
+    url = escape.safe_url(message.url)
+    if url:
+        elements.append(_button(message.link_text, url))
+    return {
+        "config": {"wide_screen_mode": True},
+        "header": {
+            "template": header_template or texts.feishu_template(message.status),
+            "title": {"tag": "plain_text", "content": escape.plain(message.plain_title())},
+        },
+        "elements": elements,
+    }
+
+
+def _button(text: str, url: str) -> dict[str, Any]:
+    return {
+        "tag": "action",
+        "actions": [
+            {
+                "tag": "button",
+                "text": {"tag": "plain_text", "content": text},
+                "type": "primary",
+                "url": url,
+            }
+        ],
+    }
+
+
+_SAFE_ID = re.compile(r"[^A-Za-z0-9_\-.@]")
+
+
+def at_tags(user_ids: list[str], at_all: bool, language: str) -> str:
+    """`<at user_id="ou_x"></at>` for each id (from the config, sanitised), then everyone."""
+    tags = [f'<at user_id="{_SAFE_ID.sub("", uid)}"></at>' for uid in user_ids]
+    if at_all:
+        tags.append(f'<at user_id="all">{texts.TEXTS[language]["at_all"]}</at>')
+    return " ".join(tags)
+
+
+def _request(body: dict[str, Any], ctx: RenderContext, label: str) -> Request:
+    return Request(
+        channel=WEBHOOK_TYPE,
+        destination=ctx.destination,
+        body=body,
+        headers=dict(HEADERS),
+        sign="feishu",
+        label=label,
+    )
+
+
+def _mention_request(title: str, config: LarkHookConfig, language: str, ctx: RenderContext):
+    # The title comes first so a bot protected by a keyword accepts this message too.
+    tags = at_tags(config.at_users, config.is_at_all, language)
+    body = {"msg_type": "text", "content": {"text": f"{title} {tags}"}}
+    return _request(body, ctx, "mentions")
+
+
+def render(message: Message, config: LarkHookConfig, ctx: RenderContext) -> list[Request]:
+    body = fit(
+        message,
+        lambda m: {"msg_type": "interactive", "card": card(m)},
+        lambda b: len(encode_json(b)),
+        LIMITS.max_body_bytes - _SIGN_ROOM,
+    )
+    requests = [_request(body, ctx, "card")]
+    if config.at_users or config.is_at_all:
+        title = escape.plain(message.plain_title())
+        requests.append(_mention_request(title, config, message.language, ctx))
+    return requests
+
+
+def render_note(note: Note, config: LarkHookConfig, ctx: RenderContext) -> list[Request]:
+    """Zadig's notification job on Feishu: a blue card with the content as lark_md."""
+    room = LIMITS.max_body_bytes - _SIGN_ROOM - 1024
+    elements: list[dict[str, Any]] = [
+        {"tag": "div", "text": _lark_md(clip_bytes(note.content, room, note.text("truncated")))}
+    ]
+    url = escape.safe_url(note.url)
+    if url:
+        elements.append(_button(note.text("more"), url))
+    body = {
+        "msg_type": "interactive",
+        "card": {
+            "config": {"wide_screen_mode": True},
+            "header": {"template": "blue", "title": {"tag": "plain_text", "content": note.title}},
+            "elements": elements,
+        },
+    }
+    requests = [_request(body, ctx, "card")]
+    if config.at_users or config.is_at_all:
+        requests.append(_mention_request(note.title, config, note.language, ctx))
+    return requests
+
+
+def interpret(response: Response) -> Outcome:
+    data = response.json()
+    if isinstance(data, dict) and ("code" in data or "StatusCode" in data):
+        code = data.get("code", data.get("StatusCode"))
+        message = str(data.get("msg", data.get("StatusMessage", "")))
+        if code == 0:
+            return Ok(message or "success", code)
+        if code == 11232 or response.status == 429:  # frequency limited
+            return Retry(f"code {code}: {message}", after=1.0, code=code)
+        if response.status >= 500:
+            return Retry(f"HTTP {response.status}, code {code}: {message}", code=code)
+        hint = _HINTS.get(code, "")
+        return Fail(f"code {code}: {message}" + (f" — {hint}" if hint else ""), code)
+    decided = http_outcome(response)
+    if decided is not None:
+        return decided
+    return Fail(f"HTTP {response.status}: not a Feishu answer: {response.body[:200]!r}")

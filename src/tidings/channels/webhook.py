@@ -1,0 +1,89 @@
+"""Generic webhook: Zadig's body and X-Zadig-* headers, so existing receivers work unchanged.
+
+X-Zadig-Event-UUID carries the delivery id, stable across retries (Zadig sends a fresh one each
+time, so a receiver could not drop duplicates); X-Zadig-Token is added at send time.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from tidings import __version__
+from tidings.channels.base import (
+    Destination,
+    Fail,
+    Limits,
+    Ok,
+    Outcome,
+    RenderContext,
+    Request,
+    Response,
+    Retry,
+    http_outcome,
+)
+from tidings.config import WebhookConfig
+from tidings.notify.content import Message, Note
+
+WEBHOOK_TYPE = "webhook"
+LIMITS = Limits()
+ZADIG_VERSION = "3.3.0"
+USER_AGENT = f"Zadig/{ZADIG_VERSION} tidings/{__version__}"
+EVENT_ID_HEADER = "X-Zadig-Event-UUID"
+TOKEN_HEADER = "X-Zadig-Token"
+# Namespace for X-Zadig-Webhook-UUID: one stable id per configured webhook.
+_WEBHOOK_NAMESPACE = uuid.UUID("6f1c2f4e-3a57-4d0b-9a43-1c0de7a1d1a5")
+
+
+def destination(config: WebhookConfig, key: str) -> Destination:
+    return Destination(key=key, url=config.address, token=config.token or None)
+
+
+def _headers(ctx: RenderContext, event: str) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Zadig-Event": event,
+        "X-Zadig-Webhook-UUID": str(uuid.uuid5(_WEBHOOK_NAMESPACE, ctx.destination)),
+    }
+    if ctx.instance:
+        headers["X-Zadig-Instance"] = ctx.instance
+    return headers
+
+
+def _request(body: dict, ctx: RenderContext, event: str) -> Request:
+    return Request(
+        channel=WEBHOOK_TYPE,
+        destination=ctx.destination,
+        body=body,
+        headers=_headers(ctx, event),
+        event_id_header=EVENT_ID_HEADER,
+        label=event,
+    )
+
+
+def render(message: Message, config: WebhookConfig, ctx: RenderContext) -> list[Request]:
+    body = {"object_kind": "workflow", "event": "workflow", "workflow": message.payload}
+    return [_request(body, ctx, "workflow")]
+
+
+def render_note(note: Note, config: WebhookConfig, ctx: RenderContext) -> list[Request]:
+    """An extension (Zadig's notification job has no webhook type): title, content and link."""
+    body = {
+        "object_kind": "notification",
+        "event": "notification",
+        "notification": {"title": note.title, "content": note.content, "detail_url": note.url},
+    }
+    return [_request(body, ctx, "notification")]
+
+
+def interpret(response: Response) -> Outcome:
+    decided = http_outcome(response)
+    if decided is not None:
+        return decided
+    if 200 <= response.status < 300:
+        return Ok(f"HTTP {response.status}", response.status)
+    snippet = response.body[:200].decode("utf-8", "replace")
+    if response.status == 408:
+        return Retry(f"HTTP 408: {snippet}", code=408)
+    return Fail(f"HTTP {response.status}: {snippet}", response.status)

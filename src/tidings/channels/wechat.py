@@ -1,0 +1,119 @@
+"""WeCom group robot (企业微信群机器人): markdown with working <@userid> mentions, @all by text."""
+
+from __future__ import annotations
+
+from tidings.channels import escape
+from tidings.channels import markdown as md
+from tidings.channels.base import (
+    Destination,
+    Fail,
+    Limits,
+    Ok,
+    Outcome,
+    RenderContext,
+    Request,
+    Response,
+    Retry,
+    clip_bytes,
+    fit,
+    http_outcome,
+)
+from tidings.config import WechatConfig
+from tidings.notify.content import Message, Note
+
+WEBHOOK_TYPE = "wechat"
+# markdown.content at most 4096 UTF-8 bytes; 20 messages a minute per robot, failures included.
+LIMITS = Limits(max_content_bytes=4096, per_minute=20)
+HEADERS = {"Content-Type": "application/json"}
+
+_HINTS = {
+    93000: "the robot's webhook key is wrong or the robot was removed from the group",
+    40058: "the message is too long",
+}
+
+
+def destination(config: WechatConfig, key: str) -> Destination:
+    return Destination(key=key, url=config.hook_address)
+
+
+def _mentions(config: WechatConfig) -> str:
+    """Mentions inline in the markdown: `<@userid>` is what WeCom markdown notifies."""
+    return " ".join(f"<@{escape.plain(uid).replace('>', '')}>" for uid in config.at_users)
+
+
+def _content(message: Message, config: WechatConfig) -> str:
+    text = f"### {md.title_text(message)} \n"
+    text += md.body(message, prefix="", job_separator="\n\n")
+    mentions = _mentions(config)
+    if mentions:
+        text += f"\n{mentions}"
+    url = escape.safe_url(message.url)
+    if url:
+        text += f"\n\n[{message.link_text}]({url})"
+    return text
+
+
+def _markdown(content: str, ctx: RenderContext) -> Request:
+    return Request(
+        channel=WEBHOOK_TYPE,
+        destination=ctx.destination,
+        body={"msgtype": "markdown", "markdown": {"content": content}},
+        headers=dict(HEADERS),
+        label="markdown",
+    )
+
+
+def _at_all(title: str, ctx: RenderContext) -> Request:
+    """markdown cannot mention everyone; a text message with mentioned_list ["@all"] can."""
+    return Request(
+        channel=WEBHOOK_TYPE,
+        destination=ctx.destination,
+        body={"msgtype": "text", "text": {"content": title, "mentioned_list": ["@all"]}},
+        headers=dict(HEADERS),
+        label="at-all",
+    )
+
+
+def render(message: Message, config: WechatConfig, ctx: RenderContext) -> list[Request]:
+    content = fit(
+        message,
+        lambda m: _content(m, config),
+        lambda c: len(c.encode("utf-8")),
+        LIMITS.max_content_bytes,
+    )
+    requests = [_markdown(content, ctx)]
+    if config.is_at_all:
+        requests.append(_at_all(escape.plain(message.plain_title()), ctx))
+    return requests
+
+
+def render_note(note: Note, config: WechatConfig, ctx: RenderContext) -> list[Request]:
+    content = f"### {note.title}\n{note.content}\n"
+    url = escape.safe_url(note.url)
+    if url:
+        content += f"[{note.text('more')}]({url})\n"
+    mentions = _mentions(config)
+    if mentions:
+        content += mentions
+    content = clip_bytes(content, LIMITS.max_content_bytes, note.text("truncated"))
+    requests = [_markdown(content, ctx)]
+    if config.is_at_all:
+        requests.append(_at_all(note.title, ctx))
+    return requests
+
+
+def interpret(response: Response) -> Outcome:
+    decided = http_outcome(response)
+    if decided is not None:
+        return decided
+    data = response.json()
+    if not isinstance(data, dict) or "errcode" not in data:
+        return Fail(f"HTTP {response.status}: not a WeCom answer: {response.body[:200]!r}")
+    code = data.get("errcode")
+    message = str(data.get("errmsg", ""))
+    if code == 0:
+        return Ok("ok", code)
+    if code in (45009, -1):  # rate limited; system busy
+        return Retry(f"errcode {code}: {message}", after=60.0 if code == 45009 else None, code=code)
+    hint = _HINTS.get(code, "")
+    return Fail(f"errcode {code}: {message}" + (f" — {hint}" if hint else ""), code)

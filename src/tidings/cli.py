@@ -1,0 +1,240 @@
+"""The `tidings` command. Thin: parse input, call the layers below, print results.
+
+Start-up time is a feature: only click is imported at module level; each command imports
+what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from tidings import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Group(click.Group):
+    """Turns expected errors into a clear message and exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from_errors = None
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # reported below, never as a traceback
+            from_errors = exc
+        from tidings.errors import InputError
+
+        if isinstance(from_errors, InputError):
+            _print_input_error(from_errors)
+            sys.exit(EXIT_USAGE)
+        if os.environ.get("TIDINGS_DEBUG"):
+            raise from_errors
+        click.echo(
+            f"error: {type(from_errors).__name__}: {from_errors} "
+            "(set TIDINGS_DEBUG=1 for details and report it)",
+            err=True,
+        )
+        sys.exit(EXIT_FAILED)
+
+
+def _print_input_error(error: Any) -> None:
+    from tidings.output import Output
+
+    out = Output()
+    for index, line in enumerate(error.lines()):
+        out.err(("error: " if index == 0 else "") + line, fg="red" if index == 0 else None)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tidings")
+def main() -> None:
+    """tidings: workflow notifications to DingTalk, WeCom, Feishu and webhooks.
+
+    Zadig-compatible notify_ctls, retried until delivered, signed, with secrets kept out of
+    every output. Exit codes: 0 done, 1 a delivery failed, 2 bad input.
+    """
+
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="Configuration file (default: $TIDINGS_CONFIG, else ./tidings.yaml).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def _event_options(func: Any) -> Any:
+    options = [
+        config_option,
+        click.option(
+            "-w",
+            "--workflow",
+            metavar="NAME",
+            help="Configured workflow (default: the snapshot's workflow_name).",
+        ),
+        click.option(
+            "-t",
+            "--task",
+            "task_path",
+            required=True,
+            metavar="TASK.json",
+            help="Task snapshot: Zadig's webhook `workflow` object or whole payload; - for stdin.",
+        ),
+        click.option(
+            "--status", metavar="S", help="Status of the event (default: the snapshot's)."
+        ),
+        click.option(
+            "--previous-status",
+            metavar="S",
+            help="Status of the workflow's previous task, for `changed` rules.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@config_option
+@json_option
+def check(config_path: str | None, as_json: bool) -> None:
+    """Validate the configuration; print a short summary."""
+    from tidings.commands import check as command
+
+    sys.exit(command.run(config_path, as_json))
+
+
+@main.command()
+@_event_options
+@json_option
+def preview(
+    config_path: str | None,
+    workflow: str | None,
+    task_path: str,
+    status: str | None,
+    previous_status: str | None,
+    as_json: bool,
+) -> None:
+    """Print every request `send` would make (secrets redacted); send nothing."""
+    from tidings.commands import send as command
+
+    sys.exit(command.preview(config_path, workflow, task_path, status, previous_status, as_json))
+
+
+@main.command()
+@_event_options
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Keep retrying failed sends for at most this long.",
+)
+@json_option
+def send(
+    config_path: str | None,
+    workflow: str | None,
+    task_path: str,
+    status: str | None,
+    previous_status: str | None,
+    deadline: float,
+    as_json: bool,
+) -> None:
+    """Send the notifications of a task event; one line per delivery."""
+    from tidings.commands import send as command
+
+    sys.exit(
+        command.send(config_path, workflow, task_path, status, previous_status, deadline, as_json)
+    )
+
+
+@main.command()
+@click.option(
+    "--type",
+    "webhook_type",
+    metavar="TYPE",
+    type=click.Choice(["dingding", "wechat", "feishu", "webhook"]),
+    help="Channel: dingding, wechat, feishu or webhook.",
+)
+@click.option("--hook-address", metavar="URL", help="Robot or webhook address.")
+@click.option("--secret", metavar="S", help="DingTalk 加签 or Feishu signature secret.")
+@click.option("--token", metavar="T", help="X-Zadig-Token for --type webhook.")
+@click.option(
+    "--at",
+    "at",
+    multiple=True,
+    metavar="ID",
+    help="Mention: a mobile (dingding) or user id (wechat, feishu). Repeatable.",
+)
+@click.option("--at-all", is_flag=True, help="Mention everyone.")
+@click.option("--title", metavar="T", help="Title.")
+@click.option("--content", metavar="TEXT", help="Content (markdown); - reads standard input.")
+@click.option("--url", metavar="URL", help="Link shown as 点击查看更多信息.")
+@click.option(
+    "--spec",
+    "spec_path",
+    metavar="FILE",
+    help="A notification job spec (YAML or JSON, Zadig's fields) instead of the flags above.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["zh-cn", "en-us"]),
+    default="zh-cn",
+    show_default=True,
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+)
+@click.option("--dry-run", is_flag=True, help="Print the request instead of sending it.")
+@json_option
+def notify(**options: Any) -> None:
+    """Send one ad-hoc message to one channel (a notification step for any CI system).
+
+    \b
+    tidings notify --type dingding --hook-address URL --secret S --at 138... \\
+                   --title "发布完成" --content "工作流 release #12 已上线"
+    tidings notify --spec notify-qa.yaml
+    """
+    from tidings.commands import notify as command
+
+    sys.exit(command.run(**options))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8900, show_default=True, type=int)
+def sandbox(host: str, port: int) -> None:
+    """Run the platform simulators in the foreground and print each message received."""
+    from tidings.commands import sandbox as command
+
+    sys.exit(command.run(host, port))
+
+
+@main.command()
+@click.option(
+    "--language",
+    type=click.Choice(["zh-cn", "en-us"]),
+    default="zh-cn",
+    show_default=True,
+)
+def demo(language: str) -> None:
+    """Send an example task through every channel to the built-in sandbox and show the result."""
+    from tidings.commands import demo as command
+
+    sys.exit(command.run(language))

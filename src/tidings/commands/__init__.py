@@ -1,0 +1,1 @@
+"""One module per CLI command: the work behind cli.py, imported only when it runs."""

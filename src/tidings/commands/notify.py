@@ -1,0 +1,147 @@
+"""`tidings notify`: one ad-hoc message to one channel, from flags or a notification-job spec."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from tidings.config import SUB_CONFIG_OF, NotifyCtl, ctl_secrets, expand_env
+from tidings.errors import InputError, Problem
+from tidings.notify.content import Note
+from tidings.output import Output
+from tidings.yamlsrc import format_path, line_of, load_yaml
+
+_FLAG_OF = {
+    "hook_address": "--hook-address",
+    "address": "--hook-address",
+    "secret": "--secret",
+    "token": "--token",
+}
+
+
+def _from_flags(options: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    kind = options["webhook_type"]
+    if not kind:
+        raise InputError("--type is required (dingding, wechat, feishu or webhook), or pass --spec")
+    address = options["hook_address"] or ""
+    at = list(options["at"])
+    sub: dict[str, Any]
+    if kind == "dingding":
+        sub = {
+            "hook_address": address,
+            "at_mobiles": at,
+            "is_at_all": options["at_all"],
+            "secret": options["secret"],
+        }
+    elif kind == "feishu":
+        sub = {
+            "hook_address": address,
+            "at_users": at,
+            "is_at_all": options["at_all"],
+            "secret": options["secret"],
+        }
+    elif kind == "wechat":
+        sub = {"hook_address": address, "at_users": at, "is_at_all": options["at_all"]}
+    else:
+        sub = {"address": address, "token": options["token"] or ""}
+    content = options["content"]
+    if content == "-":
+        content = sys.stdin.read()
+    ctl = {"webhook_type": kind, SUB_CONFIG_OF[kind]: sub}
+    return ctl, options["title"] or "", content or ""
+
+
+def _from_spec(path: str) -> tuple[dict[str, Any], str, str, dict]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
+    data, lines = load_yaml(text, path)
+    problems: list[Problem] = []
+    data = expand_env(data, (), problems, dict(os.environ))
+    if problems:
+        raise InputError(f"{path}: invalid notification spec", problems)
+    if isinstance(data, dict) and isinstance(data.get("spec"), dict):
+        data = data["spec"]  # a whole Zadig job: {name, type: notification, spec: {...}}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a notification spec must be a mapping")
+    data = dict(data)
+    title = str(data.pop("title", "") or "")
+    content = str(data.pop("content", "") or "")
+    data.pop("source", None)  # Zadig's "runtime" source marker
+    return data, title, content, lines
+
+
+def _validate(ctl_data: dict[str, Any], where: str, lines: dict | None, flags: bool) -> NotifyCtl:
+    try:
+        ctl = NotifyCtl.model_validate(ctl_data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            field = loc[-1] if loc else ""
+            name = _FLAG_OF.get(str(field)) if flags else format_path(loc)
+            message = "required" if error["type"] == "missing" else error["msg"].lower()
+            problems.append(
+                Problem(name or format_path(loc), message, line_of(lines, loc) if lines else None)
+            )
+        raise InputError(f"{where}: invalid notification", problems) from None
+    if ctl.webhook_type not in ("dingding", "wechat", "feishu", "webhook"):
+        raise InputError(f"{where}: webhook_type {ctl.webhook_type!r} is not supported yet")
+    sub = ctl.sub_config()
+    if sub is None:
+        name = "--hook-address" if flags else SUB_CONFIG_OF[ctl.webhook_type]
+        raise InputError(f"{where}: invalid notification", [Problem(name, "required")])
+    address = sub.address if ctl.webhook_type == "webhook" else sub.hook_address
+    if not address.startswith(("http://", "https://")):
+        name = "--hook-address" if flags else f"{SUB_CONFIG_OF[ctl.webhook_type]}.hook_address"
+        raise InputError(
+            f"{where}: invalid notification", [Problem(name, "must be an http(s):// URL")]
+        )
+    return ctl
+
+
+def run(**options: Any) -> int:
+    from tidings.commands.send import run_plan
+    from tidings.dispatch import plan_note
+
+    out = Output()
+    # Mask what was given on the command line even before validation can fail.
+    out.with_secrets([v for v in (options["secret"], options["token"]) if v])
+    if options["spec_path"]:
+        ctl_data, title, content, lines = _from_spec(options["spec_path"])
+        where, flags = options["spec_path"], False
+    else:
+        ctl_data, title, content = _from_flags(options)
+        lines, where, flags = None, "notify", True
+    ctl = _validate(ctl_data, where, lines, flags)
+    out.with_secrets(ctl_secrets(ctl))
+    if not title and not content:
+        raise InputError(
+            "nothing to send: give --title and/or --content (or title/content in the spec)"
+        )
+    note = Note(
+        title=title or content.splitlines()[0],
+        content=content,
+        url=options["url"] or "",
+        language=options["language"],
+    )
+    plan = plan_note(note, ctl)
+    if options["dry_run"]:
+        return _print_dry_run(plan, out, options["as_json"])
+    return run_plan(plan, options["deadline"], options["as_json"], out)
+
+
+def _print_dry_run(plan: Any, out: Output, as_json: bool) -> int:
+    from tidings.commands.common import prepared_calls, print_calls
+
+    calls = prepared_calls(plan, out)
+    if as_json:
+        out.json({"requests": calls})
+    else:
+        print_calls(calls, out)
+    return 0

@@ -1,0 +1,176 @@
+"""Event -> the requests to send: which ctls fire, what they say, rendered per channel.
+
+Shared by the CLI and (later) the API and the runner; holds no I/O but reading a task file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from tidings import channels
+from tidings.channels.base import Destination, RenderContext, Request
+from tidings.config import SUB_CONFIG_OF, Config, NotifyCtl, WorkflowConfig
+from tidings.delivery.inline import Delivery
+from tidings.errors import InputError, Problem
+from tidings.model import STATUSES, Task
+from tidings.notify import rules
+from tidings.notify.content import Note, build_message, workflow_url
+from tidings.redact import redact_url
+from tidings.yamlsrc import format_path
+
+
+@dataclass
+class Planned:
+    """The requests of one fired ctl, and where they go."""
+
+    webhook_type: str
+    destination: Destination
+    requests: list[Request]
+    ctl_index: int | None = None
+
+    @property
+    def display(self) -> str:
+        return redact_url(self.destination.url)
+
+
+@dataclass
+class Skipped:
+    webhook_type: str
+    reason: str
+    ctl_index: int | None = None
+
+
+@dataclass
+class Plan:
+    status: str
+    planned: list[Planned] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def deliveries(self) -> tuple[list[Delivery], dict[str, Destination]]:
+        """Fresh deliveries (new stable ids) and the destinations they name."""
+        deliveries = [
+            Delivery(str(uuid.uuid4()), request, item.display)
+            for item in self.planned
+            for request in item.requests
+        ]
+        destinations = {item.destination.key: item.destination for item in self.planned}
+        return deliveries, destinations
+
+
+def read_task(path: str) -> Task:
+    """A task snapshot from a JSON file ('-' for stdin): the `workflow` object, or a whole
+    Zadig webhook payload that holds one."""
+    source = "standard input" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read task file {source}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(
+            f"{source}: not valid JSON",
+            [Problem("", f"{exc.msg} (line {exc.lineno}, column {exc.colno})")],
+        ) from None
+    return parse_task(data, source)
+
+
+def parse_task(data: Any, source: str = "task") -> Task:
+    prefix: tuple[str | int, ...] = ()
+    if isinstance(data, dict) and isinstance(data.get("workflow"), dict):
+        data, prefix = data["workflow"], ("workflow",)
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: a task snapshot must be a JSON object")
+    try:
+        return Task.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                format_path((*prefix, *error["loc"])),
+                "field required" if error["type"] == "missing" else error["msg"].lower(),
+            )
+            for error in exc.errors()
+        ]
+        raise InputError(f"{source}: invalid task snapshot", problems) from None
+
+
+def complete_task(task: Task, workflow: WorkflowConfig, status: str | None = None) -> Task:
+    """Names missing from the snapshot are taken from the configured workflow."""
+    updates: dict[str, Any] = {}
+    if not task.workflow_display_name:
+        updates["workflow_display_name"] = workflow.display_name or workflow.name
+    if not task.project_name and workflow.project:
+        updates["project_name"] = workflow.project
+    if not task.project_display_name and workflow.project_display_name:
+        updates["project_display_name"] = workflow.project_display_name
+    if status:
+        updates["status"] = status
+    return task.model_copy(update=updates)
+
+
+def check_status(status: str, option: str = "--status") -> str:
+    if status not in STATUSES:
+        raise InputError(f"{option}: unknown status {status!r}; one of {', '.join(STATUSES)}")
+    return status
+
+
+def ctl_key(workflow: WorkflowConfig, index: int) -> str:
+    return f"{workflow.name}/notify_ctls[{index}]"
+
+
+def plan_event(
+    config: Config,
+    workflow: WorkflowConfig,
+    task: Task,
+    *,
+    status: str | None = None,
+    previous_status: str | None = None,
+    now: float | None = None,
+) -> Plan:
+    """What to send for `task` reaching `status` (default: the snapshot's status)."""
+    status = check_status(status or task.status)
+    task = complete_task(task, workflow, status)
+    if not task.detail_url:
+        task = task.model_copy(update={"detail_url": workflow_url(config.system.address, task)})
+    message = build_message(
+        task, status, language=config.system.language, address=config.system.address, now=now
+    )
+    plan = Plan(status)
+    for index, ctl in rules.matching(workflow.notify_ctls, status, previous_status):
+        if ctl.webhook_type not in channels.supported():
+            plan.skipped.append(
+                Skipped(ctl.webhook_type, "not supported yet by this version of tidings", index)
+            )
+            continue
+        module = channels.get(ctl.webhook_type)
+        sub = ctl.sub_config()
+        key = ctl_key(workflow, index)
+        ctx = RenderContext(key, config.system.language, config.system.address)
+        requests = module.render(message, sub, ctx)
+        plan.planned.append(
+            Planned(ctl.webhook_type, module.destination(sub, key), requests, index)
+        )
+    return plan
+
+
+def plan_note(note: Note, ctl: NotifyCtl, *, instance: str = "", key: str | None = None) -> Plan:
+    """What to send for an ad-hoc notification to one channel."""
+    plan = Plan("notification")
+    if ctl.webhook_type not in channels.supported():
+        plan.skipped.append(Skipped(ctl.webhook_type, "not supported yet by this version"))
+        return plan
+    module = channels.get(ctl.webhook_type)
+    sub = getattr(ctl, SUB_CONFIG_OF[ctl.webhook_type])
+    key = key or f"notify/{ctl.webhook_type}"
+    ctx = RenderContext(key, note.language, instance)
+    plan.planned.append(
+        Planned(ctl.webhook_type, module.destination(sub, key), module.render_note(note, sub, ctx))
+    )
+    return plan

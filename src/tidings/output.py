@@ -1,0 +1,41 @@
+"""Printing for the CLI: results on stdout, progress on stderr, secrets masked, colour only on a
+terminal and never with NO_COLOR."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from tidings.redact import Redactor
+
+
+def colour_enabled(stream: Any) -> bool:
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+class Output:
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        self.redact = redactor or Redactor()
+
+    def with_secrets(self, secrets: list[str]) -> None:
+        self.redact = self.redact.add(secrets)
+
+    def out(self, text: str = "", *, fg: str | None = None, bold: bool = False) -> None:
+        self._echo(text, sys.stdout, fg, bold)
+
+    def err(self, text: str = "", *, fg: str | None = None, bold: bool = False) -> None:
+        self._echo(text, sys.stderr, fg, bold)
+
+    def json(self, data: Any) -> None:
+        text = json.dumps(data, ensure_ascii=False, indent=2)
+        click.echo(self.redact(text), file=sys.stdout, color=False)
+
+    def _echo(self, text: str, stream: Any, fg: str | None, bold: bool) -> None:
+        text = self.redact(text)
+        if colour_enabled(stream) and (fg or bold):
+            text = click.style(text, fg=fg, bold=bold)
+        click.echo(text, file=stream, color=colour_enabled(stream))

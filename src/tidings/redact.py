@@ -1,0 +1,64 @@
+"""Keeping secrets out of every output: URLs shown without their tokens, known secrets masked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+MASK = "***"
+MIN_SECRET = 6
+
+# A path segment that is long and token-like (Feishu hook ids, Slack-style webhook paths).
+_TOKENISH = re.compile(r"^[A-Za-z0-9_\-=+~%]{16,}$")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a URL that carry credentials: query values, token-like segments, password."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url] if url else []
+    found = [value for _, value in parse_qsl(parts.query) if value]
+    found += [seg for seg in parts.path.split("/") if _TOKENISH.match(seg)]
+    if parts.password:
+        found.append(parts.password)
+    return found
+
+
+def redact_url(url: str) -> str:
+    """The URL with every query value, token-like path segment and password replaced by ***."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    path = "/".join(MASK if _TOKENISH.match(seg) else seg for seg in parts.path.split("/"))
+    query = "&".join(f"{key}={MASK}" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}:{MASK}@{netloc}" if parts.password else netloc
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+class Redactor:
+    """Replaces each known secret value in text with ***. Cheap enough to run on every line."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first so a secret containing another is masked whole. Values shorter than
+        # MIN_SECRET are left to the structural masking of URLs and headers: masking them
+        # everywhere would garble ordinary text (real tokens and secrets are far longer).
+        self._values = sorted(
+            {s for s in secrets if s and len(s) >= MIN_SECRET}, key=len, reverse=True
+        )
+        self._pattern = re.compile("|".join(map(re.escape, self._values))) if self._values else None
+
+    def add(self, secrets: Iterable[str]) -> Redactor:
+        """A redactor that also masks these values."""
+        return Redactor([*self._values, *secrets])
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(MASK, text)

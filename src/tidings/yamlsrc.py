@@ -1,0 +1,68 @@
+"""YAML loading that remembers where each value came from, so errors can name the line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tidings.errors import InputError, Problem
+
+Path = tuple[str | int, ...]
+
+
+def format_path(path: Path) -> str:
+    """('workflows', 0, 'name') -> 'workflows[0].name'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _lines(node: yaml.Node, path: Path, into: dict[Path, int]) -> None:
+    into[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else str(key.value)
+            into[(*path, name)] = key.start_mark.line + 1
+            _lines(value, (*path, name), into)
+            into[(*path, name)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _lines(item, (*path, index), into)
+
+
+def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
+    """Parse YAML safely; return the data and a map from path to line number.
+
+    Raises InputError naming the line of a syntax error.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = exc.problem or exc.context or "invalid YAML"
+        raise InputError(f"{source}: YAML syntax error", [Problem("", f"{what}", line)]) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: YAML syntax error", [Problem("", str(exc))]) from None
+    finally:
+        loader.dispose()
+    lines: dict[Path, int] = {}
+    if node is not None:
+        _lines(node, (), lines)
+    return data, lines
+
+
+def line_of(lines: dict[Path, int], path: Path) -> int | None:
+    """The line of the deepest known prefix of path."""
+    for end in range(len(path), -1, -1):
+        found = lines.get(tuple(path[:end]))
+        if found:
+            return found
+    return None
