@@ -94,6 +94,51 @@ class WebhookConfig(_Strict):
     token: str = ""
 
 
+def map_deprecated(data: Any) -> Any:
+    """Zadig before 3.3.0 kept flat fields; Zadig maps them at send time, we at load time."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    flat_at_all = data.pop("is_at_all", None)
+    flat_mobiles = data.pop("at_mobiles", None)
+    wechat_ids = data.pop("wechat_user_ids", None)
+    lark_ids = data.pop("lark_user_ids", None)
+    lark_at_users = data.pop("lark_at_users", None)
+    mapping = {
+        "dingding_webhook": ("dingding_notification_config", {"at_mobiles": flat_mobiles}),
+        "weChat_webHook": ("wechat_notification_config", {"at_users": wechat_ids}),
+        "feishu_webhook": ("lark_hook_notification_config", {"at_users": lark_ids}),
+    }
+    for old, (new, extra) in mapping.items():
+        address = data.pop(old, None)
+        if address and not data.get(new):
+            sub = {"hook_address": address, "is_at_all": bool(flat_at_all)}
+            sub.update({k: v for k, v in extra.items() if v})
+            data[new] = sub
+    if lark_at_users and isinstance(data.get("lark_hook_notification_config"), dict):
+        hook = data["lark_hook_notification_config"]
+        if not hook.get("at_users"):
+            hook["at_users"] = [u.get("id") if isinstance(u, dict) else u for u in lark_at_users]
+    notify = data.pop("webhook_notify", None)
+    if (
+        isinstance(notify, dict)
+        and notify.get("address")
+        and not data.get("webhook_notification_config")
+    ):
+        data["webhook_notification_config"] = {
+            "address": notify["address"],
+            "token": notify.get("token") or "",
+        }
+    app_id = data.pop("feishu_app_id", None)
+    chat = data.pop("feishu_chat", None)
+    if (app_id or chat) and not data.get("lark_group_notification_config"):
+        data["lark_group_notification_config"] = {"app_id": app_id or "", "chat": chat or {}}
+    mail_users = data.pop("mail_users", None)
+    if mail_users and not data.get("mail_notification_config"):
+        data["mail_notification_config"] = {"target_users": mail_users}
+    return data
+
+
 class NotifyCtl(BaseModel):
     """One notification rule: when (notify_type) and where (webhook_type and its sub-config)."""
 
@@ -115,50 +160,7 @@ class NotifyCtl(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _map_deprecated(cls, data: Any) -> Any:
-        """Zadig before 3.3.0 kept flat fields; Zadig maps them at send time, we at load time."""
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        flat_at_all = data.pop("is_at_all", None)
-        flat_mobiles = data.pop("at_mobiles", None)
-        wechat_ids = data.pop("wechat_user_ids", None)
-        lark_ids = data.pop("lark_user_ids", None)
-        lark_at_users = data.pop("lark_at_users", None)
-        mapping = {
-            "dingding_webhook": ("dingding_notification_config", {"at_mobiles": flat_mobiles}),
-            "weChat_webHook": ("wechat_notification_config", {"at_users": wechat_ids}),
-            "feishu_webhook": ("lark_hook_notification_config", {"at_users": lark_ids}),
-        }
-        for old, (new, extra) in mapping.items():
-            address = data.pop(old, None)
-            if address and not data.get(new):
-                sub = {"hook_address": address, "is_at_all": bool(flat_at_all)}
-                sub.update({k: v for k, v in extra.items() if v})
-                data[new] = sub
-        if lark_at_users and isinstance(data.get("lark_hook_notification_config"), dict):
-            hook = data["lark_hook_notification_config"]
-            if not hook.get("at_users"):
-                hook["at_users"] = [
-                    u.get("id") if isinstance(u, dict) else u for u in lark_at_users
-                ]
-        notify = data.pop("webhook_notify", None)
-        if (
-            isinstance(notify, dict)
-            and notify.get("address")
-            and not data.get("webhook_notification_config")
-        ):
-            data["webhook_notification_config"] = {
-                "address": notify["address"],
-                "token": notify.get("token") or "",
-            }
-        app_id = data.pop("feishu_app_id", None)
-        chat = data.pop("feishu_chat", None)
-        if (app_id or chat) and not data.get("lark_group_notification_config"):
-            data["lark_group_notification_config"] = {"app_id": app_id or "", "chat": chat or {}}
-        mail_users = data.pop("mail_users", None)
-        if mail_users and not data.get("mail_notification_config"):
-            data["mail_notification_config"] = {"target_users": mail_users}
-        return data
+        return map_deprecated(data)
 
     @field_validator("notify_type", mode="before")
     @classmethod
@@ -308,11 +310,68 @@ def _is_http_url(value: str) -> bool:
     return bool(re.match(r"^https?://[^\s/]+", value or ""))
 
 
-def _semantic_problems(config: Config) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
-    """Checks pydantic cannot express: per-type sub-configs, statuses, references, URLs."""
+def _ctl_problems(data: dict[str, Any]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Checks of each notify_ctl that pydantic cannot express (type, statuses, sub-config, URL).
+
+    Run on the raw data, so they are reported together with pydantic's own errors.
+    """
     errors: list[tuple[Path, str]] = []
     warnings: list[tuple[Path, str]] = []
-    seen: set[str] = set()
+    workflows = data.get("workflows")
+    for wi, workflow in enumerate(workflows if isinstance(workflows, list) else []):
+        ctls = workflow.get("notify_ctls") if isinstance(workflow, dict) else None
+        for ci, raw in enumerate(ctls if isinstance(ctls, list) else []):
+            if not isinstance(raw, dict):
+                continue
+            ctl = map_deprecated(raw)
+            at: Path = ("workflows", wi, "notify_ctls", ci)
+            kind = ctl.get("webhook_type")
+            if not isinstance(kind, str):
+                continue  # pydantic reports it
+            if kind not in WEBHOOK_TYPES:
+                errors.append(
+                    (
+                        (*at, "webhook_type"),
+                        f"unknown webhook_type {kind!r}; one of {', '.join(WEBHOOK_TYPES)}",
+                    )
+                )
+                continue
+            statuses = ctl.get("notify_type") or []
+            statuses = _id_list(statuses) if isinstance(statuses, str) else statuses
+            for ti, status in enumerate(statuses if isinstance(statuses, list) else []):
+                if isinstance(status, str) and status not in STATUSES:
+                    errors.append(
+                        (
+                            (*at, "notify_type", ti),
+                            f"unknown status {status!r}; one of {', '.join(STATUSES)}",
+                        )
+                    )
+            if ctl.get("enabled", True) and not statuses:
+                warnings.append(((*at, "notify_type"), "empty: this notification never fires"))
+            sub_name = SUB_CONFIG_OF[kind]
+            sub = ctl.get(sub_name)
+            if kind in PLANNED_TYPES:
+                warnings.append(
+                    (
+                        (*at, "webhook_type"),
+                        f"webhook_type {kind!r} is not supported yet by this version of "
+                        "tidings; this notification will be skipped",
+                    )
+                )
+                continue
+            if not sub:
+                errors.append(((*at, sub_name), f"field required for webhook_type {kind}"))
+                continue
+            field = "address" if kind == "webhook" else "hook_address"
+            address = sub.get(field) if isinstance(sub, dict) else None
+            if isinstance(address, str) and not _is_http_url(address):
+                errors.append(((*at, sub_name, field), "must be an http:// or https:// URL"))
+    return errors, warnings
+
+
+def _reference_problems(config: Config) -> list[tuple[Path, str]]:
+    """Checks across entries: group members are users, workflow names are unique."""
+    errors: list[tuple[Path, str]] = []
     user_ids = {u.id for u in config.users}
     for gi, group in enumerate(config.groups):
         for mi, member in enumerate(group.members):
@@ -320,52 +379,12 @@ def _semantic_problems(config: Config) -> tuple[list[tuple[Path, str]], list[tup
                 errors.append(
                     (("groups", gi, "members", mi), f"unknown user {member!r}; add it under users:")
                 )
+    seen: set[str] = set()
     for wi, workflow in enumerate(config.workflows):
-        base: Path = ("workflows", wi)
         if workflow.name in seen:
-            errors.append(((*base, "name"), f"duplicate workflow name {workflow.name!r}"))
+            errors.append((("workflows", wi, "name"), f"duplicate workflow name {workflow.name!r}"))
         seen.add(workflow.name)
-        for ci, ctl in enumerate(workflow.notify_ctls):
-            at: Path = (*base, "notify_ctls", ci)
-            if ctl.webhook_type not in WEBHOOK_TYPES:
-                errors.append(
-                    (
-                        (*at, "webhook_type"),
-                        f"unknown webhook_type {ctl.webhook_type!r}; "
-                        f"one of {', '.join(WEBHOOK_TYPES)}",
-                    )
-                )
-                continue
-            for ti, status in enumerate(ctl.notify_type):
-                if status not in STATUSES:
-                    errors.append(
-                        (
-                            (*at, "notify_type", ti),
-                            f"unknown status {status!r}; one of {', '.join(STATUSES)}",
-                        )
-                    )
-            sub_name = SUB_CONFIG_OF[ctl.webhook_type]
-            sub = getattr(ctl, sub_name)
-            if ctl.webhook_type in PLANNED_TYPES:
-                warnings.append(
-                    (
-                        (*at, "webhook_type"),
-                        f"webhook_type {ctl.webhook_type!r} is not supported yet by this version "
-                        "of tidings; this notification will be skipped",
-                    )
-                )
-                continue
-            if sub is None:
-                errors.append(
-                    ((*at, sub_name), f"field required for webhook_type {ctl.webhook_type}")
-                )
-                continue
-            field = "address" if ctl.webhook_type == "webhook" else "hook_address"
-            if not _is_http_url(getattr(sub, field)):
-                errors.append(((*at, sub_name, field), "must be an http:// or https:// URL"))
-            if ctl.enabled and not ctl.notify_type:
-                warnings.append(((*at, "notify_type"), "empty: this notification never fires"))
-    return errors, warnings
+    return errors
 
 
 def resolve_path(path: str | None) -> str:
@@ -399,18 +418,26 @@ def loads(text: str, source: str = "<config>", environ: dict[str, str] | None = 
     data = expand_env(data, (), problems, dict(os.environ if environ is None else environ))
     for problem in problems:
         object.__setattr__(problem, "line", line_of(lines, _parse_path(problem.path)))
+    errors, warnings = _ctl_problems(data)
+
+    def add(path: Path, message: str) -> None:
+        problem = Problem(format_path(path), message, line_of(lines, path))
+        if problem not in problems:
+            problems.append(problem)
+
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            loc = tuple(error["loc"])
-            problems.append(
-                Problem(format_path(loc), _pydantic_message(error), line_of(lines, loc))
-            )
-        raise ConfigError(f"{source}: invalid configuration", problems) from None
-    errors, warnings = _semantic_problems(config)
-    problems += [Problem(format_path(p), m, line_of(lines, p)) for p, m in errors]
-    if problems:
+            add(tuple(error["loc"]), _pydantic_message(error))
+        config = None
+    for path, message in errors:
+        add(path, message)
+    if config is not None:
+        for path, message in _reference_problems(config):
+            add(path, message)
+    if problems or config is None:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ConfigError(f"{source}: invalid configuration", problems)
     config._source = source
     config._warnings = [Problem(format_path(p), m, line_of(lines, p)) for p, m in warnings]

@@ -13,6 +13,14 @@ MIN_SECRET = 6
 _TOKENISH = re.compile(r"^[A-Za-z0-9_\-=+~%]{16,}$")
 
 
+def _path_secrets(path: str) -> list[str]:
+    """Token-like segments, and whatever follows /hook/ (Feishu bots: /bot/v2/hook/{token})."""
+    segments = path.split("/")
+    found = [seg for seg in segments if _TOKENISH.match(seg)]
+    found += [seg for prev, seg in zip(segments, segments[1:], strict=False) if prev == "hook"]
+    return [seg for seg in found if seg]
+
+
 def url_secrets(url: str) -> list[str]:
     """The parts of a URL that carry credentials: query values, token-like segments, password."""
     try:
@@ -20,7 +28,7 @@ def url_secrets(url: str) -> list[str]:
     except ValueError:
         return [url] if url else []
     found = [value for _, value in parse_qsl(parts.query) if value]
-    found += [seg for seg in parts.path.split("/") if _TOKENISH.match(seg)]
+    found += [seg for seg in _path_secrets(parts.path) if seg]
     if parts.password:
         found.append(parts.password)
     return found
@@ -32,7 +40,8 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return MASK
-    path = "/".join(MASK if _TOKENISH.match(seg) else seg for seg in parts.path.split("/"))
+    secret = set(_path_secrets(parts.path))
+    path = "/".join(MASK if seg in secret else seg for seg in parts.path.split("/"))
     query = "&".join(f"{key}={MASK}" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
     netloc = parts.hostname or ""
     if parts.port:

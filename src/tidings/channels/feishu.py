@@ -39,8 +39,8 @@ _HINTS = {
     19021: "lark_hook_notification_config.secret does not match the bot's signature secret "
     "(or this machine's clock is off by more than an hour)",
     19022: "add this machine's public IP to the bot's IP whitelist",
-    19024: "the bot's keyword must appear in every message; tidings puts 工作流 in every "
-    "zh-cn message, so set 工作流 as a keyword",
+    19024: "the robot's keyword (自定义关键词) must appear in every message; every "
+    "tidings title holds 工作流 (zh-cn) or Workflow (en-us): set that as the keyword",
 }
 
 

@@ -3,42 +3,58 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tidings.output import Output
 
 
-def run(host: str, port: int) -> int:
+def demo_addresses(base: str) -> list[tuple[str, str]]:
+    """(what, URL) of each demo destination the sandbox registers (tidings.sandbox.DEMO)."""
     from tidings.sandbox import DEMO
-    from tidings.sandbox.server import serve
+
+    rows = []
+    for robot in DEMO["dingtalk"]:
+        note = f" (secret {robot['secret']})" if robot["secret"] else ""
+        rows.append((f"DingTalk{note}", f"{base}/robot/send?access_token={robot['token']}"))
+    for robot in DEMO["wecom"]:
+        rows.append(("WeCom", f"{base}/cgi-bin/webhook/send?key={robot['key']}"))
+    for bot in DEMO["feishu"]:
+        note = f" (secret {bot['secret']})" if bot["secret"] else ""
+        rows.append((f"Feishu{note}", f"{base}/open-apis/bot/v2/hook/{bot['token']}"))
+    for inbox in DEMO["webhook"]:
+        rows.append(("Webhook (any name)", f"{base}/webhook/{inbox['name']}"))
+    return rows
+
+
+def show_received(received: Any, out: Output) -> None:
+    verdict = "accepted" if received.accepted else f"REFUSED code {received.code}"
+    out.out(
+        f"{received.platform:<8} {received.destination:<12} {verdict}"
+        + ("" if received.accepted else f": {received.message}"),
+        fg="green" if received.accepted else "red",
+    )
+    if received.mentions:
+        out.out(f"  mentions: {', '.join(received.mentions)}")
+    for line in (received.text or "").splitlines()[:12]:
+        out.out(f"  | {line}")
+
+
+def run(host: str, port: int) -> int:
+    from tidings.sandbox import serve
 
     out = Output()
 
-    def show(received) -> None:
-        verdict = "accepted" if received.accepted else f"REFUSED code {received.code}"
-        out.out(
-            f"{received.platform:<8} {received.destination:<12} {verdict}"
-            + ("" if received.accepted else f": {received.message}"),
-            fg="green" if received.accepted else "red",
-        )
-        if received.mentions:
-            out.out(f"  mentions: {', '.join(received.mentions)}")
-        for line in (received.text or "").splitlines()[:12]:
-            out.out(f"  | {line}")
+    def ready(sb: Any) -> None:
+        out.err(f"tidings sandbox listening on {sb.url} (Ctrl-C to stop)")
+        out.err(f"  received messages as JSON: GET {sb.url}/_sandbox/messages")
+        for what, url in demo_addresses(sb.url):
+            out.err(f"  {what:<34} {url}")
 
-    base = f"http://{host}:{port}"
-    out.err(f"tidings sandbox listening on {base} (Ctrl-C to stop)")
-    out.err(f"  messages received: GET {base}/_sandbox/messages")
-    for line in _describe_demo(DEMO, base):
-        out.err(f"  {line}")
     try:
-        asyncio.run(serve(host, port, on_receive=show))
+        asyncio.run(serve(host, port, on_receive=lambda r: show_received(r, out), on_ready=ready))
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
-        out.err(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}; try --port")
+        out.err(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}; choose --port")
         return 2
     return 0
-
-
-def _describe_demo(demo: object, base: str) -> list[str]:
-    return [f"demo destinations: {demo}"]

@@ -1,0 +1,27 @@
+"""Rolling windows as the platforms enforce them ("20 per minute" = at most 20 events in
+any 60 s of clock time), driven by the injectable clock."""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class RollingWindow:
+    """Counts events in the last ``seconds``; the caller decides what an event is."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._events: deque[float] = deque()
+
+    def _prune(self, now: float) -> None:
+        while self._events and self._events[0] <= now - self.seconds:
+            self._events.popleft()
+
+    def full(self, now: float) -> bool:
+        """True if one more event now would exceed the limit."""
+        self._prune(now)
+        return len(self._events) >= self.limit
+
+    def add(self, now: float) -> None:
+        self._events.append(now)

@@ -1,0 +1,198 @@
+"""Configuration: Zadig's fields accepted unchanged, and every mistake named by its YAML path."""
+
+import textwrap
+
+import pytest
+
+from tidings.config import loads
+from tidings.errors import ConfigError
+
+VALID = """
+system: {address: https://zadig.example.com/, language: en-us}
+users:
+  - {id: u1, name: Alice, email: alice@example.com, phone: "13800000001"}
+groups:
+  - {id: qa, name: QA, members: [u1]}
+workflows:
+  - name: release
+    display_name: Release
+    project: shop
+    notify_ctls:
+      - enabled: true
+        webhook_type: dingding
+        notify_type: [passed, failed]
+        dingding_notification_config:
+          hook_address: https://oapi.dingtalk.com/robot/send?access_token=${DT_TOKEN}
+          at_mobiles: ["13800000001"]
+          secret: ${DT_SECRET}
+      - webhook_type: webhook
+        notify_type: [created]
+        webhook_notification_config: {address: "https://hooks.example.com/zadig", token: t0k}
+"""
+
+
+def problems(text: str, environ: dict | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        loads(textwrap.dedent(text), "t.yaml", environ or {})
+    return [str(p) for p in caught.value.problems]
+
+
+def test_valid_config_with_env_expansion():
+    config = loads(VALID, "t.yaml", {"DT_TOKEN": "abc123", "DT_SECRET": "SECxyz"})
+    ctl = config.workflows[0].notify_ctls[0]
+    assert ctl.dingding_notification_config.hook_address.endswith("access_token=abc123")
+    assert ctl.dingding_notification_config.secret == "SECxyz"
+    assert config.system.address == "https://zadig.example.com"
+    assert config.workflows[0].notify_ctls[1].enabled is True  # enabled defaults to true
+    assert set(config.secrets()) >= {"abc123", "SECxyz", "t0k"}
+
+
+def test_unset_environment_variable_is_named_with_its_path():
+    found = problems(VALID, {"DT_TOKEN": "abc"})
+    assert found == [
+        "workflows[0].notify_ctls[0].dingding_notification_config.secret: environment variable "
+        "DT_SECRET is not set; export it or write the value (line 18)"
+    ]
+
+
+def test_missing_hook_address_names_the_full_path():
+    found = problems(
+        """
+        workflows:
+          - name: w
+            notify_ctls:
+              - webhook_type: wechat
+                notify_type: [passed]
+              - webhook_type: dingding
+                notify_type: [passed]
+                dingding_notification_config: {at_mobiles: ["1"]}
+        """
+    )
+    assert "workflows[0].notify_ctls[1].dingding_notification_config.hook_address: field required" \
+        in " ".join(found)
+    assert any(
+        p.startswith("workflows[0].notify_ctls[0].wechat_notification_config: field required")
+        for p in found
+    )
+
+
+def test_yaml_syntax_error_names_its_line():
+    with pytest.raises(ConfigError) as caught:
+        loads("workflows:\n  - name: [unclosed\n  - other\n", "bad.yaml", {})
+    assert "YAML syntax error" in caught.value.message
+    assert caught.value.problems[0].line is not None
+
+
+def test_unknown_status_field_and_type_are_errors():
+    found = problems(
+        """
+        workflows:
+          - name: w
+            notify_ctls:
+              - webhook_type: dingding
+                notify_type: [sucess]
+                dingding_notification_config: {hook_address: "https://x/robot/send?access_token=1"}
+              - webhook_type: slack
+              - webhook_type: webhook
+                notify_types: [passed]
+                webhook_notification_config: {address: "ftp://x"}
+        """
+    )
+    text = "\n".join(found)
+    assert "workflows[0].notify_ctls[0].notify_type[0]: unknown status 'sucess'" in text
+    assert "workflows[0].notify_ctls[2].notify_types: unknown field" in text
+    # The whole file is checked at once: every problem is listed, not only the first.
+    assert len(found) >= 2
+
+
+def test_bad_url_and_unknown_type():
+    found = problems(
+        """
+        workflows:
+          - name: w
+            notify_ctls:
+              - webhook_type: slack
+              - webhook_type: webhook
+                webhook_notification_config: {address: "ftp://x"}
+        """
+    )
+    text = "\n".join(found)
+    assert "workflows[0].notify_ctls[0].webhook_type: unknown webhook_type 'slack'" in text
+    assert "workflows[0].notify_ctls[1].webhook_notification_config.address: must be an http" in text
+
+
+def test_zadig_deprecated_flat_fields_are_mapped():
+    config = loads(
+        """
+        workflows:
+          - name: w
+            notify_ctls:
+              - webhook_type: dingding
+                notify_type: [passed]
+                dingding_webhook: https://oapi.dingtalk.com/robot/send?access_token=a
+                at_mobiles: ["138", "139"]
+                is_at_all: true
+              - webhook_type: wechat
+                notify_type: [passed]
+                weChat_webHook: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k
+                wechat_user_ids: [zhangsan]
+              - webhook_type: feishu
+                notify_type: [passed]
+                feishu_webhook: https://open.feishu.cn/open-apis/bot/v2/hook/h
+                lark_user_ids: [ou_1]
+              - webhook_type: webhook
+                notify_type: [passed]
+                webhook_notify: {address: "https://r.example.com/hook", token: tk}
+        """.replace("\n        ", "\n"),
+        "old.yaml",
+        {},
+    )
+    ding, wechat, lark, hook = config.workflows[0].notify_ctls
+    assert ding.dingding_notification_config.hook_address.endswith("access_token=a")
+    assert ding.dingding_notification_config.at_mobiles == ["138", "139"]
+    assert ding.dingding_notification_config.is_at_all is True
+    assert wechat.wechat_notification_config.at_users == ["zhangsan"]
+    assert lark.lark_hook_notification_config.at_users == ["ou_1"]
+    assert hook.webhook_notification_config.address == "https://r.example.com/hook"
+    assert hook.webhook_notification_config.token == "tk"
+
+
+def test_semicolon_separated_mentions_as_in_zadigs_ui():
+    config = loads(
+        """
+workflows:
+  - name: w
+    notify_ctls:
+      - webhook_type: dingding
+        notify_type: [passed]
+        dingding_notification_config:
+          hook_address: https://oapi.dingtalk.com/robot/send?access_token=a
+          at_mobiles: "13800000001;13800000002"
+""",
+        "t.yaml",
+        {},
+    )
+    sub = config.workflows[0].notify_ctls[0].dingding_notification_config
+    assert sub.at_mobiles == ["13800000001", "13800000002"]
+
+
+def test_types_of_the_next_release_are_warned_not_rejected():
+    config = loads(
+        """
+workflows:
+  - name: w
+    notify_ctls:
+      - webhook_type: mail
+        notify_type: [failed]
+        mail_notification_config: {target_users: [{type: task_creator}]}
+""",
+        "t.yaml",
+        {},
+    )
+    assert "not supported yet" in str(config.warnings[0])
+    assert config.warnings[0].path == "workflows[0].notify_ctls[0].webhook_type"
+
+
+def test_group_members_must_be_users():
+    found = problems("users: [{id: a}]\ngroups: [{id: g, members: [a, b]}]\n")
+    assert found == ["groups[0].members[1]: unknown user 'b'; add it under users: (line 2)"]
