@@ -118,7 +118,9 @@ def test_bad_url_and_unknown_type():
     )
     text = "\n".join(found)
     assert "workflows[0].notify_ctls[0].webhook_type: unknown webhook_type 'slack'" in text
-    assert "workflows[0].notify_ctls[1].webhook_notification_config.address: must be an http" in text
+    assert (
+        "workflows[0].notify_ctls[1].webhook_notification_config.address: must be an http" in text
+    )
 
 
 def test_zadig_deprecated_flat_fields_are_mapped():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -17,7 +18,7 @@ def _path_secrets(path: str) -> list[str]:
     """Token-like segments, and whatever follows /hook/ (Feishu bots: /bot/v2/hook/{token})."""
     segments = path.split("/")
     found = [seg for seg in segments if _TOKENISH.match(seg)]
-    found += [seg for prev, seg in zip(segments, segments[1:], strict=False) if prev == "hook"]
+    found += [seg for prev, seg in itertools.pairwise(segments) if prev == "hook"]
     return [seg for seg in found if seg]
 
 
