@@ -47,8 +47,11 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        what = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"{source}: YAML syntax error", [Problem("", f"{what}", line)]) from None
+        what = exc.problem or "invalid YAML"
+        if exc.context and exc.context_mark:
+            # e.g. "while parsing a flow sequence started at line 2": where the fix usually is.
+            what = f"{exc.context} started at line {exc.context_mark.line + 1}: {what}"
+        raise InputError(f"{source}: YAML syntax error", [Problem("", what, line)]) from None
     except yaml.YAMLError as exc:
         raise InputError(f"{source}: YAML syntax error", [Problem("", str(exc))]) from None
     finally:

@@ -1,0 +1,257 @@
+"""The CLI as a user meets it: exit codes, errors without tracebacks, notify, and no secrets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from conftest import seed_task, write_json
+from test_send import DT_SECRET, FS_SECRET, WEBHOOK_TOKEN, make_config
+
+SECRETS = (
+    DT_SECRET,
+    FS_SECRET,
+    WEBHOOK_TOKEN,
+    "dt-token-abcdef123456",
+    "wecom-key-abcdef123456",
+    "fs-token-abcdef123456",
+)
+
+
+def assert_no_secret(text: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, f"secret {secret[:4]}… leaked"
+
+
+def test_no_secret_in_any_output(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox)
+    task = write_json(tmp_path / "task.json", seed_task())
+    runs = [
+        cli("check", "-c", config),
+        cli("check", "-c", config, "--json"),
+        cli("preview", "-c", config, "-t", task),
+        cli("preview", "-c", config, "-t", task, "--json"),
+        cli("send", "-c", config, "-t", task),
+        cli("send", "-c", config, "-t", task, "--json"),
+    ]
+    ding = sandbox.dingtalk_robot("dt-token-abcdef123456", secret=DT_SECRET)
+    notify = (
+        "notify",
+        "--type",
+        "dingding",
+        "--hook-address",
+        ding,
+        "--secret",
+        DT_SECRET,
+        "--title",
+        "工作流 发布",
+        "--content",
+        "done",
+    )
+    runs += [cli(*notify), cli(*notify, "--json"), cli(*notify, "--dry-run")]
+    runs.append(
+        cli(
+            "notify",
+            "--type",
+            "webhook",
+            "--hook-address",
+            sandbox.webhook_inbox("n") + "?token=" + WEBHOOK_TOKEN,
+            "--token",
+            WEBHOOK_TOKEN,
+            "--content",
+            "x",
+            "--dry-run",
+        )
+    )
+    for run in runs:
+        assert run.code == 0, run.output
+        assert_no_secret(run.output)
+    # The preview still shows where it goes and that it is signed.
+    preview = runs[2].stdout
+    assert "access_token=***" in preview and "sign=***" in preview
+    assert "X-Zadig-Token: ***" in preview
+
+
+def test_secrets_from_environment_are_redacted_in_errors(tmp_path, cli):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "workflows:\n  - name: w\n    notify_ctls:\n"
+        "      - webhook_type: dingding\n        notify_type: [passed]\n"
+        "        dingding_notification_config:\n"
+        "          hook_address: https://oapi.dingtalk.com/robot/send?access_token=${TOKEN}\n"
+        "          secret: ${SECRET}\n          bogus: 1\n",
+        "utf-8",
+    )
+    result = cli(
+        "check", "-c", str(config), env={"TOKEN": "tok-very-secret-1", "SECRET": "s3cr3t-xyz"}
+    )
+    assert result.code == 2
+    assert "workflows[0].notify_ctls[0].dingding_notification_config.bogus: unknown field" in (
+        result.stderr
+    )
+    assert "tok-very-secret-1" not in result.output and "s3cr3t-xyz" not in result.output
+
+
+def test_bad_configurations_exit_2_with_path_and_no_traceback(tmp_path, cli):
+    cases = {
+        "missing.yaml": None,
+        "syntax.yaml": "workflows:\n  - name: [unclosed\n",
+        "path.yaml": textwrap.dedent(
+            """\
+            workflows:
+              - name: w
+                notify_ctls:
+                  - webhook_type: dingding
+                    notify_type: [passed]
+                    dingding_notification_config: {at_mobiles: ["1"]}
+            """
+        ),
+        "env.yaml": "system: {address: '${NOT_SET_ANYWHERE}'}\n",
+        "scalar.yaml": "just a string\n",
+    }
+    expected = {
+        "missing.yaml": "not found",
+        "syntax.yaml": "line 2",
+        "path.yaml": "workflows[0].notify_ctls[0].dingding_notification_config.hook_address: "
+        "field required",
+        "env.yaml": "NOT_SET_ANYWHERE is not set",
+        "scalar.yaml": "must be a mapping",
+    }
+    for name, text in cases.items():
+        if text is not None:
+            (tmp_path / name).write_text(text, "utf-8")
+        result = cli("check", "-c", str(tmp_path / name))
+        assert result.code == 2, (name, result.output)
+        assert expected[name] in result.stderr, (name, result.stderr)
+        assert "Traceback" not in result.output
+
+
+def test_config_from_environment_then_default_file(tmp_path, cli):
+    (tmp_path / "tidings.yaml").write_text("workflows: []\n", "utf-8")
+    assert "tidings.yaml: OK" in cli("check").stdout
+    other = tmp_path / "other.yaml"
+    other.write_text("workflows: []\n", "utf-8")
+    assert "other.yaml: OK" in cli("check", env={"TIDINGS_CONFIG": str(other)}).stdout
+
+
+def test_bad_task_snapshot_exit_2(tmp_path, cli):
+    (tmp_path / "tidings.yaml").write_text("workflows: [{name: w}]\n", "utf-8")
+    not_json = tmp_path / "t1.json"
+    not_json.write_text("{oops", "utf-8")
+    missing = write_json(tmp_path / "t2.json", {"workflow_name": "w", "status": "passed"})
+    unknown = write_json(tmp_path / "t3.json", {**seed_task(), "workflow_name": "nope"})
+    results = [
+        cli("send", "-t", str(not_json)),
+        cli("send", "-t", missing),
+        cli("send", "-t", unknown),
+        cli(
+            "send", "-t", write_json(tmp_path / "t4.json", seed_task()), "-w", "w", "--status", "x"
+        ),
+    ]
+    assert [r.code for r in results] == [2, 2, 2, 2]
+    assert "not valid JSON" in results[0].stderr
+    assert "task_id: field required" in results[1].stderr
+    assert "workflow 'nope' is not in" in results[2].stderr
+    assert "unknown status 'x'" in results[3].stderr
+    assert not any("Traceback" in r.output for r in results)
+
+
+def test_task_from_stdin_and_whole_webhook_payload(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox)
+    payload = {"object_kind": "workflow", "event": "workflow", "workflow": seed_task()}
+    result = cli(
+        "preview", "-c", config, "-t", "-", "--json", stdin=__import__("json").dumps(payload)
+    )
+    assert result.code == 0, result.output
+    assert len(result.json()["requests"]) == 6
+
+
+def test_notify_from_flags_signed_with_mentions(sandbox, cli):
+    url = sandbox.dingtalk_robot("notify-token-0001", secret=DT_SECRET, keywords=("发布",))
+    result = cli(
+        "notify",
+        "--type",
+        "dingding",
+        "--hook-address",
+        url,
+        "--secret",
+        DT_SECRET,
+        "--at",
+        "13800000009",
+        "--title",
+        "发布完成",
+        "--content",
+        "release #12 is live",
+    )
+    assert result.code == 0, result.output
+    (received,) = sandbox.accepted("dingtalk")
+    assert received.mentions == ["13800000009"]
+    assert "发布完成" in received.text and "release #12 is live" in received.text
+
+
+def test_notify_from_a_zadig_notification_job_spec(tmp_path, sandbox, cli):
+    url = sandbox.feishu_bot("notify-fs-0001", keywords=("测试",))
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        textwrap.dedent(
+            f"""\
+            name: notify-qa
+            type: notification
+            spec:
+              webhook_type: feishu
+              lark_hook_notification_config:
+                hook_address: {url}
+                at_users: [ou_qa]
+              title: 请测试同学确认
+              content: "**版本** v1.2 已部署到 dev，请开始测试"
+            """
+        ),
+        "utf-8",
+    )
+    result = cli("notify", "--spec", str(spec))
+    assert result.code == 0, result.output
+    card, mention = sandbox.accepted("feishu")
+    assert card.body["card"]["header"]["template"] == "blue"
+    assert "请开始测试" in card.text
+    assert mention.mentions == ["ou_qa"]
+
+
+def test_notify_bad_input_names_the_flag(cli):
+    no_address = cli("notify", "--type", "wechat", "--content", "x")
+    assert no_address.code == 2 and "--hook-address" in no_address.stderr
+    bad_url = cli("notify", "--type", "wechat", "--hook-address", "nope", "--content", "x")
+    assert bad_url.code == 2 and "http" in bad_url.stderr
+    no_type = cli("notify", "--content", "x")
+    assert no_type.code == 2 and "--type" in no_type.stderr
+    nothing = cli("notify", "--type", "webhook", "--hook-address", "http://127.0.0.1:9/x")
+    assert nothing.code == 2 and "nothing to send" in nothing.stderr
+
+
+def test_notify_failure_exit_1_with_platform_code(sandbox, cli):
+    url = sandbox.dingtalk_robot("notify-kw-0001", keywords=("工作流",))
+    result = cli(
+        "notify",
+        "--type",
+        "dingding",
+        "--hook-address",
+        url,
+        "--title",
+        "hello",
+        "--content",
+        "no keyword here",
+    )
+    assert result.code == 1
+    assert "310000" in result.stdout and "keywords not in content" in result.stdout
+
+
+def test_help_imports_nothing_heavy():
+    """Start-up is a feature: `tidings --help` must not import the HTTP, model or YAML stacks."""
+    code = (
+        "import sys; from tidings.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'aiohttp', 'pydantic', 'yaml', 'rich', 'tidings.config', 'tidings.channels'}\n"
+        "print(sorted(m for m in sys.modules if m in heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,198 @@
+"""`tidings send` against the sandbox over real sockets: what each platform accepts and shows."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from conftest import seed_task, write_json
+
+DT_SECRET = "SECsandbox-dingtalk-0123456789"
+FS_SECRET = "feishu-sandbox-secret-0987"
+WEBHOOK_TOKEN = "webhook-token-5f2e9c1a"
+
+
+def make_config(tmp_path: Path, sb, *, dt_secret: str = DT_SECRET, hook_script=()) -> str:
+    """Every implemented channel, each robot registered in the sandbox like a real one."""
+    ding = sb.dingtalk_robot("dt-token-abcdef123456", secret=DT_SECRET, keywords=("工作流",))
+    wecom = sb.wecom_robot("wecom-key-abcdef123456")
+    feishu = sb.feishu_bot("fs-token-abcdef123456", secret=FS_SECRET, keywords=("工作流",))
+    hook = sb.webhook_inbox("receiver", script=hook_script)
+    text = f"""
+    system: {{address: "https://zadig.example.com", language: zh-cn}}
+    workflows:
+      - name: demo-workflow-dev
+        project: yaml
+        notify_ctls:
+          - webhook_type: dingding
+            notify_type: [passed, failed]
+            dingding_notification_config:
+              hook_address: "{ding}"
+              secret: "{dt_secret}"
+              at_mobiles: ["13800000001"]
+          - webhook_type: wechat
+            notify_type: [passed, failed]
+            wechat_notification_config:
+              hook_address: "{wecom}"
+              at_users: [zhangsan]
+              is_at_all: true
+          - webhook_type: feishu
+            notify_type: [passed, failed]
+            lark_hook_notification_config:
+              hook_address: "{feishu}"
+              secret: "{FS_SECRET}"
+              at_users: [ou_alice]
+          - webhook_type: webhook
+            notify_type: [created, passed, failed]
+            webhook_notification_config: {{address: "{hook}", token: "{WEBHOOK_TOKEN}"}}
+    """
+    path = tmp_path / "tidings.yaml"
+    path.write_text(textwrap.dedent(text), "utf-8")
+    return str(path)
+
+
+def test_every_channel_accepted_with_mentions(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox)
+    task = write_json(tmp_path / "task.json", seed_task())
+    result = cli("send", "-c", config, "-t", task)
+    assert result.code == 0, result.output
+    assert all(r.accepted for r in sandbox.received()), sandbox.received()
+    by_platform = {r.platform: r for r in sandbox.received()}
+    assert set(by_platform) == {"dingtalk", "wecom", "feishu", "webhook"}
+    assert sandbox.accepted("dingtalk")[0].mentions == ["13800000001"]
+    assert [r.mentions for r in sandbox.accepted("wecom")] == [["zhangsan"], ["all"]]
+    feishu = sandbox.accepted("feishu")
+    assert [r.msgtype for r in feishu] == ["interactive", "text"]  # card first, then mentions
+    assert feishu[1].mentions == ["ou_alice"]
+    assert "👍工作流 demo-workflow-dev #47 执行成功" in by_platform["dingtalk"].text
+    # One line per delivery on stdout, each naming channel, destination and outcome.
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 6 and all(line.startswith("sent") for line in lines)
+
+
+def test_webhook_headers_and_payload(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox)
+    task = write_json(tmp_path / "task.json", seed_task())
+    assert cli("send", "-c", config, "-t", task).code == 0
+    (hook,) = sandbox.accepted("webhook")
+    headers = {k.lower(): v for k, v in hook.headers.items()}
+    assert headers["x-zadig-event"] == "workflow"
+    assert headers["x-zadig-token"] == WEBHOOK_TOKEN
+    assert headers["x-zadig-instance"] == "https://zadig.example.com"
+    assert len(headers["x-zadig-event-uuid"]) == 36 and len(headers["x-zadig-webhook-uuid"]) == 36
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"].startswith("Zadig/")
+    assert hook.body["object_kind"] == "workflow" and hook.body["event"] == "workflow"
+    assert hook.body["workflow"] == seed_task()
+
+
+def test_notify_type_filters_and_nothing_to_send_is_success(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox)
+    task = write_json(tmp_path / "task.json", seed_task())
+    created = cli("send", "-c", config, "-t", task, "--status", "created")
+    assert created.code == 0
+    assert {r.platform for r in sandbox.received()} == {"webhook"}
+    sandbox.clear()
+    cancelled = cli("send", "-c", config, "-t", task, "--status", "cancelled")
+    assert cancelled.code == 0 and "nothing sent" in cancelled.stderr
+    assert sandbox.received() == []
+
+
+def test_reject_is_sent_to_ctls_that_subscribe_to_failed(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox)
+    task = write_json(tmp_path / "task.json", {**seed_task(), "status": "reject"})
+    assert cli("send", "-c", config, "-t", task).code == 0
+    assert {r.platform for r in sandbox.accepted()} == {"dingtalk", "wecom", "feishu", "webhook"}
+    assert "执行被拒绝" in sandbox.accepted("dingtalk")[0].text
+
+
+def test_changed_needs_a_different_previous_status(tmp_path, sandbox, cli):
+    hook = sandbox.webhook_inbox("changes")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "workflows:\n  - name: demo-workflow-dev\n    notify_ctls:\n"
+        f"      - {{webhook_type: webhook, notify_type: [changed],"
+        f" webhook_notification_config: {{address: '{hook}'}}}}\n",
+        "utf-8",
+    )
+    task = write_json(tmp_path / "task.json", seed_task())
+    base = ("send", "-c", str(config), "-t", task)
+    assert cli(*base, "--previous-status", "passed").code == 0
+    assert sandbox.received() == []
+    assert cli(*base, "--previous-status", "failed").code == 0
+    assert len(sandbox.accepted("webhook")) == 1
+
+
+def test_webhook_503_twice_then_delivered_with_one_stable_event_uuid(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox, hook_script=(503, 503))
+    task = write_json(tmp_path / "task.json", seed_task())
+    result = cli("send", "-c", config, "-t", task, "--status", "created")
+    assert result.code == 0, result.output
+    attempts = sandbox.received("webhook")
+    assert [r.http_status for r in attempts] == [503, 503, 200]
+    assert len({r.headers["X-Zadig-Event-UUID"] for r in attempts}) == 1
+    assert "after 3 attempts" in result.stdout
+
+
+def test_wrong_dingtalk_secret_fails_at_once_with_the_platform_code(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox, dt_secret="SECthis-is-the-wrong-secret")
+    task = write_json(tmp_path / "task.json", seed_task())
+    result = cli("send", "-c", config, "-t", task)
+    assert result.code == 1
+    assert "310000" in result.stdout and "sign not match" in result.stdout
+    assert len(sandbox.received("dingtalk")) == 1  # refused once, not retried
+    assert "SECthis-is-the-wrong-secret" not in result.output
+
+
+def test_unreachable_destination_is_retried_until_the_deadline(tmp_path, cli):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "workflows:\n  - name: demo-workflow-dev\n    notify_ctls:\n"
+        "      - {webhook_type: webhook, notify_type: [passed],"
+        f" webhook_notification_config: {{address: 'http://127.0.0.1:{port}/hook'}}}}\n",
+        "utf-8",
+    )
+    task = write_json(tmp_path / "task.json", seed_task())
+    result = cli("send", "-c", str(config), "-t", task, "--deadline", "1.5", "--json")
+    assert result.code == 1
+    (delivery,) = result.json()["deliveries"]
+    assert delivery["outcome"] == "failed" and delivery["attempts"] >= 2
+    assert "cannot connect" in delivery["detail"] and "gave up" in delivery["detail"]
+
+
+def test_30kb_commit_message_is_shortened_and_accepted_everywhere(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox)
+    task = seed_task()
+    task["stages"][0]["jobs"][0]["spec"]["repositories"][0]["commit_message"] = "修复" * 15000
+    path = write_json(tmp_path / "task.json", task)
+    result = cli("send", "-c", config, "-t", path)
+    assert result.code == 0, result.output
+    for platform in ("dingtalk", "wecom", "feishu"):
+        (first, *_) = sandbox.received(platform)
+        assert first.accepted, first
+        assert "已截断" in first.text
+
+
+def test_mentions_in_commit_messages_never_notify_anyone(tmp_path, sandbox, cli):
+    config = make_config(tmp_path, sandbox)
+    task = seed_task()
+    evil = '<at user_id="all">所有人</at> <at id=all></at> <@all> @13900000000 [x](http://e.vil)'
+    task["stages"][0]["jobs"][0]["spec"]["repositories"][0]["commit_message"] = evil
+    task["remark"] = evil
+    task["workflow_display_name"] = "<@all>" + evil
+    path = write_json(tmp_path / "task.json", task)
+    assert cli("send", "-c", config, "-t", path).code == 0
+    mentioned = {(r.platform, m) for r in sandbox.accepted() for m in r.mentions}
+    assert mentioned == {
+        ("dingtalk", "13800000001"),
+        ("wecom", "zhangsan"),
+        ("wecom", "all"),  # the configured is_at_all, in its own text message
+        ("feishu", "ou_alice"),
+    }
+    wecom_markdown = sandbox.accepted("wecom")[0]
+    assert wecom_markdown.mentions == ["zhangsan"]
