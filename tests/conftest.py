@@ -14,8 +14,6 @@ import pytest
 
 from tidings.sandbox import SandboxThread
 
-DATA = Path(__file__).parent / "data"
-
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxThread]:
@@ -57,13 +55,3 @@ def cli(tmp_path: Path):
         return CliResult(done.returncode, done.stdout, done.stderr)
 
     return run
-
-
-def seed_task() -> dict:
-    """The `workflow` object of the seed document's real webhook request."""
-    return json.loads((DATA / "seed_payload.json").read_text("utf-8"))["workflow"]
-
-
-def write_json(path: Path, data: object) -> str:
-    path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
-    return str(path)

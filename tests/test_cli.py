@@ -6,8 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import seed_task, write_json
-from test_send import DT_SECRET, FS_SECRET, WEBHOOK_TOKEN, make_config
+from helpers import DT_SECRET, FS_SECRET, WEBHOOK_TOKEN, make_config, seed_task, write_json
 
 SECRETS = (
     DT_SECRET,

@@ -168,9 +168,27 @@ def send(
     type=click.Choice(["dingding", "wechat", "feishu", "webhook"]),
     help="Channel: dingding, wechat, feishu or webhook.",
 )
-@click.option("--hook-address", metavar="URL", help="Robot or webhook address.")
-@click.option("--secret", metavar="S", help="DingTalk 加签 or Feishu signature secret.")
-@click.option("--token", metavar="T", help="X-Zadig-Token for --type webhook.")
+@click.option(
+    "--hook-address",
+    metavar="URL",
+    envvar="TIDINGS_HOOK_ADDRESS",
+    show_envvar=True,
+    help="Robot or webhook address.",
+)
+@click.option(
+    "--secret",
+    metavar="S",
+    envvar="TIDINGS_SECRET",
+    show_envvar=True,
+    help="DingTalk 加签 or Feishu signature secret (prefer the variable: argv is visible).",
+)
+@click.option(
+    "--token",
+    metavar="T",
+    envvar="TIDINGS_TOKEN",
+    show_envvar=True,
+    help="X-Zadig-Token for --type webhook.",
+)
 @click.option(
     "--at",
     "at",

@@ -64,6 +64,13 @@ class Response:
             return None
 
 
+KEYWORD_HINT = (
+    "the robot's keyword (自定义关键词) must appear in every message: workflow notifications "
+    "always hold 工作流 (zh-cn) or Workflow (en-us); put the keyword in the title or content "
+    "of an ad-hoc message"
+)
+
+
 @dataclass(frozen=True)
 class Ok:
     detail: str = "ok"

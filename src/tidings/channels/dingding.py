@@ -7,6 +7,7 @@ from urllib.parse import quote
 from tidings.channels import escape
 from tidings.channels import markdown as md
 from tidings.channels.base import (
+    KEYWORD_HINT,
     Destination,
     Fail,
     Limits,
@@ -31,9 +32,7 @@ THROTTLE_SECONDS = 600.0
 HEADERS = {"Content-Type": "application/json;charset=utf-8"}
 
 _HINTS = {
-    "keywords not in content": "the robot's keyword (自定义关键词) must appear in every "
-    "message; every tidings title holds 工作流 (zh-cn) or Workflow (en-us): "
-    "set that as the keyword",
+    "keywords not in content": KEYWORD_HINT,
     "sign not match": "dingding_notification_config.secret does not match the robot's 加签 secret",
     "invalid timestamp": "this machine's clock is off by more than an hour",
     "ip not in whitelist": "add this machine's public IP to the robot's IP whitelist",

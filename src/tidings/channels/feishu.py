@@ -10,6 +10,7 @@ from typing import Any
 
 from tidings.channels import escape
 from tidings.channels.base import (
+    KEYWORD_HINT,
     Destination,
     Fail,
     Limits,
@@ -39,8 +40,7 @@ _HINTS = {
     19021: "lark_hook_notification_config.secret does not match the bot's signature secret "
     "(or this machine's clock is off by more than an hour)",
     19022: "add this machine's public IP to the bot's IP whitelist",
-    19024: "the robot's keyword (自定义关键词) must appear in every message; every "
-    "tidings title holds 工作流 (zh-cn) or Workflow (en-us): set that as the keyword",
+    19024: KEYWORD_HINT,
 }
 
 
@@ -147,7 +147,7 @@ def render(message: Message, config: LarkHookConfig, ctx: RenderContext) -> list
     )
     requests = [_request(body, ctx, "card")]
     if config.at_users or config.is_at_all:
-        title = escape.plain(message.plain_title())
+        title = escape.plain(message.short_title())
         requests.append(_mention_request(title, config, message.language, ctx))
     return requests
 

@@ -83,7 +83,7 @@ def render(message: Message, config: WechatConfig, ctx: RenderContext) -> list[R
     )
     requests = [_markdown(content, ctx)]
     if config.is_at_all:
-        requests.append(_at_all(escape.plain(message.plain_title()), ctx))
+        requests.append(_at_all(escape.plain(message.short_title()), ctx))
     return requests
 
 

@@ -63,6 +63,10 @@ class Message:
     def link_text(self) -> str:
         return self.text("more")
 
+    def short_title(self) -> str:
+        """plain_title with the name clipped: for the small extra messages (mentions, @all)."""
+        return self.clip(SHORT_NAME).plain_title()
+
     def plain_title(self) -> str:
         """`👍工作流 name #12 执行成功`: the title without markup."""
         return (
@@ -116,6 +120,10 @@ def go_duration(seconds: int) -> str:
     return f"{secs}s"
 
 
+MAX_DISPLAY_QUERY = 512
+SHORT_NAME = 200
+
+
 def workflow_url(address: str, task: Task) -> str:
     """The workflow's page (Zadig's webhook `detail_url`), or "" without an address or project."""
     if not (address and task.project_name):
@@ -132,6 +140,9 @@ def detail_url(address: str, task: Task) -> str:
     if not page:
         return task.detail_url
     path, query = page.split("?", 1)
+    if len(query) > MAX_DISPLAY_QUERY:
+        # display_name only labels the page; a huge one would crowd out the message itself.
+        return f"{path}/{task.task_id}"
     return f"{path}/{task.task_id}?{query}"
 
 

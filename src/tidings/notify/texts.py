@@ -20,6 +20,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "image": "镜像信息",
         "env": "环境",
         "test_result": "测试结果",
+        "scan_result": "扫描结果",
         "success": "成功",
         "failure": "失败",
         "total": "总数",
@@ -44,6 +45,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "image": "Image",
         "env": "Environment",
         "test_result": "Test Result",
+        "scan_result": "Scan Result",
         "success": "Success",
         "failure": "Failure",
         "total": "Total",
@@ -120,8 +122,9 @@ JOB_TYPE_TEXTS: dict[str, dict[str, str]] = {
 }
 
 TASK_TYPE_TEXTS: dict[str, dict[str, str]] = {
-    ZH_CN: {"workflow": "工作流", "scan": "代码扫描", "test": "测试"},
-    EN_US: {"workflow": "Workflow", "scan": "Scanning", "test": "Test"},
+    # Each holds 工作流 / Workflow: users set it as their robots' keyword (zadig.md, "Keep").
+    ZH_CN: {"workflow": "工作流", "scan": "代码扫描工作流", "test": "测试工作流"},
+    EN_US: {"workflow": "Workflow", "scan": "Scanning Workflow", "test": "Test Workflow"},
 }
 
 

@@ -1,0 +1,63 @@
+"""Helpers shared by the tests (a uniquely named module: `conftest` is taken by tests/sandbox)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+
+
+def seed_task() -> dict:
+    """The `workflow` object of the seed document's real webhook request."""
+    return json.loads((DATA / "seed_payload.json").read_text("utf-8"))["workflow"]
+
+
+def write_json(path: Path, data: object) -> str:
+    path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    return str(path)
+
+
+DT_SECRET = "SECsandbox-dingtalk-0123456789"
+FS_SECRET = "feishu-sandbox-secret-0987"
+WEBHOOK_TOKEN = "webhook-token-5f2e9c1a"
+
+
+def make_config(tmp_path: Path, sb, *, dt_secret: str = DT_SECRET, hook_script=()) -> str:
+    """Every implemented channel, each robot registered in the sandbox like a real one."""
+    ding = sb.dingtalk_robot("dt-token-abcdef123456", secret=DT_SECRET, keywords=("工作流",))
+    wecom = sb.wecom_robot("wecom-key-abcdef123456")
+    feishu = sb.feishu_bot("fs-token-abcdef123456", secret=FS_SECRET, keywords=("工作流",))
+    hook = sb.webhook_inbox("receiver", script=hook_script)
+    text = f"""
+    system: {{address: "https://zadig.example.com", language: zh-cn}}
+    workflows:
+      - name: demo-workflow-dev
+        project: yaml
+        notify_ctls:
+          - webhook_type: dingding
+            notify_type: [passed, failed]
+            dingding_notification_config:
+              hook_address: "{ding}"
+              secret: "{dt_secret}"
+              at_mobiles: ["13800000001"]
+          - webhook_type: wechat
+            notify_type: [passed, failed]
+            wechat_notification_config:
+              hook_address: "{wecom}"
+              at_users: [zhangsan]
+              is_at_all: true
+          - webhook_type: feishu
+            notify_type: [passed, failed]
+            lark_hook_notification_config:
+              hook_address: "{feishu}"
+              secret: "{FS_SECRET}"
+              at_users: [ou_alice]
+          - webhook_type: webhook
+            notify_type: [created, passed, failed]
+            webhook_notification_config: {{address: "{hook}", token: "{WEBHOOK_TOKEN}"}}
+    """
+    path = tmp_path / "tidings.yaml"
+    path.write_text(textwrap.dedent(text), "utf-8")
+    return str(path)
