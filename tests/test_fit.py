@@ -235,3 +235,21 @@ def test_message_just_under_the_wecom_limit_is_not_cut():
     assert len(content.encode("utf-8")) <= WECOM_MAX
     assert "z" * 2_500 in content
     assert TRUNCATED["zh-cn"] not in content
+
+
+def test_ad_hoc_note_content_is_cut_to_fit_every_channel():
+    from tidings.channels import dingding, feishu, wechat
+    from tidings.channels.base import RenderContext
+    from tidings.config import DingdingConfig, LarkHookConfig, WechatConfig
+    from tidings.notify.content import Note
+
+    note = Note("工作流 发布", "长" * 30000)
+    ctx = RenderContext("notify")
+    (ding,) = dingding.render_note(note, DingdingConfig(hook_address="http://x"), ctx)
+    (wecom,) = wechat.render_note(note, WechatConfig(hook_address="http://x"), ctx)
+    (lark,) = feishu.render_note(note, LarkHookConfig(hook_address="http://x"), ctx)
+    assert len(encode_json(ding.body)) <= DINGTALK_MAX
+    assert len(wecom.body["markdown"]["content"].encode("utf-8")) <= WECOM_MAX
+    assert len(encode_json(lark.body)) <= FEISHU_MAX
+    for body in (ding.body, wecom.body, lark.body):
+        assert TRUNCATED["zh-cn"] in encode_json(body).decode("utf-8")

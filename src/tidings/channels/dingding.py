@@ -17,6 +17,7 @@ from tidings.channels.base import (
     Request,
     Response,
     Retry,
+    clip_bytes,
     encode_json,
     fit,
     http_outcome,
@@ -123,7 +124,10 @@ def render(message: Message, config: DingdingConfig, ctx: RenderContext) -> list
 
 def render_note(note: Note, config: DingdingConfig, ctx: RenderContext) -> list[Request]:
     """Zadig's notification-job layout: a blue bold title, the content, the people to notify."""
-    text = f"### <font color=#3270e3>**{note.title}**</font>\n{note.content}\n"
+    # The author's markdown is kept as written, only cut to fit the body limit.
+    room = LIMITS.max_body_bytes - 2048
+    content = clip_bytes(note.content, room, note.text("truncated"))
+    text = f"### <font color=#3270e3>**{note.title}**</font>\n{content}\n"
     url = escape.safe_url(note.url)
     if url:
         text += f"\n[{note.text('more')}]({url})\n"
