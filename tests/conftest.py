@@ -42,6 +42,7 @@ def cli(tmp_path: Path):
     def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> CliResult:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
         environ["NO_COLOR"] = "1"
+        environ["TIDINGS_HOME"] = str(tmp_path / "home")  # the history database of this test
         environ.update(env or {})
         done = subprocess.run(
             [sys.executable, "-m", "tidings", *args],

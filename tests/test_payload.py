@@ -179,14 +179,20 @@ def test_prepare_with_explicit_destination_token():
     assert "X-Zadig-Token" not in without.headers
 
 
-def test_plan_deliveries_get_fresh_ids_used_as_event_uuid():
+def test_recorded_deliveries_get_fresh_ids_used_as_event_uuid(tmp_path):
+    from tidings.delivery.outbox import NewEvent
+    from tidings.sending import record
+    from tidings.store.db import Store
+
     config = loads(CONFIG)
     plan = dispatch.plan_event(
         config, config.workflows[0], dispatch.parse_task(seed()), now=1722404800
     )
-    deliveries, destinations = plan.deliveries()
-    assert len({d.id for d in deliveries}) == len(deliveries) == 2
-    for delivery in deliveries:
-        destination = destinations[delivery.request.destination]
-        call = prepare(delivery.request, destination, delivery.id, now=1722404800.0)
-        assert call.headers["X-Zadig-Event-UUID"] == delivery.id
+    store = Store(f"sqlite:///{tmp_path}/t.db").open()
+    enqueued = record(store, plan, NewEvent("task"), now=1722404800.0, expires_in=60)
+    ids = enqueued.delivery_ids
+    assert len(set(ids)) == len(ids) == 2
+    destinations = plan.destinations()
+    for delivery_id, request in zip(ids, plan.requests(), strict=True):
+        call = prepare(request, destinations[request.destination], delivery_id, now=1722404800.0)
+        assert call.headers["X-Zadig-Event-UUID"] == delivery_id

@@ -115,7 +115,7 @@ def test_unreachable_destination_is_retried_until_the_deadline(tmp_path, cli):
     result = cli("send", "-c", str(config), "-t", task, "--deadline", "1.5", "--json")
     assert result.code == 1
     (delivery,) = result.json()["deliveries"]
-    assert delivery["outcome"] == "failed" and delivery["attempts"] >= 2
+    assert delivery["outcome"] == "dead" and delivery["attempts"] >= 2
     assert "cannot connect" in delivery["detail"] and "gave up" in delivery["detail"]
 
 

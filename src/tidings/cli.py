@@ -31,11 +31,15 @@ class _Group(click.Group):
             sys.exit(130)
         except Exception as exc:  # reported below, never as a traceback
             from_errors = exc
+        from tidings.commands.common import CommandError
         from tidings.errors import InputError
 
         if isinstance(from_errors, InputError):
             _print_input_error(from_errors)
             sys.exit(EXIT_USAGE)
+        if isinstance(from_errors, CommandError):
+            click.echo(f"error: {from_errors}", err=True)
+            sys.exit(EXIT_FAILED)
         if os.environ.get("TIDINGS_DEBUG"):
             raise from_errors
         click.echo(
@@ -142,6 +146,11 @@ def preview(
     metavar="SECONDS",
     help="Keep retrying failed sends for at most this long.",
 )
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    help="Deliver now and report (default), or only record them for `tidings worker`.",
+)
 @json_option
 def send(
     config_path: str | None,
@@ -150,13 +159,16 @@ def send(
     status: str | None,
     previous_status: str | None,
     deadline: float,
+    wait: bool,
     as_json: bool,
 ) -> None:
-    """Send the notifications of a task event; one line per delivery."""
+    """Record the notifications of a task event, then deliver them; one line per delivery."""
     from tidings.commands import send as command
 
     sys.exit(
-        command.send(config_path, workflow, task_path, status, previous_status, deadline, as_json)
+        command.send(
+            config_path, workflow, task_path, status, previous_status, deadline, wait, as_json
+        )
     )
 
 

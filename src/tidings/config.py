@@ -184,9 +184,23 @@ class Group(_Strict):
     members: list[str] = Field(default_factory=list)
 
 
+class DeliverySettings(_Strict):
+    """How the outbox is worked: retries, age limit, concurrency, pacing of webhooks."""
+
+    max_attempts: int = Field(default=12, ge=1)
+    max_age: float = Field(default=86400.0, gt=0)  # seconds a delivery may stay undelivered
+    timeout: float = Field(default=10.0, gt=0)  # per HTTP attempt
+    concurrency: int = Field(default=32, ge=1)  # destinations a worker sends to at once
+    lease: float = Field(default=30.0, gt=0)
+    webhook_per_second: int | None = Field(default=None, ge=1)  # per webhook URL
+    webhook_per_minute: int | None = Field(default=None, ge=1)
+
+
 class System(_Strict):
     address: str = ""
     language: Literal["zh-cn", "en-us"] = "zh-cn"
+    database_url: str = ""  # else $TIDINGS_DATABASE_URL, else a SQLite file (docs)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     @field_validator("address")
     @classmethod
@@ -235,7 +249,9 @@ class Config(_Strict):
 
     def secrets(self) -> list[str]:
         """Every secret value in the configuration, for redaction of all output."""
-        found: list[str] = []
+        from tidings.redact import url_secrets
+
+        found: list[str] = url_secrets(self.system.database_url)
         for workflow in self.workflows:
             for ctl in workflow.notify_ctls:
                 found.extend(ctl_secrets(ctl))

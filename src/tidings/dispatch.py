@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from pydantic import ValidationError
 from tidings import channels
 from tidings.channels.base import Destination, RenderContext, Request
 from tidings.config import SUB_CONFIG_OF, Config, NotifyCtl, WorkflowConfig
-from tidings.delivery.inline import Delivery
 from tidings.errors import InputError, Problem
 from tidings.model import STATUSES, Task
 from tidings.notify import rules
@@ -52,16 +50,13 @@ class Plan:
     status: str
     planned: list[Planned] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    task: Task | None = None  # the snapshot as notified (names completed, status set)
 
-    def deliveries(self) -> tuple[list[Delivery], dict[str, Destination]]:
-        """Fresh deliveries (new stable ids) and the destinations they name."""
-        deliveries = [
-            Delivery(str(uuid.uuid4()), request, item.display)
-            for item in self.planned
-            for request in item.requests
-        ]
-        destinations = {item.destination.key: item.destination for item in self.planned}
-        return deliveries, destinations
+    def requests(self) -> list[Request]:
+        return [request for item in self.planned for request in item.requests]
+
+    def destinations(self) -> dict[str, Destination]:
+        return {item.destination.key: item.destination for item in self.planned}
 
 
 def read_task(path: str) -> Task:
@@ -142,7 +137,7 @@ def plan_event(
     message = build_message(
         task, status, language=config.system.language, address=config.system.address, now=now
     )
-    plan = Plan(status)
+    plan = Plan(status, task=task)
     for index, ctl in rules.matching(workflow.notify_ctls, status, previous_status):
         if ctl.webhook_type not in channels.supported():
             plan.skipped.append(
@@ -168,7 +163,11 @@ def plan_note(note: Note, ctl: NotifyCtl, *, instance: str = "", key: str | None
         return plan
     module = channels.get(ctl.webhook_type)
     sub = getattr(ctl, SUB_CONFIG_OF[ctl.webhook_type])
-    key = key or f"notify/{ctl.webhook_type}"
+    if key is None:
+        from tidings.delivery.resolve import ephemeral_key
+
+        address = getattr(sub, "address", None) or sub.hook_address
+        key = ephemeral_key(ctl.webhook_type, address)
     ctx = RenderContext(key, note.language, instance)
     plan.planned.append(
         Planned(ctl.webhook_type, module.destination(sub, key), module.render_note(note, sub, ctx))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 from tidings.config import Config, load
 from tidings.delivery.transport import describe_call, prepare
@@ -11,11 +12,28 @@ from tidings.dispatch import Plan
 from tidings.output import Output
 from tidings.redact import MASK, redact_url
 
+if TYPE_CHECKING:
+    from tidings.store.db import Store
+
 
 def load_config(config_path: str | None, out: Output) -> Config:
     config = load(config_path)
     out.with_secrets(config.secrets())
     return config
+
+
+def open_store(config: Config | None) -> Store:
+    """The database of the configuration (or the environment, or the default SQLite file)."""
+    from tidings.store.db import StoreError, open_store
+
+    try:
+        return open_store(config.system.database_url if config else None)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+
+
+class CommandError(Exception):
+    """An environmental failure the user must fix (exit 1), reported without a traceback."""
 
 
 def redact_call(call: dict, out: Output) -> dict:
@@ -29,11 +47,11 @@ def redact_call(call: dict, out: Output) -> dict:
 
 def prepared_calls(plan: Plan, out: Output) -> list[dict]:
     """Every request of a plan as it would go on the wire now, redacted, with its origin."""
-    deliveries, destinations = plan.deliveries()
+    destinations = plan.destinations()
     calls = []
-    for delivery in deliveries:
-        request = delivery.request
-        call = prepare(request, destinations[request.destination], delivery.id, time.time())
+    for request in plan.requests():
+        # The id a delivery will get when recorded; shown as a placeholder.
+        call = prepare(request, destinations[request.destination], "<delivery id>", time.time())
         calls.append(
             {
                 "channel": request.channel,

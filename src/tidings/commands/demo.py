@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from importlib import resources
 from typing import Any
 
@@ -63,14 +64,17 @@ def _tasks() -> list[dict[str, Any]]:
     return [passed, failed]
 
 
-async def _demo(language: str, out: Output) -> int:
-    from tidings.commands.send import print_result
+async def _demo(language: str, out: Output, database: str) -> int:
+    from tidings.commands.send import print_final
     from tidings.config import loads
-    from tidings.delivery.inline import deliver
+    from tidings.delivery.outbox import NewEvent
     from tidings.dispatch import parse_task, plan_event
     from tidings.notify.texts import TEXTS
     from tidings.sandbox import Sandbox
+    from tidings.sending import deliver_now, record
+    from tidings.store.db import Store
 
+    store = Store(database).open()
     failures = 0
     keyword = TEXTS[language]["workflow"]  # robots are set up with this keyword, as users do
     async with Sandbox() as sb:
@@ -86,20 +90,19 @@ async def _demo(language: str, out: Output) -> int:
             out.out(f"== task #{task.task_id} {task.status}: what tidings sent", bold=True)
             sb.clear()
             plan = plan_event(config, workflow, task)
-            deliveries, destinations = plan.deliveries()
-            results = await deliver(
-                deliveries,
-                destinations,
-                deadline_seconds=20,
-                on_result=lambda r: print_result(r, out),
+            event = NewEvent("task", task.workflow_name, task.task_id, task.status)
+            enqueued = record(store, plan, event, now=time.time(), expires_in=30)
+            result = await deliver_now(
+                store, config, enqueued, deadline=30, on_final=lambda f: print_final(f, out)
             )
-            failures += sum(not r.ok for r in results)
+            failures += result.failed
             out.out(
                 f"== task #{task.task_id} {task.status}: what each platform received", bold=True
             )
             for received in sb.received():
                 _show(received, out)
             out.out()
+    store.close()
     out.out(
         "Every channel above went through a simulator that checks signatures, keywords, "
         "byte limits and rate limits like the real platform. Run `tidings sandbox` to keep "
@@ -139,5 +142,9 @@ def _show(received: Any, out: Output) -> None:
 
 
 def run(language: str) -> int:
+    import tempfile
+
     out = Output()
-    return asyncio.run(_demo(language, out))
+    # The demo keeps its history in a throw-away database, not the user's.
+    with tempfile.TemporaryDirectory(prefix="tidings-demo-") as folder:
+        return asyncio.run(_demo(language, out, f"sqlite:///{folder}/demo.db"))

@@ -133,7 +133,18 @@ def run(**options: Any) -> int:
     plan = plan_note(note, ctl)
     if options["dry_run"]:
         return _print_dry_run(plan, out, options["as_json"])
-    return run_plan(plan, options["deadline"], options["as_json"], out)
+    from tidings.delivery.outbox import NewEvent
+
+    event = NewEvent(kind="notification", status="notification")
+    return run_plan(
+        plan,
+        event,
+        config=None,
+        deadline=options["deadline"],
+        wait=True,
+        as_json=options["as_json"],
+        out=out,
+    )
 
 
 def _print_dry_run(plan: Any, out: Output, as_json: bool) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
-from tidings.channels.base import Ok
-from tidings.commands.common import load_config, prepared_calls, print_calls
+from tidings.commands.common import load_config, open_store, prepared_calls, print_calls
 from tidings.config import Config
-from tidings.delivery.inline import Result, deliver
+from tidings.delivery.outbox import NewEvent
+from tidings.delivery.worker import Final
 from tidings.dispatch import Plan, plan_event, read_task
 from tidings.output import Output
 
@@ -63,59 +65,106 @@ def preview(
     return 0
 
 
-def describe_result(result: Result) -> dict:
-    outcome = result.outcome
-    request = result.delivery.request
+def describe_final(final: Final) -> dict[str, Any]:
     return {
-        "delivery_id": result.delivery.id,
-        "channel": request.channel,
-        "destination": request.destination,
-        "address": result.delivery.destination_display,
-        "label": request.label,
-        "outcome": "sent" if isinstance(outcome, Ok) else "failed",
-        "code": outcome.code,
-        "detail": getattr(outcome, "detail", None) or getattr(outcome, "reason", ""),
-        "attempts": len(result.attempts),
+        "delivery_id": final.id,
+        "channel": final.channel,
+        "destination": final.destination,
+        "address": final.address,
+        "label": final.label,
+        "outcome": final.status,
+        "code": final.code,
+        "detail": final.detail,
+        "attempts": final.attempts,
     }
 
 
-def print_result(result: Result, out: Output) -> None:
-    row = describe_result(result)
-    ok = row["outcome"] == "sent"
-    code = f"code {row['code']}" if row["code"] is not None else ""
-    attempts = f" after {row['attempts']} attempts" if row["attempts"] > 1 else ""
-    detail = code if ok else row["detail"]
+_WORD = {"sent": "sent  ", "failed": "FAILED", "dead": "DEAD  "}
+
+
+def print_final(final: Final, out: Output) -> None:
+    ok = final.status == "sent"
+    code = f"code {final.code}" if final.code is not None else ""
+    attempts = f" after {final.attempts} attempts" if final.attempts > 1 else ""
+    detail = code if ok else final.detail
     out.out(
-        f"{'sent  ' if ok else 'FAILED'}  {row['channel']:<8}  {row['destination']}  "
-        f"{row['address']}  [{row['label']}]  {detail}{attempts}",
+        f"{_WORD.get(final.status, final.status)}  {final.channel:<8}  {final.destination}  "
+        f"{final.address}  [{final.label}]  {detail}{attempts}",
         fg="green" if ok else "red",
     )
 
 
-def run_plan(plan: Plan, deadline: float, as_json: bool, out: Output) -> int:
-    """Deliver a plan and print results; the exit code (1 when any delivery failed)."""
+def run_plan(
+    plan: Plan,
+    event: NewEvent,
+    *,
+    config: Config | None,
+    deadline: float,
+    wait: bool,
+    as_json: bool,
+    out: Output,
+) -> int:
+    """Record a plan in the outbox and deliver it (or leave it to a worker); the exit code."""
+    from tidings.sending import deliver_now, record
+
     _report_skipped(plan, out)
-    deliveries, destinations = plan.deliveries()
-    if not deliveries:
-        if not as_json:
-            out.err(f"no notify_ctl fires for status {plan.status!r}: nothing sent")
-        else:
+    if not plan.requests():
+        if as_json:
             out.json({"status": plan.status, "deliveries": []})
+        else:
+            out.err(f"no notify_ctl fires for status {plan.status!r}: nothing sent")
         return 0
-    results = asyncio.run(
-        deliver(
-            deliveries,
-            destinations,
-            deadline_seconds=deadline,
-            on_result=None if as_json else (lambda r: print_result(r, out)),
+    store = open_store(config)
+    max_age = config.system.delivery.max_age if config else 86400.0
+    enqueued = record(store, plan, event, now=time.time(), expires_in=deadline if wait else max_age)
+    if not wait:
+        if as_json:
+            out.json(
+                {
+                    "status": plan.status,
+                    "event_id": enqueued.event_id,
+                    "deliveries": [
+                        {"delivery_id": i, "outcome": "pending"} for i in enqueued.delivery_ids
+                    ],
+                }
+            )
+        else:
+            out.err(
+                f"queued {len(enqueued.delivery_ids)} deliveries (event {enqueued.event_id}) "
+                f"in {store.display}; `tidings worker` sends them"
+            )
+        return 0
+    extra = plan.destinations() if event.kind == "notification" else None
+    outcome = asyncio.run(
+        deliver_now(
+            store,
+            config,
+            enqueued,
+            deadline=deadline,
+            extra=extra,
+            redactor=out.redact,
+            on_final=None if as_json else (lambda f: print_final(f, out)),
         )
     )
+    pending = [
+        i
+        for i in enqueued.delivery_ids
+        if outcome.statuses.get(i) not in ("sent", "failed", "dead")
+    ]
     if as_json:
-        out.json({"status": plan.status, "deliveries": [describe_result(r) for r in results]})
-    failed = sum(not r.ok for r in results)
-    if failed and not as_json:
-        out.err(f"{failed} of {len(results)} deliveries failed", fg="red")
-    return 1 if failed else 0
+        rows = [describe_final(f) for f in outcome.finals]
+        rows += [{"delivery_id": i, "outcome": "pending"} for i in pending]
+        out.json({"status": plan.status, "event_id": enqueued.event_id, "deliveries": rows})
+    else:
+        for delivery_id in pending:
+            out.out(f"PENDING {delivery_id}: another worker holds its destination", fg="yellow")
+        if outcome.failed:
+            out.err(
+                f"{outcome.failed} of {len(enqueued.delivery_ids)} deliveries not sent; "
+                f"`tidings deliveries --task` shows them, `tidings retry` sends them again",
+                fg="red",
+            )
+    return 1 if outcome.failed else 0
 
 
 def send(
@@ -125,9 +174,20 @@ def send(
     status: str | None,
     previous_status: str | None,
     deadline: float,
+    wait: bool,
     as_json: bool,
 ) -> int:
     out = Output()
     config = load_config(config_path, out)
     plan = _plan(config, workflow, task_path, status, previous_status)
-    return run_plan(plan, deadline, as_json, out)
+    task = plan.task
+    event = NewEvent(
+        kind="task",
+        workflow=task.workflow_name,
+        task_id=task.task_id,
+        status=plan.status,
+        snapshot=task.model_dump(mode="json"),
+    )
+    return run_plan(
+        plan, event, config=config, deadline=deadline, wait=wait, as_json=as_json, out=out
+    )

@@ -3,6 +3,7 @@ any 60 s of clock time), driven by the injectable clock."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 
@@ -25,3 +26,12 @@ class RollingWindow:
 
     def add(self, now: float) -> None:
         self._events.append(now)
+
+    def free_in(self, now: float) -> int:
+        """Whole seconds (at least 1) until one more event fits, for ``Retry-After``-like
+        headers."""
+        self._prune(now)
+        if len(self._events) < self.limit:
+            return 1
+        oldest = self._events[len(self._events) - self.limit]
+        return max(1, math.ceil(oldest + self.seconds - now))

@@ -7,14 +7,14 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tidings.sandbox.clock import Clock
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = ("dingtalk", "wecom", "feishu", "webhook")
+PLATFORMS = ("dingtalk", "wecom", "feishu", "feishu_app", "msteams", "webhook", "mail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,14 @@ class Received:
     mentions: list[str]
     at: float
     method: str = "POST"
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Platform specifics, e.g. Feishu app ``message_id`` / ``duplicate``, SMTP ``login``."""
+
+    @property
+    def duplicate(self) -> bool:
+        """An idempotent repeat (Feishu ``uuid``): answered like the original, but it is
+        not a new message anybody sees."""
+        return bool(self.extra.get("duplicate"))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (the control endpoint ``GET /_sandbox/messages`` serves these)."""
@@ -80,7 +88,8 @@ class MessageLog:
         destination: str | None = None,
         accepted: bool | None = None,
     ) -> list[Received]:
-        """Rows in arrival order, optionally filtered."""
+        """Rows in arrival order, optionally filtered. ``accepted=True`` means "became a
+        visible message", so idempotent repeats (``duplicate``) are left out of it."""
         with self._lock:
             rows = list(self._rows)
         return [
@@ -88,7 +97,7 @@ class MessageLog:
             for r in rows
             if (platform is None or r.platform == platform)
             and (destination is None or r.destination == destination)
-            and (accepted is None or r.accepted == accepted)
+            and (accepted is None or (r.accepted == accepted and not (accepted and r.duplicate)))
         ]
 
     def clear(self) -> None:

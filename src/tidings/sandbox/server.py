@@ -20,16 +20,20 @@ from urllib.parse import quote
 from aiohttp import web
 
 from tidings.sandbox.clock import Clock
-from tidings.sandbox.demo import DEMO
+from tidings.sandbox.demo import DEMO, DEMO_SMTP, DEMO_SMTP_PORT_OFFSET
 from tidings.sandbox.dingtalk import DingTalk
 from tidings.sandbox.feishu import Feishu
+from tidings.sandbox.feishu_app import FeishuApp
 from tidings.sandbox.inbox import Inbox
+from tidings.sandbox.msteams import MsTeams
 from tidings.sandbox.records import PLATFORMS, MessageLog, OnReceive, Received
+from tidings.sandbox.smtp import SmtpSandbox
 from tidings.sandbox.wecom import WeCom
 
 SHUTDOWN_TIMEOUT_S = 0.25  # in-flight "timeout" scripts are cancelled, not waited for
 # above every platform limit, so the platforms' own size checks give the answer
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+REGISTRABLE = tuple(p for p in PLATFORMS if p != "mail")  # mail: Sandbox(smtp=...)
 
 
 class _Core:
@@ -41,7 +45,15 @@ class _Core:
         self.dingtalk = DingTalk(self.log, clock, rate_limits)
         self.wecom = WeCom(self.log, clock, rate_limits)
         self.feishu = Feishu(self.log, clock, rate_limits)
+        self.feishu_app = FeishuApp(self.log, clock, rate_limits)
+        self.msteams = MsTeams(self.log, clock, rate_limits)
         self.inbox = Inbox(self.log)
+        self.smtp: SmtpSandbox | None = None
+
+    def configure_smtp(self, host: str, kwargs: dict[str, Any]) -> SmtpSandbox:
+        """An SMTP server writing to the shared log (``kwargs``: ``SmtpSandbox`` keywords)."""
+        self.smtp = SmtpSandbox(**{"host": host, **kwargs, "log": self.log})
+        return self.smtp
 
 
 class _Api:
@@ -52,6 +64,9 @@ class _Api:
 
     @property
     def url(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _sandbox(self) -> Sandbox:  # pragma: no cover - overridden
         raise NotImplementedError
 
     @property
@@ -82,6 +97,47 @@ class _Api:
         self._core.inbox.register(name, script)
         return f"{self.url}/webhook/{_q(name)}"
 
+    def feishu_app(
+        self,
+        app_id: str,
+        app_secret: str,
+        *,
+        users: Iterable[dict[str, Any]] = (),
+        chats: Iterable[dict[str, Any]] = (),
+    ) -> str:
+        """Register a Feishu self-built app; returns the open API base URL (``url``).
+        users: {open_id, user_id, union_id?, mobile?, email?, name?};
+        chats: {chat_id, name, bot_in_chat=True}."""
+        self._core.feishu_app.register(app_id, app_secret, users, chats)
+        return self.url
+
+    def feishu_token_requests(self, app_id: str) -> int:
+        """How many tenant_access_token requests named ``app_id`` (failed ones included)."""
+        return self._core.feishu_app.token_requests(app_id)
+
+    def feishu_lookups(self, app_id: str) -> int:
+        """How many users/batch_get_id calls the app made."""
+        return self._core.feishu_app.lookups(app_id)
+
+    def expire_feishu_tokens(self, app_id: str) -> None:
+        """Invalidate the app's tokens now (forces a client's refresh-and-retry path)."""
+        self._core.feishu_app.expire_tokens(app_id)
+
+    def feishu_app_throttle(self, receive_id: str, times: int = 1) -> None:
+        """The next ``times`` app message sends to ``receive_id`` answer HTTP 429."""
+        self._core.feishu_app.throttle(receive_id, times)
+
+    def msteams_webhook(self, name: str) -> str:
+        """Create a Microsoft Teams incoming webhook; returns its URL (unknown names are
+        created on first use too)."""
+        self._core.msteams.register(name)
+        return f"{self.url}/msteams/{_q(name)}"
+
+    @property
+    def smtp(self) -> SmtpSandbox | None:
+        """The SMTP server (``Sandbox(smtp=...)`` or the demo's), else None."""
+        return self._core.smtp
+
     def received(
         self, platform: str | None = None, destination: str | None = None
     ) -> list[Received]:
@@ -91,7 +147,9 @@ class _Api:
     def accepted(
         self, platform: str | None = None, destination: str | None = None
     ) -> list[Received]:
-        """Only the requests the platform accepted."""
+        """Only the requests that became visible messages: accepted by the platform and not
+        an idempotent repeat (a Feishu app ``uuid`` sent again is answered with success and
+        recorded with ``duplicate`` set, but is left out here)."""
         return self._core.log.select(platform, destination, accepted=True)
 
     def clear(self) -> None:
@@ -108,6 +166,16 @@ class _Api:
             self.feishu_bot(f["token"], f["secret"], f["keywords"])
         for i in DEMO["webhook"]:
             self.webhook_inbox(i["name"], i["script"])
+        for a in DEMO["feishu_app"]:
+            self.feishu_app(a["app_id"], a["app_secret"], users=a["users"], chats=a["chats"])
+        for t in DEMO["msteams"]:
+            self.msteams_webhook(t["name"])
+        sb = self._sandbox()
+        if self._core.smtp is None:  # port = sandbox port + 25 if fixed, else ephemeral
+            port = sb.port + DEMO_SMTP_PORT_OFFSET if sb.port else 0
+            smtp = self._core.configure_smtp(sb.host, {**DEMO_SMTP, "port": port})
+            if sb.running:
+                smtp.start()
 
 
 def _q(part: str) -> str:
@@ -115,10 +183,13 @@ def _q(part: str) -> str:
 
 
 class Sandbox(_Api):
-    """Loopback simulators of DingTalk, WeCom, Feishu and a webhook inbox (async API).
+    """Loopback simulators of DingTalk, WeCom, Feishu (bots and self-built apps), Microsoft
+    Teams, a webhook inbox and optionally SMTP (async API).
 
     ``port=0`` picks a free port, reserved as soon as ``url`` is first needed, so
     destinations can be registered (and their URLs handed out) before ``start()``.
+    ``smtp``: ``SmtpSandbox`` keywords (host defaults to ``host``) for an SMTP server
+    started and stopped with the sandbox, its rows in the shared log (platform "mail").
     """
 
     def __init__(
@@ -128,12 +199,22 @@ class Sandbox(_Api):
         clock: Clock | None = None,
         rate_limits: bool = True,
         on_receive: OnReceive | None = None,
+        smtp: dict[str, Any] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self._core = _Core(clock or time.time, rate_limits, on_receive)
+        if smtp is not None:
+            self._core.configure_smtp(host, smtp)
         self._sock: socket.socket | None = None
         self._runner: web.AppRunner | None = None
+
+    def _sandbox(self) -> Sandbox:
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
 
     def _socket(self) -> socket.socket:
         if self._sock is None:
@@ -160,6 +241,8 @@ class Sandbox(_Api):
         await runner.setup()
         try:
             await web.SockSite(runner, self._socket()).start()
+            if self._core.smtp is not None:
+                await asyncio.to_thread(self._core.smtp.start)
         except BaseException:
             await runner.cleanup()
             raise
@@ -167,6 +250,8 @@ class Sandbox(_Api):
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
+        if self._core.smtp is not None:
+            await asyncio.to_thread(self._core.smtp.stop)
         if runner is not None:
             await runner.cleanup()
         if self._sock is not None:
@@ -197,8 +282,9 @@ class SandboxThread(_Api):
         clock: Clock | None = None,
         rate_limits: bool = True,
         on_receive: OnReceive | None = None,
+        smtp: dict[str, Any] | None = None,
     ) -> None:
-        self.sandbox = Sandbox(host, port, clock, rate_limits, on_receive)
+        self.sandbox = Sandbox(host, port, clock, rate_limits, on_receive, smtp)
         self._core = self.sandbox._core
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -206,6 +292,9 @@ class SandboxThread(_Api):
     @property
     def url(self) -> str:
         return self.sandbox.url
+
+    def _sandbox(self) -> Sandbox:
+        return self.sandbox
 
     def start(self, timeout: float = 10.0) -> None:
         if self._thread is not None:
@@ -267,8 +356,9 @@ async def serve(
     clock: Clock | None = None,
     on_ready: Callable[[Sandbox], None] | None = None,
 ) -> None:
-    """Run a sandbox with the demo destinations until cancelled (``tidings sandbox``).
-    ``on_ready`` gets the started sandbox (e.g. to print its URLs)."""
+    """Run a sandbox with the demo destinations until cancelled (``tidings sandbox``),
+    SMTP included (``DEMO_SMTP``, on ``port + 25``, or an ephemeral port when ``port`` is 0).
+    ``on_ready`` gets the started sandbox (e.g. to print its URLs; ``sb.smtp.port``)."""
     sb = Sandbox(host, port, clock=clock, on_receive=on_receive)
     sb.add_demo_destinations()
     async with sb:
@@ -288,6 +378,15 @@ def build_app(sb: Sandbox) -> web.Application:
     app.router.add_post("/cgi-bin/webhook/send", core.wecom.handle)
     app.router.add_post("/open-apis/bot/v2/hook/{token}", core.feishu.handle)
     app.router.add_route("*", "/webhook/{name}", core.inbox.handle)
+    app.router.add_post(
+        "/open-apis/auth/v3/tenant_access_token/internal", core.feishu_app.handle_token
+    )
+    app.router.add_post("/open-apis/im/v1/messages", core.feishu_app.handle_send)
+    app.router.add_get("/open-apis/im/v1/chats", core.feishu_app.handle_chats)
+    app.router.add_post(
+        "/open-apis/contact/v3/users/batch_get_id", core.feishu_app.handle_batch_get_id
+    )
+    app.router.add_post("/msteams/{name}", core.msteams.handle)
     control = _Control(sb)
     app.router.add_get("/_sandbox/health", control.health)
     app.router.add_get("/_sandbox/messages", control.messages)
@@ -321,8 +420,11 @@ class _Control:
 
     async def register(self, request: web.Request) -> web.Response:
         platform = request.match_info["platform"]
-        if platform not in PLATFORMS:
-            return _error(404, f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")
+        if platform == "mail":
+            return _error(400, "mail is not registered: start the sandbox with smtp=...")
+        if platform not in REGISTRABLE:
+            msg = f"unknown platform {platform!r}; use one of {', '.join(REGISTRABLE)}"
+            return _error(404, msg)
         try:
             data = await request.json()
         except ValueError:
@@ -347,6 +449,15 @@ class _Control:
             return sb.feishu_bot(
                 _str(data, "token"), _opt_str(data, "secret"), _strs(data, "keywords")
             )
+        if platform == "feishu_app":
+            return sb.feishu_app(
+                _str(data, "app_id"),
+                _str(data, "app_secret"),
+                users=_objects(data, "users"),
+                chats=_objects(data, "chats"),
+            )
+        if platform == "msteams":
+            return sb.msteams_webhook(_str(data, "name"))
         script = data.get("script") or []
         if not isinstance(script, list):
             raise TypeError("script must be a list")
@@ -372,6 +483,13 @@ def _strs(data: dict[str, Any], key: str) -> tuple[str, ...]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise ValueError(f"{key!r} must be a list of strings")
     return tuple(v)
+
+
+def _objects(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    v = data.get(key) or []
+    if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+        raise ValueError(f"{key!r} must be a list of objects")
+    return v
 
 
 def _error(status: int, message: str) -> web.Response:

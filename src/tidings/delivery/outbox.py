@@ -1,0 +1,146 @@
+"""The outbox: an event and all its deliveries are recorded in ONE transaction, before any
+network I/O. Nothing is sent that was not first recorded, and nothing recorded is lost."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, case, select
+
+from tidings.channels.base import Request
+from tidings.store import tables
+from tidings.store.db import Store
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    kind: str  # "task" | "notification"
+    workflow: str | None = None
+    task_id: int | None = None
+    status: str | None = None
+    idempotency_key: str | None = None
+    snapshot: dict[str, Any] | None = None  # the task, kept in `tasks`
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    request: Request
+    address: str  # redacted, for people
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    event_id: str
+    delivery_ids: list[str]
+    duplicate: bool = False  # the idempotency key was seen before: nothing new was recorded
+
+
+def request_to_json(request: Request) -> dict[str, Any]:
+    return asdict(request)
+
+
+def request_from_json(data: dict[str, Any]) -> Request:
+    return Request(**data)
+
+
+def upsert_destinations(
+    connection: Connection, store: Store, keys: dict[str, str], now: float
+) -> None:
+    """Make each destination due now (or keep an earlier due time), creating it if new."""
+    table = tables.destinations
+    due = table.c.next_due_at
+    for key, channel in keys.items():
+        statement = store.insert(table).values(key=key, channel=channel, next_due_at=now, recent=[])
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"next_due_at": case((due.is_(None) | (due > now), now), else_=due)},
+        )
+        connection.execute(statement)
+
+
+def enqueue(
+    store: Store,
+    event: NewEvent,
+    deliveries: Iterable[NewDelivery],
+    *,
+    now: float,
+    expires_in: float,
+) -> Enqueued:
+    """Record the event and its deliveries atomically; return their ids."""
+    deliveries = list(deliveries)
+    with store.engine.begin() as connection:
+        if event.idempotency_key:
+            found = connection.execute(
+                select(tables.events.c.id).where(
+                    tables.events.c.idempotency_key == event.idempotency_key
+                )
+            ).scalar()
+            if found:
+                ids = connection.execute(
+                    select(tables.deliveries.c.id)
+                    .where(tables.deliveries.c.event_id == found)
+                    .order_by(tables.deliveries.c.seq)
+                ).scalars()
+                return Enqueued(found, list(ids), duplicate=True)
+        event_id = str(uuid.uuid4())
+        connection.execute(
+            tables.events.insert().values(
+                id=event_id,
+                kind=event.kind,
+                workflow=event.workflow,
+                task_id=event.task_id,
+                status=event.status,
+                idempotency_key=event.idempotency_key,
+                created_at=now,
+            )
+        )
+        if event.snapshot is not None and event.workflow and event.task_id is not None:
+            _save_task(connection, store, event, now)
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "event_id": event_id,
+                "channel": d.request.channel,
+                "destination": d.request.destination,
+                "address": d.address,
+                "label": d.request.label,
+                "request": request_to_json(d.request),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "expires_at": now + expires_in,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for d in deliveries
+        ]
+        if rows:
+            connection.execute(tables.deliveries.insert(), rows)
+            upsert_destinations(
+                connection,
+                store,
+                {d.request.destination: d.request.channel for d in deliveries},
+                now,
+            )
+    return Enqueued(event_id, [row["id"] for row in rows])
+
+
+def _save_task(connection: Connection, store: Store, event: NewEvent, now: float) -> None:
+    table = tables.tasks
+    statement = store.insert(table).values(
+        workflow=event.workflow,
+        task_id=event.task_id,
+        status=event.status or "",
+        snapshot=event.snapshot,
+        created_at=now,
+        updated_at=now,
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.workflow, table.c.task_id],
+            set_={"status": event.status or "", "snapshot": event.snapshot, "updated_at": now},
+        )
+    )

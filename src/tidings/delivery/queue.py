@@ -1,0 +1,144 @@
+"""The queue's SQL: claiming destinations, reading their pending deliveries, recording results.
+
+A destination is held by one sender at a time (a lease in `destinations`), which keeps its
+deliveries in event order; on PostgreSQL claims skip rows another worker holds (SKIP LOCKED),
+so workers on several machines share the work without waiting on each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, case, or_, select, update
+
+from tidings.store import tables
+from tidings.store.db import Store
+
+D = tables.deliveries
+DEST = tables.destinations
+
+FINAL = ("sent", "failed", "dead")
+
+
+@dataclass
+class Claimed:
+    key: str
+    channel: str
+    recent: list[float]
+    lease_until: float
+
+
+@dataclass
+class Release:
+    key: str
+    recent: list[float]
+    not_before: float | None = None  # pacing: do not send before this time
+
+
+@dataclass
+class Batch:
+    """Results to write in one transaction (group commit)."""
+
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    releases: list[Release] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.updates or self.attempts or self.releases)
+
+
+def claim(store: Store, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
+    """Lease up to `limit` destinations that have work due and nobody holding them."""
+    free = or_(DEST.c.lease_until.is_(None), DEST.c.lease_until < now)
+    candidates = (
+        select(DEST.c.key)
+        .where(DEST.c.next_due_at <= now, free)
+        .order_by(DEST.c.next_due_at)
+        .limit(limit)
+    )
+    if store.dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(DEST)
+        .where(DEST.c.key.in_(candidates.scalar_subquery()), free)
+        .values(lease_owner=owner, lease_until=now + lease)
+        .returning(DEST.c.key, DEST.c.channel, DEST.c.recent)
+    )
+    with store.engine.begin() as connection:
+        rows = connection.execute(statement).all()
+    return [Claimed(key, channel, list(recent or []), now + lease) for key, channel, recent in rows]
+
+
+def pending(store: Store, key: str, limit: int) -> list[Any]:
+    """The destination's pending deliveries, oldest event first."""
+    statement = (
+        select(
+            D.c.seq,
+            D.c.id,
+            D.c.channel,
+            D.c.request,
+            D.c.attempts,
+            D.c.next_attempt_at,
+            D.c.expires_at,
+            D.c.address,
+            D.c.label,
+            D.c.destination,
+        )
+        .where(D.c.destination == key, D.c.status == "pending")
+        .order_by(D.c.seq)
+        .limit(limit)
+    )
+    with store.engine.connect() as connection:
+        return connection.execute(statement).all()
+
+
+def _head_due(key: str) -> Any:
+    """When the first pending delivery of the destination is due (NULL: nothing pending)."""
+    return (
+        select(D.c.next_attempt_at)
+        .where(D.c.destination == key, D.c.status == "pending")
+        .order_by(D.c.seq)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def write(store: Store, batch: Batch, owner: str) -> None:
+    """Record results and release destinations, atomically."""
+    with store.engine.begin() as connection:
+        for row in batch.updates:
+            connection.execute(update(D).where(D.c.id == row["id"]).values(**row))
+        if batch.attempts:
+            connection.execute(tables.attempts.insert(), batch.attempts)
+        for release in batch.releases:
+            head = _head_due(release.key)
+            due = head
+            if release.not_before is not None:
+                due = case((head < release.not_before, release.not_before), else_=head)
+            connection.execute(
+                update(DEST)
+                .where(DEST.c.key == release.key, DEST.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None, next_due_at=due, recent=release.recent)
+            )
+
+
+def repair(store: Store, now: float) -> int:
+    """Make due any destination that has pending deliveries but no due time (after a manual
+    retry, or anything else that left it idle). Returns how many were woken."""
+    has_pending = (
+        select(D.c.id).where(D.c.destination == DEST.c.key, D.c.status == "pending").exists()
+    )
+    with store.engine.begin() as connection:
+        result = connection.execute(
+            update(DEST)
+            .where(and_(DEST.c.next_due_at.is_(None), has_pending))
+            .values(next_due_at=now)
+        )
+    return result.rowcount or 0
+
+
+def statuses(store: Store, ids: list[str]) -> dict[str, str]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(D.c.id, D.c.status).where(D.c.id.in_(ids))).all()
+    return dict(rows)

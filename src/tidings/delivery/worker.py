@@ -1,0 +1,334 @@
+"""The delivery worker: claim destinations, send their deliveries in order, record, retry.
+
+Used by `tidings worker` (forever) and inline by `send` / `notify` (until their own
+deliveries are done). At-least-once: a result is recorded after the send, so a worker killed
+in between leaves the delivery pending; when its lease ends another worker sends it again
+with the same id (X-Zadig-Event-UUID, Feishu uuid), so the receiver can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from tidings import channels
+from tidings.channels.base import Fail, Limits, Ok, Outcome, Retry
+from tidings.delivery import pacing, queue
+from tidings.delivery.clock import Clock
+from tidings.delivery.outbox import request_from_json
+from tidings.delivery.resolve import Resolver, Unresolved
+from tidings.delivery.transport import HttpTransport, TransportError, prepare
+from tidings.redact import Redactor
+from tidings.store.db import Store
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before attempt n+1: base * factor**(n-1), capped, times a random factor in [0.5, 1]
+    (jitter, so retries from many deliveries do not arrive together); never less than the
+    platform asked for."""
+
+    base: float = 0.5
+    factor: float = 2.0
+    cap: float = 300.0
+
+    def delay(self, attempt: int, asked: float | None = None) -> float:
+        computed = min(self.cap, self.base * self.factor ** (attempt - 1))
+        return max(computed * random.uniform(0.5, 1.0), asked or 0.0)
+
+
+@dataclass
+class Settings:
+    concurrency: int = 32  # destinations sent to at once
+    lease: float = 30.0  # seconds a claimed destination stays ours
+    per_claim: int = 200  # deliveries of one destination sent under one claim, at most
+    max_attempts: int = 12
+    timeout: float = 10.0  # per HTTP attempt
+    poll: float = 0.05  # idle wait between claims
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+@dataclass(frozen=True)
+class Final:
+    """A delivery that reached sent, failed or dead."""
+
+    id: str
+    channel: str
+    destination: str
+    address: str
+    label: str
+    status: str
+    code: Any
+    detail: str
+    attempts: int
+
+
+def _outcome_name(outcome: Outcome) -> str:
+    return "ok" if isinstance(outcome, Ok) else "retry" if isinstance(outcome, Retry) else "fail"
+
+
+def _detail(outcome: Outcome) -> str:
+    return outcome.detail if isinstance(outcome, Ok) else outcome.reason
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        resolver: Resolver,
+        *,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        limits: Callable[[str], Limits] | None = None,
+        redactor: Redactor | None = None,
+        on_final: Callable[[Final], None] | None = None,
+        metrics: Any = None,
+        name: str | None = None,
+    ) -> None:
+        self.store = store
+        self.resolver = resolver
+        self.clock = clock or Clock()
+        self.settings = settings or Settings()
+        self.limits = limits or (lambda channel: channels.get(channel).LIMITS)
+        self.redact = redactor or Redactor()
+        self.on_final = on_final
+        self.metrics = metrics
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        # One thread for the database: SQLite wants a single writer, and it keeps the event
+        # loop free while a statement runs.
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-db")
+        self._transport = HttpTransport(timeout=self.settings.timeout)
+        self._batch = queue.Batch()
+        self._flushed: asyncio.Event | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    async def __aenter__(self) -> Worker:
+        await self._transport.__aenter__()
+        await self._run_db(queue.repair, self.store, self.clock.now())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._flush()
+        await self._transport.__aexit__(*exc)
+        self._db.shutdown(wait=True)
+
+    async def _run_db(self, func: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
+
+    # --- recording (group commit) -------------------------------------------------------
+
+    async def _flush(self) -> None:
+        """Write everything recorded so far in one transaction."""
+        batch, self._batch = self._batch, queue.Batch()
+        if batch:
+            await self._run_db(queue.write, self.store, batch, self.name)
+            if self.metrics is not None:
+                self.metrics.written(batch)
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(0.002)  # gather the results of concurrent sends into one commit
+        self._flusher = None
+        await self._flush()
+
+    def _record(self, update: dict[str, Any], attempt: dict[str, Any]) -> None:
+        self._batch.updates.append(update)
+        self._batch.attempts.append(attempt)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_soon())
+
+    # --- one destination --------------------------------------------------------------------
+
+    def _finish(
+        self, row: Any, status: str, outcome: Outcome, attempts: int, now: float
+    ) -> dict[str, Any]:
+        detail = self.redact(_detail(outcome))
+        update = {
+            "id": row.id,
+            "status": status,
+            "attempts": attempts,
+            "updated_at": now,
+            "last_code": None if outcome.code is None else str(outcome.code),
+            "last_error": None if isinstance(outcome, Ok) else detail,
+        }
+        if status in queue.FINAL:
+            update["finished_at"] = now
+        return update
+
+    async def _process(self, claimed: queue.Claimed) -> int:
+        rows = await self._run_db(queue.pending, self.store, claimed.key, self.settings.per_claim)
+        destination = self.resolver(claimed.key, claimed.channel)
+        limits = self.limits(claimed.channel)
+        recent = claimed.recent
+        not_before: float | None = None
+        sent = 0
+        for row in rows:
+            now = self.clock.now()
+            if isinstance(destination, Unresolved) and not destination.permanent:
+                if row.expires_at <= now:
+                    self._conclude(row, "dead", Fail(f"expired: {destination.reason}"), now)
+                    continue
+                not_before = min(row.expires_at, now + 5.0)
+                break
+            if row.next_attempt_at > now:
+                break  # the head is waiting to be retried: later ones wait too (order)
+            if row.expires_at <= now:
+                self._conclude(row, "dead", Fail("expired before it could be sent"), now)
+                continue
+            if isinstance(destination, Unresolved):
+                self._conclude(row, "failed", Fail(destination.reason), now)
+                continue
+            if now > claimed.lease_until - self.settings.timeout - 1.0:
+                break  # the lease ends soon: let the next claim continue in order
+            wait = pacing.wait_time(recent, limits, now)
+            if wait > 0:
+                if wait > 1.0 or now + wait > claimed.lease_until - self.settings.timeout:
+                    not_before = now + wait  # free the worker; the destination is due then
+                    break
+                await self.clock.sleep(wait)
+            sent_at, answered, retry_at = await self._send(row, destination)
+            sent += 1
+            if answered:  # the platform saw it: it counts against its rate limit
+                recent = pacing.remember(recent, limits, sent_at)
+            if retry_at is not None:
+                break
+        self._batch.releases.append(queue.Release(claimed.key, recent, not_before))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_soon())
+        return sent
+
+    def _conclude(self, row: Any, status: str, outcome: Outcome, now: float) -> None:
+        """End a delivery without sending it (expired, or its destination is gone)."""
+        self._batch.updates.append(self._finish(row, status, outcome, row.attempts, now))
+        self._report(row, status, outcome, row.attempts)
+
+    async def _send(self, row: Any, destination: Any) -> tuple[float, bool, float | None]:
+        """One attempt: (sent at, whether the platform answered, retry time if to retry)."""
+        request = request_from_json(row.request)
+        interpret = channels.get(request.channel).interpret
+        sent_at = self.clock.now()
+        call = prepare(request, destination, row.id, sent_at)
+        started = time.perf_counter()
+        http_status: int | None = None
+        answered = False
+        try:
+            response = await self._transport.send(call, timeout=self.settings.timeout)
+            http_status = response.status
+            answered = True
+            outcome = interpret(response)
+        except TransportError as exc:
+            outcome = Retry(f"network error: {exc}")
+        elapsed = time.perf_counter() - started
+        now = self.clock.now()
+        attempts = row.attempts + 1
+        retry_at: float | None = None
+        status = "sent" if isinstance(outcome, Ok) else "failed"
+        final_outcome = outcome
+        if isinstance(outcome, Retry):
+            delay = self.settings.backoff.delay(attempts, outcome.after)
+            if attempts >= self.settings.max_attempts:
+                status = "dead"
+                final_outcome = Fail(
+                    f"gave up after {attempts} attempts: {outcome.reason}", outcome.code
+                )
+            elif now + delay > row.expires_at:
+                status = "dead"
+                asked = (
+                    f" (the platform asked to wait {outcome.after:g} s)" if outcome.after else ""
+                )
+                final_outcome = Fail(
+                    f"gave up after {attempts} attempt{'s' * (attempts > 1)} within the deadline: "
+                    f"{outcome.reason}{asked}",
+                    outcome.code,
+                )
+            else:
+                status = "pending"
+                retry_at = now + delay
+        update = self._finish(row, status, final_outcome, attempts, now)
+        if retry_at is not None:
+            update["next_attempt_at"] = retry_at
+        attempt = {
+            "delivery_id": row.id,
+            "at": sent_at,
+            "duration_ms": round(elapsed * 1000, 3),
+            "outcome": _outcome_name(outcome),
+            "http_status": http_status,
+            "code": None if outcome.code is None else str(outcome.code),
+            "detail": self.redact(_detail(outcome)),
+            "worker": self.name,
+        }
+        self._record(update, attempt)
+        if self.metrics is not None:
+            self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
+        if status in queue.FINAL:
+            self._report(row, status, final_outcome, attempts)
+        return sent_at, answered, retry_at
+
+    def _report(self, row: Any, status: str, outcome: Outcome, attempts: int) -> None:
+        if self.metrics is not None:
+            self.metrics.final(row.channel, status)
+        if self.on_final is not None:
+            self.on_final(
+                Final(
+                    id=row.id,
+                    channel=row.channel,
+                    destination=row.destination,
+                    address=row.address,
+                    label=row.label,
+                    status=status,
+                    code=outcome.code,
+                    detail=self.redact(_detail(outcome)),
+                    attempts=attempts,
+                )
+            )
+
+    # --- loops ------------------------------------------------------------------------------
+
+    async def step(self) -> int:
+        """Claim what is due and send it; the number of destinations worked on."""
+        now = self.clock.now()
+        claimed = await self._run_db(
+            queue.claim, self.store, self.name, now, self.settings.lease, self.settings.concurrency
+        )
+        if not claimed:
+            return 0
+        await asyncio.gather(*(self._process(c) for c in claimed))
+        await self._flush()
+        return len(claimed)
+
+    def wake(self) -> None:
+        """New work was enqueued in this process: claim now rather than after the poll wait."""
+        self._wake.set()
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.settings.poll)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; finish and record what is in flight, then return."""
+        while not stop.is_set():
+            if not await self.step():
+                await self._idle()
+
+    async def run_until(self, ids: list[str], deadline: float) -> dict[str, str]:
+        """Work until these deliveries are final or the (clock) deadline passes."""
+        remaining = set(ids)
+        while remaining:
+            worked = await self.step()
+            found = await self._run_db(queue.statuses, self.store, list(remaining))
+            remaining = {i for i in remaining if found.get(i) not in queue.FINAL}
+            if not remaining or self.clock.now() > deadline:
+                break
+            if not worked:
+                await self._idle()
+        return await self._run_db(queue.statuses, self.store, ids)

@@ -1,0 +1,100 @@
+"""Recording a plan in the outbox, then (unless told not to) delivering it right away.
+
+Shared by `send`, `notify` and, later, the API and the runner: the event and its deliveries
+are committed first; only then does anything leave the machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tidings import channels
+from tidings.channels.base import Destination, Limits
+from tidings.config import Config
+from tidings.delivery.clock import Clock
+from tidings.delivery.outbox import Enqueued, NewDelivery, NewEvent, enqueue
+from tidings.delivery.resolve import Resolver
+from tidings.delivery.worker import Final, Settings, Worker
+from tidings.dispatch import Plan
+from tidings.redact import Redactor
+from tidings.store.db import Store
+
+
+def settings_of(config: Config | None) -> Settings:
+    if config is None:
+        return Settings()
+    d = config.system.delivery
+    return Settings(
+        concurrency=d.concurrency, lease=d.lease, max_attempts=d.max_attempts, timeout=d.timeout
+    )
+
+
+def limits_of(config: Config | None) -> Callable[[str], Limits]:
+    """Each channel's platform limits; webhooks paced as configured (unlimited by default)."""
+
+    def limits(channel: str) -> Limits:
+        if channel == "webhook" and config is not None:
+            d = config.system.delivery
+            return Limits(per_second=d.webhook_per_second, per_minute=d.webhook_per_minute)
+        return channels.get(channel).LIMITS
+
+    return limits
+
+
+def record(store: Store, plan: Plan, event: NewEvent, *, now: float, expires_in: float) -> Enqueued:
+    deliveries = [
+        NewDelivery(request, item.display) for item in plan.planned for request in item.requests
+    ]
+    return enqueue(store, event, deliveries, now=now, expires_in=expires_in)
+
+
+@dataclass
+class Outcome:
+    enqueued: Enqueued
+    finals: list[Final] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for s in self.statuses.values() if s != "sent")
+
+
+async def deliver_now(
+    store: Store,
+    config: Config | None,
+    enqueued: Enqueued,
+    *,
+    deadline: float,
+    extra: dict[str, Destination] | None = None,
+    redactor: Redactor | None = None,
+    on_final: Callable[[Final], None] | None = None,
+    clock: Clock | None = None,
+) -> Outcome:
+    """Work the outbox until these deliveries are final or the deadline (seconds) passes.
+
+    Older deliveries to the same destinations go first: event order is kept per destination.
+    """
+    clock = clock or Clock()
+    outcome = Outcome(enqueued)
+    mine = set(enqueued.delivery_ids)
+
+    def collect(final: Final) -> None:
+        if final.id in mine:
+            outcome.finals.append(final)
+            if on_final is not None:
+                on_final(final)
+
+    worker = Worker(
+        store,
+        Resolver(config, extra),
+        clock=clock,
+        settings=settings_of(config),
+        limits=limits_of(config),
+        redactor=redactor,
+        on_final=collect,
+    )
+    async with worker:
+        # A little past the deliveries' own deadline, so they can be marked dead by it.
+        outcome.statuses = await worker.run_until(enqueued.delivery_ids, clock.now() + deadline + 2)
+    return outcome

@@ -1,0 +1,99 @@
+"""The schema. Changed only through a new Alembic migration in store/migrations/versions."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# The latest snapshot of each task we have heard of, by (workflow, task_id).
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow", String(255), nullable=False),
+    Column("task_id", Integer, nullable=False),
+    Column("status", String(64), nullable=False),
+    Column("snapshot", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("workflow", "task_id", name="uq_tasks_workflow_task"),
+)
+
+# Something that happened and was notified: a task status, or an ad-hoc notification.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(32), nullable=False),  # "task" | "notification"
+    Column("workflow", String(255), nullable=True),
+    Column("task_id", Integer, nullable=True),
+    Column("status", String(64), nullable=True),
+    Column("idempotency_key", String(255), nullable=True, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# One request to one destination. `seq` orders deliveries of a destination (event order).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("event_id", String(36), ForeignKey("events.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("destination", String(512), nullable=False),
+    Column("address", String(2048), nullable=False, default=""),  # redacted, for people
+    Column("label", String(64), nullable=False, default=""),
+    Column("request", JSON, nullable=False),  # no secrets: signed and completed at send time
+    Column("status", String(16), nullable=False),  # pending | sent | failed | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("last_code", String(64), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_deliveries_destination_status_seq", "destination", "status", "seq"),
+    Index("ix_deliveries_event", "event_id"),
+    Index("ix_deliveries_status", "status"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(36), nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("outcome", String(8), nullable=False),  # ok | retry | fail
+    Column("http_status", Integer, nullable=True),
+    Column("code", String(64), nullable=True),
+    Column("detail", Text, nullable=False, default=""),
+    Column("worker", String(128), nullable=False, default=""),
+)
+
+# Per destination: who holds it (one sender at a time keeps event order), when it next has
+# work, and the recent send times its platform's rate limit is paced against.
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("next_due_at", Float, nullable=True, index=True),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("recent", JSON, nullable=True),
+)
