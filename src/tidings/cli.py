@@ -268,3 +268,111 @@ def demo(language: str) -> None:
     from tidings.commands import demo as command
 
     sys.exit(command.run(language))
+
+
+@main.command()
+@config_option
+@click.option("--concurrency", type=click.IntRange(min=1), help="Destinations sent to at once.")
+@click.option(
+    "--metrics-port", type=int, metavar="PORT", help="Serve Prometheus metrics on this port."
+)
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per finished delivery on stderr: key=value or JSON.",
+)
+def worker(
+    config_path: str | None,
+    concurrency: int | None,
+    metrics_port: int | None,
+    once: bool,
+    log_format: str,
+) -> None:
+    """Deliver what the outbox holds, until SIGTERM or Ctrl-C (then finish what is in flight).
+
+    Run several, on several machines, against one PostgreSQL database to share the load.
+    """
+    from tidings.commands import worker as command
+
+    sys.exit(command.run(config_path, concurrency, metrics_port, once, log_format))
+
+
+@main.group(invoke_without_command=True)
+@config_option
+@click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead"]))
+@click.option("--task", type=int, metavar="ID", help="Only deliveries of this task id.")
+@click.option("-w", "--workflow", metavar="NAME", help="Only deliveries of this workflow.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@click.pass_context
+def deliveries(
+    ctx: click.Context,
+    config_path: str | None,
+    status: str | None,
+    task: int | None,
+    workflow: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """The delivery history, newest first; `deliveries show ID` for one in full."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tidings.commands import history as command
+
+    sys.exit(command.list_command(config_path, status, task, workflow, limit, as_json))
+
+
+@deliveries.command("show")
+@config_option
+@click.argument("delivery_id", metavar="ID")
+@json_option
+def deliveries_show(config_path: str | None, delivery_id: str, as_json: bool) -> None:
+    """One delivery: its attempts with times and platform codes, and the stored request."""
+    from tidings.commands import history as command
+
+    sys.exit(command.show_command(config_path, delivery_id, as_json))
+
+
+@main.command()
+@config_option
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--dead", is_flag=True, help="Retry every dead delivery.")
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Keep retrying for at most this long.",
+)
+@click.option("--wait/--no-wait", default=True, help="Deliver now, or leave it to a worker.")
+@json_option
+def retry(
+    config_path: str | None,
+    ids: tuple[str, ...],
+    dead: bool,
+    deadline: float,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Send failed or dead deliveries again (same ids, so receivers can still deduplicate)."""
+    from tidings.commands import history as command
+
+    sys.exit(command.retry_command(config_path, ids, dead, deadline, wait, as_json))
+
+
+@main.group()
+def db() -> None:
+    """The database (history and queue)."""
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_path: str | None) -> None:
+    """Apply schema migrations (tidings also does this whenever it opens the database)."""
+    from tidings.commands import history as command
+
+    sys.exit(command.db_upgrade(config_path))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.commands.common import load_config, open_store, prepared_calls, print_calls
 from tidings.config import Config
-from tidings.delivery.outbox import NewEvent
-from tidings.delivery.worker import Final
 from tidings.dispatch import Plan, plan_event, read_task
 from tidings.output import Output
+
+if TYPE_CHECKING:
+    from tidings.delivery.outbox import NewEvent
+    from tidings.delivery.worker import Final
 
 
 def _plan(
@@ -177,6 +179,8 @@ def send(
     wait: bool,
     as_json: bool,
 ) -> int:
+    from tidings.delivery.outbox import NewEvent
+
     out = Output()
     config = load_config(config_path, out)
     plan = _plan(config, workflow, task_path, status, previous_status)

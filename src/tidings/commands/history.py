@@ -1,0 +1,160 @@
+"""`tidings deliveries`, `tidings deliveries show`, `tidings retry`, `tidings db upgrade`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime
+
+from tidings.commands.common import load_config, open_store
+from tidings.config import Config
+from tidings.errors import InputError
+from tidings.output import Output
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _maybe_config(config_path: str | None, out: Output) -> Config | None:
+    """History commands need the database only; a configuration names it when given."""
+    from tidings.config import resolve_path
+
+    path = resolve_path(config_path)
+    import os
+
+    if config_path is None and not os.path.exists(path):
+        return None
+    return load_config(config_path, out)
+
+
+def list_command(
+    config_path: str | None,
+    status: str | None,
+    task: int | None,
+    workflow: str | None,
+    limit: int,
+    as_json: bool,
+) -> int:
+    from tidings.history import list_deliveries
+
+    out = Output()
+    config = _maybe_config(config_path, out)
+    store = open_store(config)
+    rows = list_deliveries(store, status=status, task_id=task, workflow=workflow, limit=limit)
+    if as_json:
+        out.json(rows)
+        return 0
+    if not rows:
+        out.err(f"no deliveries in {store.display}" + (f" with status {status}" if status else ""))
+        return 0
+    for row in rows:
+        task_text = f"{row['workflow']}#{row['task_id']}" if row["workflow"] else row["kind"]
+        problem = "" if row["status"] in ("sent", "pending") else f"  {row['last_error'] or ''}"
+        out.out(
+            f"{row['id'][:8]}  {_when(row['created_at'])}  {row['status']:<7}  "
+            f"{row['attempts']:>2}x  {row['channel']:<8}  {task_text:<24}  "
+            f"{row['destination']} [{row['label']}]{problem}",
+            fg={"sent": "green", "failed": "red", "dead": "red"}.get(row["status"]),
+        )
+    return 0
+
+
+def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> int:
+    from tidings.history import find, show
+
+    out = Output()
+    config = _maybe_config(config_path, out)
+    store = open_store(config)
+    data = show(store, find(store, delivery_id))
+    if as_json:
+        out.json(data)
+        return 0
+    out.out(f"delivery {data['id']}", bold=True)
+    task_text = f"{data['workflow']} #{data['task_id']} {data['event_status']}"
+    out.out(f"  event:       {task_text if data['workflow'] else data['kind']}")
+    out.out(f"  status:      {data['status']} after {data['attempts']} attempt(s)")
+    out.out(f"  channel:     {data['channel']} [{data['label']}]")
+    out.out(f"  destination: {data['destination']}  {data['address']}")
+    out.out(f"  created:     {_when(data['created_at'])}   finished: {_when(data['finished_at'])}")
+    if data["status"] == "pending":
+        out.out(
+            f"  next try:    {_when(data['next_attempt_at'])}   "
+            f"gives up: {_when(data['expires_at'])}"
+        )
+    if data["last_error"]:
+        out.out(f"  last error:  {data['last_error']}")
+    out.out("  attempts:")
+    for attempt in data["attempts_log"]:
+        http = f"HTTP {attempt['http_status']}" if attempt["http_status"] else "no answer"
+        code = f" code {attempt['code']}" if attempt["code"] is not None else ""
+        out.out(
+            f"    {_when(attempt['at'])}  {attempt['outcome']:<5}  {http}{code}  "
+            f"{attempt['duration_ms']:.0f} ms  {attempt['detail']}"
+        )
+    request = data["request"]
+    out.out("  request (as stored: no secrets; signed and completed when sent):")
+    out.out(f"    {request['method']} {data['address']}")
+    for name, value in request["headers"].items():
+        out.out(f"    {name}: {value}")
+    out.out(
+        "    " + json.dumps(request["body"], ensure_ascii=False, indent=2).replace("\n", "\n    ")
+    )
+    return 0
+
+
+def retry_command(
+    config_path: str | None,
+    ids: tuple[str, ...],
+    dead: bool,
+    deadline: float,
+    wait: bool,
+    as_json: bool,
+) -> int:
+    from tidings.commands.send import describe_final, print_final
+    from tidings.delivery.outbox import Enqueued
+    from tidings.history import find, requeue
+    from tidings.sending import deliver_now
+
+    if not ids and not dead:
+        raise InputError("give delivery ids to retry, or --dead for every dead delivery")
+    out = Output()
+    config = load_config(config_path, out)
+    store = open_store(config)
+    full = [find(store, i) for i in ids]
+    max_age = deadline if wait else config.system.delivery.max_age
+    queued = requeue(store, full, dead=dead, max_age=max_age)
+    if not queued:
+        out.err("nothing to retry: only failed or dead deliveries are retried")
+        return 0
+    out.err(f"queued again: {len(queued)} deliveries")
+    if not wait:
+        return 0
+    outcome = asyncio.run(
+        deliver_now(
+            store,
+            config,
+            Enqueued("", queued),
+            deadline=deadline,
+            redactor=out.redact,
+            on_final=None if as_json else (lambda f: print_final(f, out)),
+        )
+    )
+    if as_json:
+        out.json({"deliveries": [describe_final(f) for f in outcome.finals]})
+    return 1 if outcome.failed else 0
+
+
+def db_upgrade(config_path: str | None) -> int:
+    from tidings.store.db import HEAD
+
+    out = Output()
+    config = _maybe_config(config_path, out)
+    started = time.perf_counter()
+    store = open_store(config)
+    out.out(
+        f"{store.display}: schema at revision {store.version()} (newest {HEAD}) "
+        f"in {time.perf_counter() - started:.2f} s"
+    )
+    return 0

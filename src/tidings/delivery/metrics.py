@@ -1,0 +1,78 @@
+"""Prometheus metrics of the delivery worker (`tidings worker --metrics-port`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tidings.store.db import Store
+
+
+class Metrics:
+    """Counters and histograms the worker updates, and queue gauges read from the database
+    when scraped (so they are right whichever worker did the work)."""
+
+    def __init__(self, store: Store) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        self.deliveries = Counter(
+            "tidings_deliveries_total",
+            "Deliveries that reached a final status, by channel and status (sent/failed/dead).",
+            ["channel", "status"],
+            registry=self.registry,
+        )
+        self.attempts = Counter(
+            "tidings_attempts_total",
+            "Send attempts, by channel and outcome (ok/retry/fail).",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tidings_send_seconds",
+            "Time of one send attempt (HTTP request and answer), by channel.",
+            ["channel"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.registry.register(_QueueCollector(store))
+
+    def attempt(self, channel: str, outcome: str, seconds: float) -> None:
+        self.attempts.labels(channel, outcome).inc()
+        self.latency.labels(channel).observe(seconds)
+
+    def final(self, channel: str, status: str) -> None:
+        self.deliveries.labels(channel, status).inc()
+
+    def written(self, batch: Any) -> None:
+        """Hook for group commits (nothing to count yet)."""
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> None:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=host, registry=self.registry)
+
+
+class _QueueCollector:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+        from sqlalchemy import func, select
+
+        from tidings.store import tables
+
+        d = tables.deliveries
+        with self.store.engine.connect() as connection:
+            depth, oldest = connection.execute(
+                select(func.count(), func.min(d.c.created_at)).where(d.c.status == "pending")
+            ).one()
+        yield GaugeMetricFamily(
+            "tidings_queue_depth", "Deliveries waiting to be sent.", value=depth
+        )
+        yield GaugeMetricFamily(
+            "tidings_oldest_pending_age_seconds",
+            "Age of the oldest delivery still waiting to be sent (0 when none).",
+            value=max(0.0, time.time() - oldest) if oldest else 0.0,
+        )

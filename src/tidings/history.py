@@ -1,0 +1,131 @@
+"""Delivery history: listing, showing, and putting deliveries back in the queue."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+
+from tidings.delivery.outbox import upsert_destinations
+from tidings.errors import InputError
+from tidings.store import tables
+from tidings.store.db import Store
+
+D = tables.deliveries
+E = tables.events
+STATUSES = ("pending", "sent", "failed", "dead")
+
+
+def list_deliveries(
+    store: Store,
+    *,
+    status: str | None = None,
+    task_id: int | None = None,
+    workflow: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Newest first."""
+    query = (
+        select(
+            D.c.id,
+            D.c.status,
+            D.c.channel,
+            D.c.destination,
+            D.c.address,
+            D.c.label,
+            D.c.attempts,
+            D.c.last_code,
+            D.c.last_error,
+            D.c.created_at,
+            D.c.finished_at,
+            E.c.workflow,
+            E.c.task_id,
+            E.c.status.label("event_status"),
+            E.c.kind,
+        )
+        .join(E, E.c.id == D.c.event_id)
+        .order_by(D.c.seq.desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(D.c.status == status)
+    if task_id is not None:
+        query = query.where(E.c.task_id == task_id)
+    if workflow:
+        query = query.where(E.c.workflow == workflow)
+    with store.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def find(store: Store, prefix: str) -> str:
+    """The full id of the delivery whose id starts with `prefix` (at least 6 characters)."""
+    if len(prefix) < 6:
+        raise InputError(f"delivery id {prefix!r}: give at least 6 characters of it")
+    with store.engine.connect() as connection:
+        ids = (
+            connection.execute(
+                select(D.c.id).where(D.c.id.like(prefix.replace("%", "") + "%")).limit(2)
+            )
+            .scalars()
+            .all()
+        )
+    if not ids:
+        raise InputError(
+            f"no delivery {prefix!r} in {store.display}; `tidings deliveries` lists them"
+        )
+    if len(ids) > 1:
+        raise InputError(f"delivery id {prefix!r} is ambiguous: give more of it")
+    return ids[0]
+
+
+def show(store: Store, delivery_id: str) -> dict[str, Any]:
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            select(D, E.c.workflow, E.c.task_id, E.c.status.label("event_status"), E.c.kind)
+            .join(E, E.c.id == D.c.event_id)
+            .where(D.c.id == delivery_id)
+        ).one()
+        attempts = connection.execute(
+            select(tables.attempts)
+            .where(tables.attempts.c.delivery_id == delivery_id)
+            .order_by(tables.attempts.c.id)
+        ).all()
+    data = dict(row._mapping)
+    data["attempts_log"] = [dict(a._mapping) for a in attempts]
+    return data
+
+
+def requeue(
+    store: Store, ids: list[str] | None = None, *, dead: bool = False, max_age: float = 86400.0
+) -> list[str]:
+    """Put failed or dead deliveries back in the queue with a fresh retry budget.
+
+    Returns the ids queued again. Sent and pending deliveries are left alone.
+    """
+    now = time.time()
+    with store.engine.begin() as connection:
+        query = select(D.c.id, D.c.destination, D.c.channel, D.c.status)
+        if ids:
+            query = query.where(D.c.id.in_(ids))
+        elif dead:
+            query = query.where(D.c.status == "dead")
+        else:
+            return []
+        rows = [r for r in connection.execute(query).all() if r.status in ("failed", "dead")]
+        if not rows:
+            return []
+        connection.execute(
+            update(D)
+            .where(D.c.id.in_([r.id for r in rows]))
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                expires_at=now + max_age,
+                finished_at=None,
+                updated_at=now,
+            )
+        )
+        upsert_destinations(connection, store, {r.destination: r.channel for r in rows}, now)
+    return [r.id for r in rows]
