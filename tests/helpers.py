@@ -61,3 +61,47 @@ def make_config(tmp_path: Path, sb, *, dt_secret: str = DT_SECRET, hook_script=(
     path = tmp_path / "tidings.yaml"
     path.write_text(textwrap.dedent(text), "utf-8")
     return str(path)
+
+
+def webhook_config(addresses: list[str], workflow: str = "bulk", extra: str = "") -> str:
+    """A configuration with one webhook ctl per address, all firing on `passed`."""
+    ctls = "".join(
+        f"      - {{webhook_type: webhook, notify_type: [passed], "
+        f"webhook_notification_config: {{address: '{address}'}}}}\n"
+        for address in addresses
+    )
+    head = f"system:\n  delivery: {{{extra}}}\nworkflows:\n  - name: {workflow}\n"
+    return f"{head}    notify_ctls:\n{ctls}"
+
+
+def enqueue_tasks(store, config, count: int, workflow: str = "bulk") -> list[str]:
+    """Record `count` passed tasks of the workflow, as `send --no-wait` would; their ids."""
+    import time
+
+    from tidings.delivery.outbox import NewEvent
+    from tidings.dispatch import parse_task, plan_event
+    from tidings.sending import record
+
+    ids: list[str] = []
+    base = seed_task()
+    for task_id in range(1, count + 1):
+        task = parse_task({**base, "workflow_name": workflow, "task_id": task_id})
+        plan = plan_event(config, config.workflow(workflow), task)
+        event = NewEvent("task", workflow, task_id, "passed")
+        ids += record(store, plan, event, now=time.time(), expires_in=3600).delivery_ids
+    return ids
+
+
+def first_arrivals(received) -> dict[str, list[int]]:
+    """Per destination (inbox), the task ids in the order they first arrived."""
+    seen: set[str] = set()
+    order: dict[str, list[int]] = {}
+    for r in received:
+        if not r.accepted:
+            continue
+        uid = r.headers["X-Zadig-Event-UUID"]
+        if uid in seen:
+            continue
+        seen.add(uid)
+        order.setdefault(r.destination, []).append(r.body["workflow"]["task_id"])
+    return order

@@ -195,6 +195,15 @@ class DeliverySettings(_Strict):
     webhook_per_second: int | None = Field(default=None, ge=1)  # per webhook URL
     webhook_per_minute: int | None = Field(default=None, ge=1)
 
+    @model_validator(mode="after")
+    def _lease_outlives_a_send(self) -> DeliverySettings:
+        if self.lease < self.timeout + 1.5:
+            raise ValueError(
+                "lease must be at least timeout + 1.5 seconds: a worker stops sending to a "
+                "destination before its lease could end in the middle of a send"
+            )
+        return self
+
 
 class System(_Strict):
     address: str = ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 
 from tidings.store import tables
 from tidings.store.db import Store
@@ -43,6 +43,7 @@ class Batch:
     updates: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     releases: list[Release] = field(default_factory=list)
+    written: list[Any] = field(default_factory=list)  # futures to set once committed
 
     def __bool__(self) -> bool:
         return bool(self.updates or self.attempts or self.releases)
@@ -107,8 +108,15 @@ def _head_due(key: str) -> Any:
 def write(store: Store, batch: Batch, owner: str) -> None:
     """Record results and release destinations, atomically."""
     with store.engine.begin() as connection:
+        # executemany per shape of update: one statement for many deliveries.
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in batch.updates:
-            connection.execute(update(D).where(D.c.id == row["id"]).values(**row))
+            shapes.setdefault(tuple(sorted(row)), []).append(
+                {("_id" if k == "id" else k): v for k, v in row.items()}
+            )
+        for keys, rows in shapes.items():
+            values = {k: bindparam(k) for k in keys if k != "id"}
+            connection.execute(update(D).where(D.c.id == bindparam("_id")).values(**values), rows)
         if batch.attempts:
             connection.execute(tables.attempts.insert(), batch.attempts)
         for release in batch.releases:

@@ -108,7 +108,6 @@ class Worker:
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-db")
         self._transport = HttpTransport(timeout=self.settings.timeout)
         self._batch = queue.Batch()
-        self._flushed: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -130,21 +129,36 @@ class Worker:
     async def _flush(self) -> None:
         """Write everything recorded so far in one transaction."""
         batch, self._batch = self._batch, queue.Batch()
-        if batch:
+        if not batch:
+            return
+        try:
             await self._run_db(queue.write, self.store, batch, self.name)
-            if self.metrics is not None:
-                self.metrics.written(batch)
+        except BaseException as exc:
+            for done in batch.written:
+                if not done.done():
+                    done.set_exception(exc)
+            raise
+        for done in batch.written:
+            if not done.done():
+                done.set_result(None)
 
     async def _flush_soon(self) -> None:
-        await asyncio.sleep(0.002)  # gather the results of concurrent sends into one commit
+        await asyncio.sleep(0.001)  # gather the results of concurrent sends into one commit
         self._flusher = None
         await self._flush()
 
-    def _record(self, update: dict[str, Any], attempt: dict[str, Any]) -> None:
-        self._batch.updates.append(update)
-        self._batch.attempts.append(attempt)
+    def _schedule_flush(self) -> asyncio.Future[None]:
+        """A future set when what is in the batch now is written."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._batch.written.append(done)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_soon())
+        return done
+
+    def _record(self, update: dict[str, Any], attempt: dict[str, Any]) -> asyncio.Future[None]:
+        self._batch.updates.append(update)
+        self._batch.attempts.append(attempt)
+        return self._schedule_flush()
 
     # --- one destination --------------------------------------------------------------------
 
@@ -170,6 +184,7 @@ class Worker:
         limits = self.limits(claimed.channel)
         recent = claimed.recent
         not_before: float | None = None
+        unrecorded: asyncio.Future[None] | None = None
         sent = 0
         for row in rows:
             now = self.clock.now()
@@ -195,15 +210,18 @@ class Worker:
                     not_before = now + wait  # free the worker; the destination is due then
                     break
                 await self.clock.sleep(wait)
-            sent_at, answered, retry_at = await self._send(row, destination)
+            # At most one result unrecorded while the next send is in flight: a crash then
+            # repeats no more than two deliveries of this destination.
+            if unrecorded is not None:
+                await unrecorded
+            sent_at, answered, retry_at, unrecorded = await self._send(row, destination)
             sent += 1
             if answered:  # the platform saw it: it counts against its rate limit
                 recent = pacing.remember(recent, limits, sent_at)
             if retry_at is not None:
                 break
         self._batch.releases.append(queue.Release(claimed.key, recent, not_before))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_soon())
+        await self._schedule_flush()
         return sent
 
     def _conclude(self, row: Any, status: str, outcome: Outcome, now: float) -> None:
@@ -211,8 +229,11 @@ class Worker:
         self._batch.updates.append(self._finish(row, status, outcome, row.attempts, now))
         self._report(row, status, outcome, row.attempts)
 
-    async def _send(self, row: Any, destination: Any) -> tuple[float, bool, float | None]:
-        """One attempt: (sent at, whether the platform answered, retry time if to retry)."""
+    async def _send(
+        self, row: Any, destination: Any
+    ) -> tuple[float, bool, float | None, asyncio.Future[None]]:
+        """One attempt: (sent at, whether the platform answered, retry time if to retry,
+        a future set when its result is written)."""
         request = request_from_json(row.request)
         interpret = channels.get(request.channel).interpret
         sent_at = self.clock.now()
@@ -266,12 +287,12 @@ class Worker:
             "detail": self.redact(_detail(outcome)),
             "worker": self.name,
         }
-        self._record(update, attempt)
+        recorded = self._record(update, attempt)
         if self.metrics is not None:
             self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
         if status in queue.FINAL:
             self._report(row, status, final_outcome, attempts)
-        return sent_at, answered, retry_at
+        return sent_at, answered, retry_at, recorded
 
     def _report(self, row: Any, status: str, outcome: Outcome, attempts: int) -> None:
         if self.metrics is not None:
@@ -293,16 +314,17 @@ class Worker:
 
     # --- loops ------------------------------------------------------------------------------
 
+    async def _claim(self, limit: int) -> list[queue.Claimed]:
+        return await self._run_db(
+            queue.claim, self.store, self.name, self.clock.now(), self.settings.lease, limit
+        )
+
     async def step(self) -> int:
         """Claim what is due and send it; the number of destinations worked on."""
-        now = self.clock.now()
-        claimed = await self._run_db(
-            queue.claim, self.store, self.name, now, self.settings.lease, self.settings.concurrency
-        )
-        if not claimed:
-            return 0
-        await asyncio.gather(*(self._process(c) for c in claimed))
-        await self._flush()
+        claimed = await self._claim(self.settings.concurrency)
+        if claimed:
+            await asyncio.gather(*(self._process(c) for c in claimed))
+            await self._flush()
         return len(claimed)
 
     def wake(self) -> None:
@@ -314,21 +336,52 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.settings.poll)
 
+    async def _pump(self, finished: Callable[[bool], Any]) -> None:
+        """Keep up to `concurrency` destinations in work, claiming more as each one ends.
+
+        `finished(progressed)` is awaited after every change and says when to stop.
+        """
+        running: set[asyncio.Task[int]] = set()
+        try:
+            while True:
+                free = self.settings.concurrency - len(running)
+                claimed = await self._claim(free) if free > 0 else []
+                running |= {asyncio.create_task(self._process(c)) for c in claimed}
+                progressed = bool(claimed)
+                if running and not claimed:
+                    done, running = await asyncio.wait(
+                        running, timeout=self.settings.poll, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in done:
+                        task.result()  # surface errors
+                    progressed = bool(done)
+                elif not running:
+                    await self._idle()
+                if await finished(progressed):
+                    break
+        finally:
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            await self._flush()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; finish and record what is in flight, then return."""
-        while not stop.is_set():
-            if not await self.step():
-                await self._idle()
+
+        async def finished(_progressed: bool) -> bool:
+            return stop.is_set()
+
+        await self._pump(finished)
 
     async def run_until(self, ids: list[str], deadline: float) -> dict[str, str]:
         """Work until these deliveries are final or the (clock) deadline passes."""
         remaining = set(ids)
-        while remaining:
-            worked = await self.step()
-            found = await self._run_db(queue.statuses, self.store, list(remaining))
-            remaining = {i for i in remaining if found.get(i) not in queue.FINAL}
-            if not remaining or self.clock.now() > deadline:
-                break
-            if not worked:
-                await self._idle()
+
+        async def finished(progressed: bool) -> bool:
+            nonlocal remaining
+            if progressed or not remaining:
+                found = await self._run_db(queue.statuses, self.store, list(remaining))
+                remaining = {i for i in remaining if found.get(i) not in queue.FINAL}
+            return not remaining or self.clock.now() > deadline
+
+        await self._pump(finished)
         return await self._run_db(queue.statuses, self.store, ids)
