@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Connection, case, select
@@ -38,8 +38,12 @@ class Enqueued:
     duplicate: bool = False  # the idempotency key was seen before: nothing new was recorded
 
 
+_REQUEST_FIELDS = tuple(f.name for f in fields(Request))
+
+
 def request_to_json(request: Request) -> dict[str, Any]:
-    return asdict(request)
+    # Shallow: the body is already plain JSON data (asdict would deep-copy it, slowly).
+    return {name: getattr(request, name) for name in _REQUEST_FIELDS}
 
 
 def request_from_json(data: dict[str, Any]) -> Request:
@@ -50,15 +54,19 @@ def upsert_destinations(
     connection: Connection, store: Store, keys: dict[str, str], now: float
 ) -> None:
     """Make each destination due now (or keep an earlier due time), creating it if new."""
+    if not keys:
+        return
     table = tables.destinations
     due = table.c.next_due_at
-    for key, channel in keys.items():
-        statement = store.insert(table).values(key=key, channel=channel, next_due_at=now, recent=[])
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={"next_due_at": case((due.is_(None) | (due > now), now), else_=due)},
-        )
-        connection.execute(statement)
+    statement = store.insert(table).on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={"next_due_at": case((due.is_(None) | (due > now), now), else_=due)},
+    )
+    rows = [
+        {"key": key, "channel": channel, "next_due_at": now, "recent": []}
+        for key, channel in sorted(keys.items())  # a fixed order: no deadlock between writers
+    ]
+    connection.execute(statement, rows)
 
 
 def enqueue(

@@ -47,6 +47,18 @@ class Backoff:
 
 
 @dataclass
+class SendIO:
+    """What a channel's own `deliver(request, destination, delivery_id, io)` may use: the shared
+    HTTP transport, the clock, and a cache that lives as long as the worker (access tokens,
+    id lookups), so a token is fetched once per app, not once per message."""
+
+    transport: HttpTransport
+    clock: Clock
+    cache: dict[str, Any]
+    timeout: float
+
+
+@dataclass
 class Settings:
     concurrency: int = 32  # destinations sent to at once
     lease: float = 30.0  # seconds a claimed destination stays ours
@@ -107,8 +119,10 @@ class Worker:
         # loop free while a statement runs.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-db")
         self._transport = HttpTransport(timeout=self.settings.timeout)
+        self._io = SendIO(self._transport, self.clock, {}, self.settings.timeout)
         self._batch = queue.Batch()
         self._flusher: asyncio.Task[None] | None = None
+        self._watched: set[str] = set()
         self._wake = asyncio.Event()
 
     async def __aenter__(self) -> Worker:
@@ -235,19 +249,25 @@ class Worker:
         """One attempt: (sent at, whether the platform answered, retry time if to retry,
         a future set when its result is written)."""
         request = request_from_json(row.request)
-        interpret = channels.get(request.channel).interpret
+        module = channels.get(request.channel)
         sent_at = self.clock.now()
-        call = prepare(request, destination, row.id, sent_at)
         started = time.perf_counter()
         http_status: int | None = None
         answered = False
-        try:
-            response = await self._transport.send(call, timeout=self.settings.timeout)
-            http_status = response.status
-            answered = True
-            outcome = interpret(response)
-        except TransportError as exc:
-            outcome = Retry(f"network error: {exc}")
+        custom = getattr(module, "deliver", None)
+        if custom is not None:
+            # Channels with their own protocol or I/O steps (tokens, id lookups, SMTP).
+            outcome, http_status = await custom(request, destination, row.id, self._io)
+            answered = http_status is not None
+        else:
+            call = prepare(request, destination, row.id, sent_at)
+            try:
+                response = await self._transport.send(call, timeout=self.settings.timeout)
+                http_status = response.status
+                answered = True
+                outcome = module.interpret(response)
+            except TransportError as exc:
+                outcome = Retry(f"network error: {exc}")
         elapsed = time.perf_counter() - started
         now = self.clock.now()
         attempts = row.attempts + 1
@@ -295,6 +315,7 @@ class Worker:
         return sent_at, answered, retry_at, recorded
 
     def _report(self, row: Any, status: str, outcome: Outcome, attempts: int) -> None:
+        self._watched.discard(row.id)
         if self.metrics is not None:
             self.metrics.final(row.channel, status)
         if self.on_final is not None:
@@ -374,14 +395,17 @@ class Worker:
 
     async def run_until(self, ids: list[str], deadline: float) -> dict[str, str]:
         """Work until these deliveries are final or the (clock) deadline passes."""
-        remaining = set(ids)
+        self._watched = set(ids)  # _report removes what this worker finishes
+        checked = time.monotonic()
 
-        async def finished(progressed: bool) -> bool:
-            nonlocal remaining
-            if progressed or not remaining:
-                found = await self._run_db(queue.statuses, self.store, list(remaining))
-                remaining = {i for i in remaining if found.get(i) not in queue.FINAL}
-            return not remaining or self.clock.now() > deadline
+        async def finished(_progressed: bool) -> bool:
+            nonlocal checked
+            if self._watched and time.monotonic() - checked > 0.5:
+                # Another worker may have finished some: ask the database now and then.
+                found = await self._run_db(queue.statuses, self.store, list(self._watched))
+                self._watched -= {i for i, s in found.items() if s in queue.FINAL}
+                checked = time.monotonic()
+            return not self._watched or self.clock.now() > deadline
 
         await self._pump(finished)
         return await self._run_db(queue.statuses, self.store, ids)
