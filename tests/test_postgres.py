@@ -23,7 +23,7 @@ ADMIN_URL = os.environ.get(
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh database on the server, dropped afterwards."""
     from sqlalchemy import create_engine, text
@@ -54,6 +54,13 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
+def wait_for_logs(folder, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(text in (folder / f"w{i}.log").read_text() for i in range(2)):
+        assert time.monotonic() < deadline, "workers did not start"
+        time.sleep(0.05)
+
+
 def test_send_and_history_on_postgres(tmp_path, pg_url, sandbox, cli):
     hook = sandbox.webhook_inbox("pg", script=(503,))
     (tmp_path / "tidings.yaml").write_text(webhook_config([hook], "demo-workflow-dev"), "utf-8")
@@ -73,13 +80,15 @@ def test_two_workers_share_5000_deliveries_exactly_once_in_order(tmp_path, pg_ur
         text = webhook_config(addresses, extra="concurrency: 8")
         path = tmp_path / "tidings.yaml"
         path.write_text(text, "utf-8")
-        ids = enqueue_tasks(store, loads(text), 250)
-        assert len(ids) == 5000
         env = {**os.environ, "TIDINGS_DATABASE_URL": pg_url, "NO_COLOR": "1"}
         command = [sys.executable, "-m", "tidings", "worker", "-c", str(path)]
         logs = [(tmp_path / f"w{i}.log").open("w") for i in range(2)]
+        # Both workers are up and polling before the work arrives, as in production.
         workers = [subprocess.Popen(command, env=env, stderr=log) for log in logs]
         try:
+            wait_for_logs(tmp_path, "tidings worker ")
+            ids = enqueue_tasks(store, loads(text), 250)
+            assert len(ids) == 5000
             deadline = time.monotonic() + 180
             while len({r.headers["X-Zadig-Event-UUID"] for r in sb.received()}) < 5000:
                 assert time.monotonic() < deadline, "timed out"

@@ -3,12 +3,13 @@ network I/O. Nothing is sent that was not first recorded, and nothing recorded i
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, case, select
+from sqlalchemy import Connection, select
 
 from tidings.channels.base import Request
 from tidings.store import tables
@@ -41,6 +42,14 @@ class Enqueued:
 _REQUEST_FIELDS = tuple(f.name for f in fields(Request))
 
 
+_INSERT_DELIVERY = """
+INSERT INTO deliveries (id, event_id, channel, destination, address, label, request, status,
+    attempts, next_attempt_at, expires_at, created_at, updated_at)
+VALUES (:id, :event_id, :channel, :destination, :address, :label, :request::json, 'pending',
+    0, :now, :expires_at, :now, :now)
+"""
+
+
 def request_to_json(request: Request) -> dict[str, Any]:
     # Shallow: the body is already plain JSON data (asdict would deep-copy it, slowly).
     return {name: getattr(request, name) for name in _REQUEST_FIELDS}
@@ -50,23 +59,28 @@ def request_from_json(data: dict[str, Any]) -> Request:
     return Request(**data)
 
 
+_UPSERT_DESTINATION = """
+INSERT INTO destinations (key, channel, next_due_at, recent) VALUES (:key, :channel, :now, NULL)
+ON CONFLICT (key) DO UPDATE SET next_due_at = CASE
+    WHEN destinations.next_due_at IS NULL OR destinations.next_due_at > excluded.next_due_at
+    THEN excluded.next_due_at ELSE destinations.next_due_at END
+"""
+_INSERT_EVENT = """
+INSERT INTO events (id, kind, workflow, task_id, status, idempotency_key, created_at)
+VALUES (:id, :kind, :workflow, :task_id, :status, :idempotency_key, :created_at)
+"""
+
+
 def upsert_destinations(
     connection: Connection, store: Store, keys: dict[str, str], now: float
 ) -> None:
     """Make each destination due now (or keep an earlier due time), creating it if new."""
-    if not keys:
-        return
-    table = tables.destinations
-    due = table.c.next_due_at
-    statement = store.insert(table).on_conflict_do_update(
-        index_elements=[table.c.key],
-        set_={"next_due_at": case((due.is_(None) | (due > now), now), else_=due)},
-    )
     rows = [
-        {"key": key, "channel": channel, "next_due_at": now, "recent": []}
+        {"key": key, "channel": channel, "now": now}
         for key, channel in sorted(keys.items())  # a fixed order: no deadlock between writers
     ]
-    connection.execute(statement, rows)
+    if rows:
+        connection.exec_driver_sql(store.raw(_UPSERT_DESTINATION), rows)
 
 
 def enqueue(
@@ -78,7 +92,15 @@ def enqueue(
     expires_in: float,
 ) -> Enqueued:
     """Record the event and its deliveries atomically; return their ids."""
+    from tidings.delivery.queue import retry_on_conflict
+
     deliveries = list(deliveries)
+    return retry_on_conflict(lambda: _enqueue(store, event, deliveries, now, expires_in))
+
+
+def _enqueue(
+    store: Store, event: NewEvent, deliveries: list[NewDelivery], now: float, expires_in: float
+) -> Enqueued:
     with store.engine.begin() as connection:
         if event.idempotency_key:
             found = connection.execute(
@@ -94,16 +116,17 @@ def enqueue(
                 ).scalars()
                 return Enqueued(found, list(ids), duplicate=True)
         event_id = str(uuid.uuid4())
-        connection.execute(
-            tables.events.insert().values(
-                id=event_id,
-                kind=event.kind,
-                workflow=event.workflow,
-                task_id=event.task_id,
-                status=event.status,
-                idempotency_key=event.idempotency_key,
-                created_at=now,
-            )
+        connection.exec_driver_sql(
+            store.raw(_INSERT_EVENT),
+            {
+                "id": event_id,
+                "kind": event.kind,
+                "workflow": event.workflow,
+                "task_id": event.task_id,
+                "status": event.status,
+                "idempotency_key": event.idempotency_key,
+                "created_at": now,
+            },
         )
         if event.snapshot is not None and event.workflow and event.task_id is not None:
             _save_task(connection, store, event, now)
@@ -115,18 +138,14 @@ def enqueue(
                 "destination": d.request.destination,
                 "address": d.address,
                 "label": d.request.label,
-                "request": request_to_json(d.request),
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
+                "request": json.dumps(request_to_json(d.request), ensure_ascii=False),
+                "now": now,
                 "expires_at": now + expires_in,
-                "created_at": now,
-                "updated_at": now,
             }
             for d in deliveries
         ]
         if rows:
-            connection.execute(tables.deliveries.insert(), rows)
+            connection.exec_driver_sql(store.raw(_INSERT_DELIVERY), rows)
             upsert_destinations(
                 connection,
                 store,

@@ -7,10 +7,11 @@ so workers on several machines share the work without waiting on each other.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 
 from tidings.store import tables
 from tidings.store.db import Store
@@ -105,20 +106,53 @@ def _head_due(key: str) -> Any:
     )
 
 
+# Every update sets all of these (the worker fills each field), so one statement serves all.
+_UPDATE_DELIVERY = """
+UPDATE deliveries SET status = :status, attempts = :attempts, updated_at = :updated_at,
+    next_attempt_at = :next_attempt_at, finished_at = :finished_at, last_code = :last_code,
+    last_error = :last_error
+WHERE id = :id
+"""
+_INSERT_ATTEMPT = """
+INSERT INTO attempts (delivery_id, at, duration_ms, outcome, http_status, code, detail, worker)
+VALUES (:delivery_id, :at, :duration_ms, :outcome, :http_status, :code, :detail, :worker)
+"""
+
+
 def write(store: Store, batch: Batch, owner: str) -> None:
-    """Record results and release destinations, atomically."""
+    """Record results and release destinations, atomically.
+
+    Rows are locked in one global order (deliveries by id, destinations by key), the order
+    the outbox uses too, so concurrent writers never deadlock; a conflict PostgreSQL still
+    reports is retried (the transaction is all or nothing).
+    """
+    batch.updates.sort(key=lambda row: row["id"])
+    batch.releases.sort(key=lambda release: release.key)
+    retry_on_conflict(lambda: _write(store, batch, owner))
+
+
+def retry_on_conflict(work: Any, attempts: int = 5) -> Any:
+    """Run a transaction again when the database aborted it for a deadlock or a
+    serialization conflict (PostgreSQL SQLSTATE 40P01 / 40001)."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(attempts):
+        try:
+            return work()
+        except DBAPIError as exc:
+            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+            if code not in ("40P01", "40001") or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    return None
+
+
+def _write(store: Store, batch: Batch, owner: str) -> None:
     with store.engine.begin() as connection:
-        # executemany per shape of update: one statement for many deliveries.
-        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row in batch.updates:
-            shapes.setdefault(tuple(sorted(row)), []).append(
-                {("_id" if k == "id" else k): v for k, v in row.items()}
-            )
-        for keys, rows in shapes.items():
-            values = {k: bindparam(k) for k in keys if k != "id"}
-            connection.execute(update(D).where(D.c.id == bindparam("_id")).values(**values), rows)
+        if batch.updates:
+            connection.exec_driver_sql(store.raw(_UPDATE_DELIVERY), batch.updates)
         if batch.attempts:
-            connection.execute(tables.attempts.insert(), batch.attempts)
+            connection.exec_driver_sql(store.raw(_INSERT_ATTEMPT), batch.attempts)
         for release in batch.releases:
             head = _head_due(release.key)
             due = head

@@ -17,7 +17,8 @@ from tidings.channels.base import Destination
 from tidings.config import Config
 
 EPHEMERAL_PREFIX = "notify/"
-_CTL_KEY = re.compile(r"^(?P<workflow>.+)/notify_ctls\[(?P<index>\d+)\]$")
+# `<workflow>/notify_ctls[i]`, and `.../to/<receiver>` for channels that send to each person.
+_CTL_KEY = re.compile(r"^(?P<workflow>.+?)/notify_ctls\[(?P<index>\d+)\](?:/to/(?P<to>.+))?$")
 
 
 def ephemeral_key(webhook_type: str, url: str) -> str:
@@ -59,4 +60,10 @@ class Resolver:
                 f"destination {key} is now a {ctl.webhook_type} notification, not {channel}",
                 permanent=True,
             )
-        return channels.get(channel).destination(ctl.sub_config(), key)
+        sub = ctl.sub_config()
+        if sub is None:
+            return Unresolved(f"destination {key} has no {channel} settings any more", True)
+        try:
+            return channels.get(channel).destination(sub, key, self.config.system)
+        except ValueError as exc:  # e.g. its Feishu app or mail server was removed
+            return Unresolved(f"destination {key}: {exc}", permanent=True)

@@ -118,6 +118,9 @@ class Worker:
         # One thread for the database: SQLite wants a single writer, and it keeps the event
         # loop free while a statement runs.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-db")
+        # SQLite statements take microseconds: running them on the loop costs less than
+        # handing each to a thread (and fighting it for the GIL). Network databases get one.
+        self._db_inline = store.dialect == "sqlite"
         self._transport = HttpTransport(timeout=self.settings.timeout)
         self._io = SendIO(self._transport, self.clock, {}, self.settings.timeout)
         self._batch = queue.Batch()
@@ -136,6 +139,8 @@ class Worker:
         self._db.shutdown(wait=True)
 
     async def _run_db(self, func: Callable[..., Any], *args: Any) -> Any:
+        if self._db_inline:
+            return func(*args)
         return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
 
     # --- recording (group commit) -------------------------------------------------------
@@ -180,17 +185,16 @@ class Worker:
         self, row: Any, status: str, outcome: Outcome, attempts: int, now: float
     ) -> dict[str, Any]:
         detail = self.redact(_detail(outcome))
-        update = {
+        return {
             "id": row.id,
             "status": status,
             "attempts": attempts,
             "updated_at": now,
+            "next_attempt_at": row.next_attempt_at,
+            "finished_at": now if status in queue.FINAL else None,
             "last_code": None if outcome.code is None else str(outcome.code),
             "last_error": None if isinstance(outcome, Ok) else detail,
         }
-        if status in queue.FINAL:
-            update["finished_at"] = now
-        return update
 
     async def _process(self, claimed: queue.Claimed) -> int:
         rows = await self._run_db(queue.pending, self.store, claimed.key, self.settings.per_claim)
@@ -400,7 +404,7 @@ class Worker:
 
         async def finished(_progressed: bool) -> bool:
             nonlocal checked
-            if self._watched and time.monotonic() - checked > 0.5:
+            if self._watched and time.monotonic() - checked > 2.0:
                 # Another worker may have finished some: ask the database now and then.
                 found = await self._run_db(queue.statuses, self.store, list(self._watched))
                 self._watched -= {i for i, s in found.items() if s in queue.FINAL}

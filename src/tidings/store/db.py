@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ class Store:
             ) from None
         self.url = url
         self.dialect = parsed.get_backend_name()
+        self._raw: dict[str, str] = {}
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
@@ -120,6 +122,22 @@ class Store:
         else:
             from sqlalchemy.dialects.sqlite import insert
         return insert(table)
+
+    def raw(self, sql: str) -> str:
+        """SQL written with :name parameters, in this driver's own style.
+
+        The hot paths (recording deliveries and their results) run such statements through
+        `exec_driver_sql`, skipping SQLAlchemy's per-row processing; `::json` marks a value
+        that PostgreSQL must cast, and is dropped for SQLite.
+        """
+        cached = self._raw.get(sql)
+        if cached is None:
+            if self.dialect == "postgresql":
+                cached = re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", sql)
+            else:
+                cached = sql.replace("::json", "")
+            self._raw[sql] = cached
+        return cached
 
     def close(self) -> None:
         self.engine.dispose()
