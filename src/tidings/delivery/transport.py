@@ -53,12 +53,26 @@ class HttpTransport:
     def __init__(self, timeout: float = 10.0) -> None:
         self._timeout = timeout
         self._session = None
+        self._timeouts: dict[float | None, object] = {}
+        self._urls: dict[str, object] = {}
+
+    def _url(self, url: str) -> object:
+        """The parsed URL, sent exactly as given (encoded=True); parsed once per address."""
+        from yarl import URL
+
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = URL(url, encoded=True)
+            if len(self._urls) < 10000 and "sign=" not in url:  # signed URLs change every time
+                self._urls[url] = parsed
+        return parsed
 
     async def __aenter__(self) -> HttpTransport:
         import aiohttp
 
+        # No per-host cap: one platform host serves many robots, each its own destination.
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=64, limit_per_host=16),
+            connector=aiohttp.TCPConnector(limit=256, limit_per_host=0),
             auto_decompress=True,
         )
         return self
@@ -70,14 +84,16 @@ class HttpTransport:
 
     async def send(self, call: HttpCall, timeout: float | None = None) -> Response:
         import aiohttp
-        from yarl import URL
 
         assert self._session is not None, "use HttpTransport as an async context manager"
-        limit = aiohttp.ClientTimeout(total=min(timeout or self._timeout, self._timeout))
+        limit = self._timeouts.get(timeout)
+        if limit is None:
+            limit = aiohttp.ClientTimeout(total=min(timeout or self._timeout, self._timeout))
+            self._timeouts[timeout] = limit
         try:
             async with self._session.request(
                 call.method,
-                URL(call.url, encoded=True),
+                self._url(call.url),
                 data=call.body,
                 headers=call.headers,
                 timeout=limit,
