@@ -178,21 +178,83 @@ workflows:
     assert sub.at_mobiles == ["13800000001", "13800000002"]
 
 
-def test_types_of_the_next_release_are_warned_not_rejected():
-    config = loads(
-        """
+APPS_AND_MAIL = """
+system:
+  smtp: {host: smtp.example.com, sender: ci@example.com, username: ci, password: smtp-pw-4f1a9c}
+  im_apps: [{id: main, app_id: cli_1, app_secret: app-secret-8e2b7d}]
+users: [{id: u1, email: u1@example.com, phone: "13800000001"}, {id: u2}]
+groups: [{id: g1, members: [u1]}]
 workflows:
   - name: w
     notify_ctls:
+      - webhook_type: feishu_app
+        notify_type: [failed]
+        lark_group_notification_config:
+          app_id: main
+          chat: {chat_id: oc_1, chat_name: 研发群}
+          at_users: [{id: ou_1, name: A, avatar: "https://x/a.png"}]
+      - webhook_type: feishu_person
+        notify_type: [failed]
+        lark_person_notification_config:
+          app_id: main
+          target_users: [{id: ou_1, id_type: open_id}, {is_executor: true, id_type: ""}]
       - webhook_type: mail
         notify_type: [failed]
-        mail_notification_config: {target_users: [{type: task_creator}]}
-""",
-        "t.yaml",
-        {},
+        mail_notification_config:
+          target_users: [{type: user, user_id: u1}, {type: group, group_id: g1},
+                         {type: task_creator}, {type: email, user_name: ops@example.com}]
+      - webhook_type: msteams
+        notify_type: [failed]
+        msteams_notification_config:
+          hook_address: https://t.example.com/hook
+          at_emails: "a@x.io;b@x.io"
+"""
+
+
+def test_feishu_apps_mail_and_teams_are_parsed_with_their_secrets():
+    config = loads(APPS_AND_MAIL, "t.yaml", {})
+    group, person, mail, teams = config.workflows[0].notify_ctls
+    assert group.lark_group_notification_config.chat.chat_name == "研发群"
+    assert group.lark_group_notification_config.at_users[0].id_type == "user_id"  # Zadig's default
+    assert person.lark_person_notification_config.target_users[1].id_type == "user_id"
+    assert [t.type for t in mail.mail_notification_config.target_users][-1] == "email"
+    assert teams.msteams_notification_config.at_emails == ["a@x.io", "b@x.io"]
+    assert config.system.im_apps[0].base == "https://open.feishu.cn"
+    assert config.system.smtp.server_port == 587  # starttls by default
+    assert {"app-secret-8e2b7d", "smtp-pw-4f1a9c"} <= set(config.secrets())
+    assert config.warnings == []
+
+
+def test_references_of_apps_users_and_groups_must_exist():
+    text = (
+        APPS_AND_MAIL.replace("app_id: main\n          chat", "app_id: nope\n          chat")
+        .replace("user_id: u1}", "user_id: u2}")
+        .replace("group_id: g1}", "group_id: g9}")
     )
-    assert "not supported yet" in str(config.warnings[0])
-    assert config.warnings[0].path == "workflows[0].notify_ctls[0].webhook_type"
+    found = "\n".join(problems(text))
+    assert (
+        "workflows[0].notify_ctls[0].lark_group_notification_config.app_id: unknown app 'nope'; "
+        "one of the system.im_apps ids: 'main'"
+    ) in found
+    assert "target_users[0].user_id: user 'u2' has no email" in found
+    assert "target_users[1].group_id: unknown group 'g9'; add it under groups:" in found
+
+
+def test_mail_needs_a_mail_server():
+    found = problems(
+        """
+        workflows:
+          - name: w
+            notify_ctls:
+              - webhook_type: mail
+                notify_type: [failed]
+                mail_notification_config: {target_users: [{type: task_creator}]}
+        """
+    )
+    assert found == [
+        "workflows[0].notify_ctls[0].webhook_type: mail needs a mail server: add system.smtp "
+        "{host, port, security, username, password, sender} (line 5)"
+    ]
 
 
 def test_group_members_must_be_users():

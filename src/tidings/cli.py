@@ -61,7 +61,7 @@ def _print_input_error(error: Any) -> None:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tidings")
 def main() -> None:
-    """tidings: workflow notifications to DingTalk, WeCom, Feishu and webhooks.
+    """tidings: workflow notifications to DingTalk, WeCom, Feishu, email, Teams and webhooks.
 
     Zadig-compatible notify_ctls, retried until delivered, signed, with secrets kept out of
     every output. Exit codes: 0 done, 1 a delivery failed, 2 bad input.
@@ -177,8 +177,8 @@ def send(
     "--type",
     "webhook_type",
     metavar="TYPE",
-    type=click.Choice(["dingding", "wechat", "feishu", "webhook"]),
-    help="Channel: dingding, wechat, feishu or webhook.",
+    type=click.Choice(["dingding", "wechat", "feishu", "msteams", "webhook"]),
+    help="Channel: dingding, wechat, feishu, msteams or webhook.",
 )
 @click.option(
     "--hook-address",
@@ -206,7 +206,7 @@ def send(
     "at",
     multiple=True,
     metavar="ID",
-    help="Mention: a mobile (dingding) or user id (wechat, feishu). Repeatable.",
+    help="Mention: a mobile (dingding), user id (wechat, feishu) or email (msteams). Repeatable.",
 )
 @click.option("--at-all", is_flag=True, help="Mention everyone.")
 @click.option("--title", metavar="T", help="Title.")

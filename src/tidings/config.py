@@ -28,10 +28,18 @@ from tidings.yamlsrc import Path, format_path, line_of, load_yaml
 CONFIG_ENV = "TIDINGS_CONFIG"
 DEFAULT_CONFIG = "tidings.yaml"
 
-# Types this version sends; the others parse but are reported as not supported yet.
-SUPPORTED_TYPES = ("dingding", "wechat", "feishu", "webhook")
-PLANNED_TYPES = ("feishu_app", "feishu_person", "mail", "msteams")
-WEBHOOK_TYPES = SUPPORTED_TYPES + PLANNED_TYPES
+# Every webhook_type of Zadig is sent by this version.
+SUPPORTED_TYPES = (
+    "dingding",
+    "wechat",
+    "feishu",
+    "webhook",
+    "feishu_app",
+    "feishu_person",
+    "mail",
+    "msteams",
+)
+WEBHOOK_TYPES = SUPPORTED_TYPES
 
 SUB_CONFIG_OF = {
     "dingding": "dingding_notification_config",
@@ -94,6 +102,75 @@ class WebhookConfig(_Strict):
     token: str = ""
 
 
+# Feishu receive_id_type values a person can be addressed by (specs/platforms.md).
+LARK_ID_TYPES = ("open_id", "union_id", "user_id", "email")
+
+
+class LarkUser(_Strict):
+    """Zadig's lark.UserInfo: a Feishu user by id (of `id_type`), or the task creator."""
+
+    id: str = ""
+    id_type: Literal["open_id", "union_id", "user_id", "email"] = "user_id"
+    name: str = ""
+    avatar: str = ""
+    is_executor: bool = False  # the task creator, resolved by phone or email at send time
+    is_stage_executor: bool = False  # accepted for compatibility; tidings runs no stages
+
+    @field_validator("id_type", mode="before")
+    @classmethod
+    def _default_type(cls, value: Any) -> Any:
+        return value or "user_id"  # Zadig leaves it empty for user_id
+
+
+class LarkChat(_Strict):
+    chat_id: str
+    chat_name: str = ""
+
+
+class LarkGroupConfig(_Strict):
+    """Feishu app message to a group chat (飞书群组通知 via 自建应用)."""
+
+    app_id: str  # the id of a system.im_apps entry
+    chat: LarkChat
+    at_users: list[LarkUser] = Field(default_factory=list)
+    dynamic_recipients: list[str] = Field(default_factory=list)
+    is_at_all: bool = False
+
+
+class LarkPersonConfig(_Strict):
+    """Feishu app message to each person (飞书成员通知)."""
+
+    app_id: str
+    target_users: list[LarkUser] = Field(default_factory=list)
+    dynamic_recipients: list[str] = Field(default_factory=list)
+
+
+MAIL_TARGET_TYPES = ("user", "group", "task_creator", "stage_executor", "email")
+
+
+class MailTarget(_Strict):
+    """Zadig's User: a configured user, a group, the task creator, or a raw address."""
+
+    type: Literal["user", "group", "task_creator", "stage_executor", "email"] = "user"
+    user_id: str = ""
+    user_name: str = ""  # for type email: the address itself
+    group_id: str = ""
+    group_name: str = ""
+
+
+class MailConfig(_Strict):
+    target_users: list[MailTarget] = Field(default_factory=list)
+    dynamic_recipients: list[str] = Field(default_factory=list)
+
+
+class MsTeamsConfig(_Strict):
+    hook_address: str
+    at_emails: list[str] = Field(default_factory=list)
+    dynamic_recipients: list[str] = Field(default_factory=list)
+
+    _lists = field_validator("at_emails", mode="before")(_id_list)
+
+
 def map_deprecated(data: Any) -> Any:
     """Zadig before 3.3.0 kept flat fields; Zadig maps them at send time, we at load time."""
     if not isinstance(data, dict):
@@ -151,11 +228,10 @@ class NotifyCtl(BaseModel):
     wechat_notification_config: WechatConfig | None = None
     lark_hook_notification_config: LarkHookConfig | None = None
     webhook_notification_config: WebhookConfig | None = None
-    # Parsed in the next release (Feishu app, email, Teams); kept as given until then.
-    lark_group_notification_config: dict[str, Any] | None = None
-    lark_person_notification_config: dict[str, Any] | None = None
-    mail_notification_config: dict[str, Any] | None = None
-    msteams_notification_config: dict[str, Any] | None = None
+    lark_group_notification_config: LarkGroupConfig | None = None
+    lark_person_notification_config: LarkPersonConfig | None = None
+    mail_notification_config: MailConfig | None = None
+    msteams_notification_config: MsTeamsConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -205,11 +281,51 @@ class DeliverySettings(_Strict):
         return self
 
 
+class SmtpSettings(_Strict):
+    """The mail server every `mail` notification goes through."""
+
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)  # default by security
+    security: Literal["ssl", "starttls", "none"] = "starttls"
+    username: str = ""  # AUTH only when set
+    password: str = ""
+    sender: str  # the From address, e.g. "Zadig <noreply@example.com>"
+    ca_file: str = ""  # tidings extension: a PEM to trust instead of the system's CAs
+    tls_verify: bool = True  # tidings extension: false trusts any certificate (sandbox only)
+
+    @property
+    def server_port(self) -> int:
+        """The port, else the convention of the security: 465 ssl, 587 starttls, 25 none."""
+        return self.port or {"ssl": 465, "starttls": 587, "none": 25}[self.security]
+
+
+LARK_BASE_URLS = {"lark": "https://open.feishu.cn", "lark_intl": "https://open.larksuite.com"}
+
+
+class ImApp(_Strict):
+    """A Feishu / Lark self-built app (自建应用) that sends messages as its bot."""
+
+    id: str  # what lark_*_notification_config.app_id refers to
+    type: Literal["lark", "lark_intl"] = "lark"
+    app_id: str
+    app_secret: str
+    base_url: str = ""  # overrides the open platform's address (a proxy, the sandbox)
+
+    @property
+    def base(self) -> str:
+        return (self.base_url or LARK_BASE_URLS[self.type]).rstrip("/")
+
+
 class System(_Strict):
     address: str = ""
     language: Literal["zh-cn", "en-us"] = "zh-cn"
     database_url: str = ""  # else $TIDINGS_DATABASE_URL, else a SQLite file (docs)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    smtp: SmtpSettings | None = None
+    im_apps: list[ImApp] = Field(default_factory=list)
+
+    def im_app(self, app_id: str) -> ImApp | None:
+        return next((app for app in self.im_apps if app.id == app_id), None)
 
     @field_validator("address")
     @classmethod
@@ -256,11 +372,17 @@ class Config(_Strict):
     def user(self, user_id: str) -> User | None:
         return next((u for u in self.users if u.id == user_id), None)
 
+    def group(self, group_id: str) -> Group | None:
+        return next((g for g in self.groups if g.id == group_id), None)
+
     def secrets(self) -> list[str]:
         """Every secret value in the configuration, for redaction of all output."""
         from tidings.redact import url_secrets
 
         found: list[str] = url_secrets(self.system.database_url)
+        found.extend(app.app_secret for app in self.system.im_apps if app.app_secret)
+        if self.system.smtp is not None and self.system.smtp.password:
+            found.append(self.system.smtp.password)
         for workflow in self.workflows:
             for ctl in workflow.notify_ctls:
                 found.extend(ctl_secrets(ctl))
@@ -284,6 +406,8 @@ def ctl_secrets(ctl: NotifyCtl) -> list[str]:
         found.extend(url_secrets(ctl.webhook_notification_config.address))
         if ctl.webhook_notification_config.token:
             found.append(ctl.webhook_notification_config.token)
+    if ctl.msteams_notification_config is not None:
+        found.extend(url_secrets(ctl.msteams_notification_config.hook_address))
     return found
 
 
@@ -335,6 +459,15 @@ def _is_http_url(value: str) -> bool:
     return bool(re.match(r"^https?://[^\s/]+", value or ""))
 
 
+_URL_FIELD = {
+    "dingding": "hook_address",
+    "wechat": "hook_address",
+    "feishu": "hook_address",
+    "msteams": "hook_address",
+    "webhook": "address",
+}
+
+
 def _ctl_problems(data: dict[str, Any]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Checks of each notify_ctl that pydantic cannot express (type, statuses, sub-config, URL).
 
@@ -375,28 +508,21 @@ def _ctl_problems(data: dict[str, Any]) -> tuple[list[tuple[Path, str]], list[tu
                 warnings.append(((*at, "notify_type"), "empty: this notification never fires"))
             sub_name = SUB_CONFIG_OF[kind]
             sub = ctl.get(sub_name)
-            if kind in PLANNED_TYPES:
-                warnings.append(
-                    (
-                        (*at, "webhook_type"),
-                        f"webhook_type {kind!r} is not supported yet by this version of "
-                        "tidings; this notification will be skipped",
-                    )
-                )
-                continue
             if not sub:
                 errors.append(((*at, sub_name), f"field required for webhook_type {kind}"))
                 continue
-            field = "address" if kind == "webhook" else "hook_address"
-            address = sub.get(field) if isinstance(sub, dict) else None
+            field = _URL_FIELD.get(kind)
+            address = sub.get(field) if isinstance(sub, dict) and field else None
             if isinstance(address, str) and not _is_http_url(address):
                 errors.append(((*at, sub_name, field), "must be an http:// or https:// URL"))
     return errors, warnings
 
 
-def _reference_problems(config: Config) -> list[tuple[Path, str]]:
-    """Checks across entries: group members are users, workflow names are unique."""
+def _reference_problems(config: Config) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Checks across entries: group members are users, workflow names and im_apps ids are
+    unique, every app, user and group a notify_ctl names exists, mail has a server."""
     errors: list[tuple[Path, str]] = []
+    warnings: list[tuple[Path, str]] = []
     user_ids = {u.id for u in config.users}
     for gi, group in enumerate(config.groups):
         for mi, member in enumerate(group.members):
@@ -405,11 +531,99 @@ def _reference_problems(config: Config) -> list[tuple[Path, str]]:
                     (("groups", gi, "members", mi), f"unknown user {member!r}; add it under users:")
                 )
     seen: set[str] = set()
+    for ai, app in enumerate(config.system.im_apps):
+        if app.id in seen:
+            errors.append((("system", "im_apps", ai, "id"), f"duplicate im_apps id {app.id!r}"))
+        seen.add(app.id)
+    seen = set()
     for wi, workflow in enumerate(config.workflows):
         if workflow.name in seen:
             errors.append((("workflows", wi, "name"), f"duplicate workflow name {workflow.name!r}"))
         seen.add(workflow.name)
-    return errors
+        for ci, ctl in enumerate(workflow.notify_ctls):
+            at: Path = ("workflows", wi, "notify_ctls", ci)
+            found = _ctl_reference_problems(config, ctl, at)
+            errors.extend(found[0])
+            warnings.extend(found[1])
+    return errors, warnings
+
+
+def _ctl_reference_problems(
+    config: Config, ctl: NotifyCtl, at: Path
+) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    errors: list[tuple[Path, str]] = []
+    warnings: list[tuple[Path, str]] = []
+    sub = ctl.sub_config()
+    sub_path: Path = (*at, SUB_CONFIG_OF.get(ctl.webhook_type, ""))
+    lark = isinstance(sub, LarkGroupConfig | LarkPersonConfig)
+    if lark and config.system.im_app(sub.app_id) is None:
+        known = ", ".join(repr(a.id) for a in config.system.im_apps)
+        hint = (
+            f"one of the system.im_apps ids: {known}"
+            if known
+            else "add the Feishu app under system.im_apps (id, app_id, app_secret)"
+        )
+        errors.append(((*sub_path, "app_id"), f"unknown app {sub.app_id!r}; {hint}"))
+    if isinstance(sub, LarkGroupConfig):
+        if not sub.chat.chat_id:
+            errors.append(((*sub_path, "chat", "chat_id"), "must not be empty"))
+        for ui, user in enumerate(sub.at_users):
+            if not user.id:
+                errors.append(((*sub_path, "at_users", ui, "id"), "must not be empty"))
+    if isinstance(sub, LarkPersonConfig):
+        if not sub.target_users:
+            warnings.append(((*sub_path, "target_users"), "empty: nobody receives this"))
+        for ui, user in enumerate(sub.target_users):
+            if not user.id and not user.is_executor:
+                errors.append(
+                    (
+                        (*sub_path, "target_users", ui, "id"),
+                        "must not be empty (or set is_executor: true for the task creator)",
+                    )
+                )
+    if isinstance(sub, MailConfig):
+        if config.system.smtp is None:
+            errors.append(
+                (
+                    (*at, "webhook_type"),
+                    "mail needs a mail server: add system.smtp {host, port, security, "
+                    "username, password, sender}",
+                )
+            )
+        for ti, target in enumerate(sub.target_users):
+            errors.extend(_mail_target_problems(config, target, (*sub_path, "target_users", ti)))
+            if target.type == "stage_executor":
+                warnings.append(
+                    (
+                        (*sub_path, "target_users", ti, "type"),
+                        "stage_executor is not known to tidings (no manual stages): skipped",
+                    )
+                )
+    return errors, warnings
+
+
+def _mail_target_problems(config: Config, target: MailTarget, at: Path) -> list[tuple[Path, str]]:
+    if target.type == "user":
+        user = config.user(target.user_id)
+        if user is None:
+            return [((*at, "user_id"), f"unknown user {target.user_id!r}; add it under users:")]
+        if not user.email:
+            message = f"user {user.id!r} has no email; add email: to its entry under users:"
+            return [((*at, "user_id"), message)]
+    if target.type == "group" and config.group(target.group_id) is None:
+        return [((*at, "group_id"), f"unknown group {target.group_id!r}; add it under groups:")]
+    if target.type == "email" and not _EMAIL.match(target.user_name):
+        return [
+            (
+                (*at, "user_name"),
+                f"{target.user_name!r} is not an email address (type email takes the address "
+                "in user_name)",
+            )
+        ]
+    return []
+
+
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
 def resolve_path(path: str | None) -> str:
@@ -459,8 +673,10 @@ def loads(text: str, source: str = "<config>", environ: dict[str, str] | None = 
     for path, message in errors:
         add(path, message)
     if config is not None:
-        for path, message in _reference_problems(config):
+        reference_errors, reference_warnings = _reference_problems(config)
+        for path, message in reference_errors:
             add(path, message)
+        warnings.extend(reference_warnings)
     if problems or config is None:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ConfigError(f"{source}: invalid configuration", problems)

@@ -20,6 +20,7 @@ from tidings.errors import InputError, Problem
 from tidings.model import STATUSES, Task
 from tidings.notify import rules
 from tidings.notify.content import Note, build_message, workflow_url
+from tidings.notify.recipients import Directory
 from tidings.redact import redact_url
 from tidings.yamlsrc import format_path
 
@@ -35,7 +36,7 @@ class Planned:
 
     @property
     def display(self) -> str:
-        return redact_url(self.destination.url)
+        return self.destination.display or redact_url(self.destination.url)
 
 
 @dataclass
@@ -146,13 +147,38 @@ def plan_event(
             continue
         module = channels.get(ctl.webhook_type)
         sub = ctl.sub_config()
-        key = ctl_key(workflow, index)
-        ctx = RenderContext(key, config.system.language, config.system.address)
-        requests = module.render(message, sub, ctx)
-        plan.planned.append(
-            Planned(ctl.webhook_type, module.destination(sub, key), requests, index)
+        directory = Directory(config.users, config.groups, task)
+        ctx = RenderContext(
+            ctl_key(workflow, index),
+            config.system.language,
+            config.system.address,
+            system=config.system,
+            directory=directory,
         )
+        requests = module.render(message, sub, ctx)
+        plan.planned.extend(_by_destination(module, sub, requests, ctl, index, config))
+        plan.skipped.extend(Skipped(ctl.webhook_type, p, index) for p in directory.problems)
     return plan
+
+
+def _by_destination(
+    module: Any,
+    sub: Any,
+    requests: list[Request],
+    ctl: NotifyCtl,
+    index: int | None,
+    config: Config | None,
+) -> list[Planned]:
+    """One Planned per destination key, in order: a ctl may send to several (each mailbox,
+    each Feishu user), and each is paced and shown on its own."""
+    keys: dict[str, list[Request]] = {}
+    for request in requests:
+        keys.setdefault(request.destination, []).append(request)
+    system = config.system if config is not None else None
+    return [
+        Planned(ctl.webhook_type, module.destination(sub, key, system), group, index)
+        for key, group in keys.items()
+    ]
 
 
 def plan_note(note: Note, ctl: NotifyCtl, *, instance: str = "", key: str | None = None) -> Plan:
@@ -169,7 +195,7 @@ def plan_note(note: Note, ctl: NotifyCtl, *, instance: str = "", key: str | None
         address = getattr(sub, "address", None) or sub.hook_address
         key = ephemeral_key(ctl.webhook_type, address)
     ctx = RenderContext(key, note.language, instance)
-    plan.planned.append(
-        Planned(ctl.webhook_type, module.destination(sub, key), module.render_note(note, sub, ctx))
+    plan.planned.extend(
+        _by_destination(module, sub, module.render_note(note, sub, ctx), ctl, None, None)
     )
     return plan

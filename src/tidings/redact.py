@@ -10,8 +10,9 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 MASK = "***"
 MIN_SECRET = 6
 
-# A path segment that is long and token-like (Feishu hook ids, Slack-style webhook paths).
-_TOKENISH = re.compile(r"^[A-Za-z0-9_\-=+~%]{16,}$")
+# A path segment that is long and token-like (Feishu hook ids, Slack-style webhook paths,
+# Teams' "{guid}@{guid}").
+_TOKENISH = re.compile(r"^[A-Za-z0-9_\-=+~%@]{16,}$")
 
 
 def _path_secrets(path: str) -> list[str]:

@@ -10,11 +10,16 @@ _MODULES = {
     "wechat": "tidings.channels.wechat",
     "feishu": "tidings.channels.feishu",
     "webhook": "tidings.channels.webhook",
+    "feishu_app": "tidings.channels.feishu_app",
+    "feishu_person": "tidings.channels.feishu_person",
+    "mail": "tidings.channels.mail",
+    "msteams": "tidings.channels.msteams",
 }
 
 
 def get(webhook_type: str) -> ModuleType:
-    """The channel module of a webhook_type: render, render_note, interpret, LIMITS."""
+    """The channel module of a webhook_type: render, destination, LIMITS, and interpret (plain
+    HTTP) or deliver (its own protocol); optionally render_note and preview."""
     try:
         return importlib.import_module(_MODULES[webhook_type])
     except KeyError:

@@ -7,11 +7,15 @@ and interpret(Response) -> Outcome. Neither does I/O; the delivery layer sends.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tidings.notify.content import Message
+
+if TYPE_CHECKING:
+    from tidings.config import System
+    from tidings.notify.recipients import Directory
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,11 @@ class Destination:
 
     key: str  # stable, secret-free name, e.g. "release/notify_ctls[0]"
     url: str
-    secret: str | None = None  # DingTalk 加签 / Feishu signature secret
+    secret: str | None = None  # DingTalk 加签 / Feishu signature secret / app secret
     token: str | None = None  # X-Zadig-Token of generic webhooks
+    display: str = ""  # how people see it, when the redacted url would not say it
+    # What a channel's own deliver() needs besides (Feishu app ids, the SMTP settings).
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class RenderContext:
     destination: str
     language: str = "zh-cn"
     instance: str = ""  # system.address
+    system: System | None = None  # for channels that need system settings (mail's sender)
+    directory: Directory | None = None  # users, groups, task creator (notify.recipients)
 
 
 def encode_json(body: Any) -> bytes:

@@ -22,7 +22,7 @@ from tidings.channels.base import (
     fit,
     http_outcome,
 )
-from tidings.config import DingdingConfig
+from tidings.config import DingdingConfig, System
 from tidings.notify import texts
 from tidings.notify.content import Message, Note
 
@@ -40,7 +40,7 @@ _HINTS = {
 }
 
 
-def destination(config: DingdingConfig, key: str) -> Destination:
+def destination(config: DingdingConfig, key: str, system: System | None = None) -> Destination:
     return Destination(key=key, url=config.hook_address, secret=config.secret or None)
 
 

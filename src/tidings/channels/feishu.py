@@ -25,7 +25,7 @@ from tidings.channels.base import (
     fit,
     http_outcome,
 )
-from tidings.config import LarkHookConfig
+from tidings.config import LarkHookConfig, System
 from tidings.notify import texts
 from tidings.notify.content import Line, Message, Note
 
@@ -44,7 +44,7 @@ _HINTS = {
 }
 
 
-def destination(config: LarkHookConfig, key: str) -> Destination:
+def destination(config: LarkHookConfig, key: str, system: System | None = None) -> Destination:
     return Destination(key=key, url=config.hook_address, secret=config.secret or None)
 
 

@@ -21,7 +21,7 @@ from tidings.channels.base import (
     Retry,
     http_outcome,
 )
-from tidings.config import WebhookConfig
+from tidings.config import System, WebhookConfig
 from tidings.notify.content import Message, Note
 
 WEBHOOK_TYPE = "webhook"
@@ -34,7 +34,7 @@ TOKEN_HEADER = "X-Zadig-Token"
 _WEBHOOK_NAMESPACE = uuid.UUID("6f1c2f4e-3a57-4d0b-9a43-1c0de7a1d1a5")
 
 
-def destination(config: WebhookConfig, key: str) -> Destination:
+def destination(config: WebhookConfig, key: str, system: System | None = None) -> Destination:
     return Destination(key=key, url=config.address, token=config.token or None)
 
 

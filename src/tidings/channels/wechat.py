@@ -18,7 +18,7 @@ from tidings.channels.base import (
     fit,
     http_outcome,
 )
-from tidings.config import WechatConfig
+from tidings.config import System, WechatConfig
 from tidings.notify.content import Message, Note
 
 WEBHOOK_TYPE = "wechat"
@@ -32,7 +32,7 @@ _HINTS = {
 }
 
 
-def destination(config: WechatConfig, key: str) -> Destination:
+def destination(config: WechatConfig, key: str, system: System | None = None) -> Destination:
     return Destination(key=key, url=config.hook_address)
 
 

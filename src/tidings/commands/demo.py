@@ -18,8 +18,23 @@ DEMO_CONFIG = """
 system:
   address: https://zadig.example.com
   language: {language}
+  smtp:
+    host: 127.0.0.1
+    port: {smtp_port}
+    security: starttls
+    username: tidings
+    password: demo-smtp-password
+    sender: "Zadig <noreply@example.com>"
+    ca_file: "{smtp_ca}"
+  im_apps:
+    - {{id: feishu-main, type: lark, app_id: cli_demo, app_secret: demo-app-secret,
+        base_url: "{url}"}}
 users:
-  - {{id: admin, name: admin, email: admin@example.com, phone: "13800000000"}}
+  - {{id: 89358827-5137-11ee-b0c5-56d5fd1dd39e, name: admin, email: admin@example.com,
+      phone: "13800000000"}}
+  - {{id: qa, name: qa, email: qa@example.com, phone: "13800000001"}}
+groups:
+  - {{id: testers, name: testers, members: [qa]}}
 workflows:
   - name: demo-workflow-dev
     display_name: demo-workflow-dev
@@ -48,6 +63,29 @@ workflows:
         webhook_notification_config:
           address: {url}/webhook/demo-receiver
           token: demo-webhook-token
+      - webhook_type: feishu_app
+        notify_type: [passed, failed]
+        lark_group_notification_config:
+          app_id: feishu-main
+          chat: {{chat_id: oc_demo, chat_name: demo}}
+          at_users: [{{id: ou_demo_qa, id_type: open_id, name: qa}}]
+      - webhook_type: feishu_person
+        notify_type: [failed]
+        lark_person_notification_config:
+          app_id: feishu-main
+          target_users: [{{is_executor: true, id_type: open_id}}]
+      - webhook_type: mail
+        notify_type: [passed, failed]
+        mail_notification_config:
+          target_users:
+            - {{type: task_creator}}
+            - {{type: group, group_id: testers}}
+            - {{type: email, user_name: ops@example.com}}
+      - webhook_type: msteams
+        notify_type: [passed, failed]
+        msteams_notification_config:
+          hook_address: {url}/msteams/demo
+          at_emails: [qa@example.com]
 """
 
 
@@ -70,20 +108,27 @@ async def _demo(language: str, out: Output, database: str) -> int:
     from tidings.delivery.outbox import NewEvent
     from tidings.dispatch import parse_task, plan_event
     from tidings.notify.texts import TEXTS
-    from tidings.sandbox import Sandbox
+    from tidings.sandbox import DEMO, DEMO_SMTP, Sandbox
     from tidings.sending import deliver_now, record
     from tidings.store.db import Store
 
     store = Store(database).open()
     failures = 0
     keyword = TEXTS[language]["workflow"]  # robots are set up with this keyword, as users do
-    async with Sandbox() as sb:
+    async with Sandbox(smtp=DEMO_SMTP) as sb:
         sb.dingtalk_robot("demo-signed", secret="SECdemo0123456789", keywords=(keyword,))
         sb.wecom_robot("demo")
         sb.feishu_bot("demo-signed", secret="demo_secret", keywords=(keyword,))
         # The receiver answers 503 once, so the demo shows a retry with a stable event id.
         sb.webhook_inbox("demo-receiver", script=(503,))
-        config = loads(DEMO_CONFIG.format(url=sb.url, language=language), "demo", {})
+        [app] = DEMO["feishu_app"]
+        sb.feishu_app(app["app_id"], app["app_secret"], users=app["users"], chats=app["chats"])
+        sb.msteams_webhook("demo")
+        assert sb.smtp is not None
+        text = DEMO_CONFIG.format(
+            url=sb.url, language=language, smtp_port=sb.smtp.port, smtp_ca=sb.smtp.cafile
+        )
+        config = loads(text, "demo", {})
         workflow = config.workflows[0]
         for raw in _tasks():
             task = parse_task(raw)
@@ -133,6 +178,10 @@ def _show(received: Any, out: Output) -> None:
                 f"workflow={workflow.get('workflow_name')} #{workflow.get('task_id')} "
                 f"status={workflow.get('status')} stages={len(workflow.get('stages', []))}"
             )
+        return
+    if received.platform == "mail" and isinstance(received.body, dict):
+        parts = [name for name in ("text", "html") if received.body.get(name)]
+        out.out(f"   Subject: {received.body.get('subject')}  ({' + '.join(parts)} parts)")
         return
     if received.mentions:
         out.out(f"   mentions: {', '.join(received.mentions)}")

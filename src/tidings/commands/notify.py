@@ -15,6 +15,8 @@ from tidings.notify.content import Note
 from tidings.output import Output
 from tidings.yamlsrc import format_path, line_of, load_yaml
 
+# Types an ad-hoc message can go to: the ones a single address (and secret) describes.
+_AD_HOC_TYPES = ("dingding", "wechat", "feishu", "msteams", "webhook")
 _FLAG_OF = {
     "hook_address": "--hook-address",
     "address": "--hook-address",
@@ -26,7 +28,9 @@ _FLAG_OF = {
 def _from_flags(options: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     kind = options["webhook_type"]
     if not kind:
-        raise InputError("--type is required (dingding, wechat, feishu or webhook), or pass --spec")
+        raise InputError(
+            "--type is required (dingding, wechat, feishu, msteams or webhook), or pass --spec"
+        )
     address = options["hook_address"] or ""
     at = list(options["at"])
     sub: dict[str, Any]
@@ -46,6 +50,8 @@ def _from_flags(options: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
         }
     elif kind == "wechat":
         sub = {"hook_address": address, "at_users": at, "is_at_all": options["at_all"]}
+    elif kind == "msteams":
+        sub = {"hook_address": address, "at_emails": at}
     else:
         sub = {"address": address, "token": options["token"] or ""}
     content = options["content"]
@@ -90,8 +96,12 @@ def _validate(ctl_data: dict[str, Any], where: str, lines: dict | None, flags: b
                 Problem(name or format_path(loc), message, line_of(lines, loc) if lines else None)
             )
         raise InputError(f"{where}: invalid notification", problems) from None
-    if ctl.webhook_type not in ("dingding", "wechat", "feishu", "webhook"):
-        raise InputError(f"{where}: webhook_type {ctl.webhook_type!r} is not supported yet")
+    if ctl.webhook_type not in _AD_HOC_TYPES:
+        raise InputError(
+            f"{where}: webhook_type {ctl.webhook_type!r} needs system settings (system.im_apps "
+            "or system.smtp): configure it as a notify_ctl; ad-hoc notify sends to "
+            + ", ".join(_AD_HOC_TYPES)
+        )
     sub = ctl.sub_config()
     if sub is None:
         name = "--hook-address" if flags else SUB_CONFIG_OF[ctl.webhook_type]

@@ -8,9 +8,9 @@ from typing import Any
 from tidings.output import Output
 
 
-def demo_addresses(base: str) -> list[tuple[str, str]]:
-    """(what, URL) of each demo destination the sandbox registers (tidings.sandbox.DEMO)."""
-    from tidings.sandbox import DEMO
+def demo_addresses(base: str, smtp_port: int | None = None) -> list[tuple[str, str]]:
+    """(what, address) of each demo destination the sandbox registers (tidings.sandbox.DEMO)."""
+    from tidings.sandbox import DEMO, DEMO_SMTP
 
     rows = []
     for robot in DEMO["dingtalk"]:
@@ -23,6 +23,26 @@ def demo_addresses(base: str) -> list[tuple[str, str]]:
         rows.append((f"Feishu{note}", f"{base}/open-apis/bot/v2/hook/{bot['token']}"))
     for inbox in DEMO["webhook"]:
         rows.append(("Webhook (any name)", f"{base}/webhook/{inbox['name']}"))
+    for app in DEMO["feishu_app"]:
+        rows.append(
+            (f"Feishu app {app['app_id']} (secret {app['app_secret']})", f"base_url: {base}")
+        )
+        for chat in app["chats"]:
+            bot = "" if chat["bot_in_chat"] else ", bot not in it: 230002"
+            rows.append((f"  chat {chat['name']!r}{bot}", f"chat_id {chat['chat_id']}"))
+        for user in app["users"]:
+            rows.append((f"  user {user['name']} ({user['mobile']})", f"open_id {user['open_id']}"))
+    for hook in DEMO["msteams"]:
+        rows.append(("Microsoft Teams", f"{base}/msteams/{hook['name']}"))
+    if smtp_port is not None:
+        host = base.split("://", 1)[1].rsplit(":", 1)[0]
+        [(user, password)] = DEMO_SMTP["users"].items()
+        rows.append(
+            (
+                f"SMTP ({DEMO_SMTP['security']}, {user} / {password})",
+                f"host {host}, port {smtp_port}",
+            )
+        )
     return rows
 
 
@@ -47,8 +67,10 @@ def run(host: str, port: int) -> int:
     def ready(sb: Any) -> None:
         out.err(f"tidings sandbox listening on {sb.url} (Ctrl-C to stop)")
         out.err(f"  received messages as JSON: GET {sb.url}/_sandbox/messages")
-        for what, url in demo_addresses(sb.url):
-            out.err(f"  {what:<34} {url}")
+        smtp_port = sb.smtp.port if sb.smtp is not None else None
+        for what, url in demo_addresses(sb.url, smtp_port):
+            out.err(f"  {what:<46} {url}")
+        out.err("  (SMTP uses a throwaway certificate: set system.smtp.tls_verify: false for it)")
 
     try:
         asyncio.run(serve(host, port, on_receive=lambda r: show_received(r, out), on_ready=ready))

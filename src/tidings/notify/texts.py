@@ -31,6 +31,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "truncated": "…(内容过长，已截断)",
         "more_jobs": "…(另有 {n} 个任务未显示)",
         "workflow": "工作流",
+        "mail_greeting": "您好，",
+        "mail_intro": "{task_type} [{name}#{id}] 执行信息如下:",
+        "mail_footer": "本邮件由 tidings 系统自动发出，请勿直接回复。",
     },
     EN_US: {
         "executor": "Executor",
@@ -56,6 +59,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "truncated": "…(too long, truncated)",
         "more_jobs": "…({n} more jobs not shown)",
         "workflow": "Workflow",
+        "mail_greeting": "Hello,",
+        "mail_intro": "{task_type} [{name}#{id}] details:",
+        "mail_footer": "This email was sent automatically by tidings; please do not reply.",
     },
 }
 
@@ -158,3 +164,12 @@ def feishu_template(status: str) -> str:
     if status in ("wait_for_approval", "pause"):
         return "orange"
     return "red"
+
+
+def teams_colour(status: str) -> str:
+    """Adaptive Card colour / container style, by the same rule as the others."""
+    if status in ("passed", "created", "prepare"):
+        return "good"
+    if status in ("wait_for_approval", "pause"):
+        return "warning"
+    return "attention"

@@ -1,0 +1,169 @@
+"""Microsoft Teams incoming webhook: an Adaptive Card (MessageCard is retired), its header
+coloured by status, an "open" action, and mentions by email declared in msteams.entities.
+
+Teams answers HTTP 200 with the text "1"; refusals are plain text (400 bad payload, 413 too
+large, 429 too fast), and an overloaded connector may answer 200 with an error text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tidings.channels import escape
+from tidings.channels.base import (
+    Destination,
+    Fail,
+    Limits,
+    Ok,
+    Outcome,
+    RenderContext,
+    Request,
+    Response,
+    Retry,
+    clip_bytes,
+    encode_json,
+    fit,
+    http_outcome,
+)
+from tidings.config import MsTeamsConfig, System
+from tidings.notify import texts
+from tidings.notify.content import Line, Message, Note
+
+WEBHOOK_TYPE = "msteams"
+# 28 KB a message, 4 requests a second per webhook.
+LIMITS = Limits(max_body_bytes=28 * 1024, per_second=4)
+ADAPTIVE = "application/vnd.microsoft.card.adaptive"
+HEADERS = {"Content-Type": "application/json"}
+_HINTS = {
+    400: "Teams could not render the card",
+    404: "the webhook was deleted: create a new one and update hook_address",
+    410: "the webhook was deleted: create a new one and update hook_address",
+    413: "the message is too large",
+}
+
+
+def destination(config: MsTeamsConfig, key: str, system: System | None = None) -> Destination:
+    return Destination(key=key, url=config.hook_address)
+
+
+def _text(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def _value(item: Line) -> str:
+    value = escape.markdown(item.value, block=item.block)
+    links = []
+    for text, url in item.links:
+        safe = escape.safe_url(url)
+        links.append(f"[{escape.markdown(text)}]({safe})" if safe else escape.markdown(text))
+    return " ".join(part for part in (value, " ".join(links)) if part)
+
+
+def _facts(lines: tuple[Line, ...]) -> dict[str, Any]:
+    return {
+        "type": "FactSet",
+        "facts": [{"title": item.label, "value": _value(item) or "-"} for item in lines],
+    }
+
+
+def mention_entities(emails: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    """(`<at>a@x</at> ...` to show, the entities that make Teams notify them)."""
+    clean = [e.strip() for e in emails if e.strip() and "<" not in e and ">" not in e]
+    entities = [
+        {"type": "mention", "text": f"<at>{e}</at>", "mentioned": {"id": e, "name": e}}
+        for e in clean
+    ]
+    return " ".join(f"<at>{e}</at>" for e in clean), entities
+
+
+def _card(body: list[dict[str, Any]], url: str | None, link: str, emails: list[str]) -> dict:
+    mentions, entities = mention_entities(emails)
+    if mentions:
+        body.append(_text(mentions))
+    content: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "msteams": {"width": "Full", **({"entities": entities} if entities else {})},
+    }
+    if url:
+        content["actions"] = [{"type": "Action.OpenUrl", "title": link, "url": url}]
+    return {
+        "type": "message",
+        "attachments": [{"contentType": ADAPTIVE, "contentUrl": None, "content": content}],
+    }
+
+
+def _workflow_card(message: Message, config: MsTeamsConfig) -> dict[str, Any]:
+    colour = texts.teams_colour(message.status)
+    title = escape.markdown(message.plain_title())
+    body: list[dict[str, Any]] = [
+        {
+            "type": "Container",
+            "style": colour,
+            "bleed": True,
+            "items": [_text(title, weight="Bolder", size="Medium", color=colour.capitalize())],
+        },
+        _facts(message.info),
+    ]
+    status_label = message.text("status")
+    for job in message.jobs:
+        head = (
+            f"**{job.type_text}**: {escape.markdown(job.name)}    "
+            f"**{status_label}**: {job.status_text}"
+        )
+        body.append(_text(head, separator=True))
+        if job.lines:
+            body.append(_facts(job.lines))
+    if message.hidden_jobs:
+        body.append(_text(message.hidden_jobs_line(), isSubtle=True))
+    return _card(body, escape.safe_url(message.url), message.link_text, config.at_emails)
+
+
+def _request(body: dict[str, Any], ctx: RenderContext, label: str) -> Request:
+    return Request(WEBHOOK_TYPE, ctx.destination, body, headers=dict(HEADERS), label=label)
+
+
+def render(message: Message, config: MsTeamsConfig, ctx: RenderContext) -> list[Request]:
+    body = fit(
+        message,
+        lambda m: _workflow_card(m, config),
+        lambda b: len(encode_json(b)),
+        LIMITS.max_body_bytes - 512,
+    )
+    return [_request(body, ctx, "card")]
+
+
+def render_note(note: Note, config: MsTeamsConfig, ctx: RenderContext) -> list[Request]:
+    """Zadig's notification job on Teams: the title, the author's markdown, the link."""
+    room = LIMITS.max_body_bytes - 4096
+    body = [
+        {
+            "type": "Container",
+            "style": "accent",
+            "bleed": True,
+            "items": [_text(note.title, weight="Bolder", size="Medium")],
+        },
+        _text(clip_bytes(note.content, room, note.text("truncated"))),
+    ]
+    card = _card(body, escape.safe_url(note.url), note.text("more"), config.at_emails)
+    return [_request(card, ctx, "card")]
+
+
+def interpret(response: Response) -> Outcome:
+    text = response.body[:300].decode("utf-8", "replace").strip()
+    if 200 <= response.status < 300:
+        if text in ("", "1"):
+            return Ok(f"HTTP {response.status}", response.status)
+        if "429" in text:  # the connector passes Teams' throttling on with HTTP 200
+            return Retry(f"HTTP {response.status}: {text}", after=1.0, code=429)
+        return Fail(f"HTTP {response.status}: {text}", response.status)
+    decided = http_outcome(response)
+    if decided is not None:
+        reason = f"{decided.reason}: {text}" if text else decided.reason
+        return Retry(reason, decided.after, response.status)
+    if response.status == 408:
+        return Retry(f"HTTP 408: {text}", code=408)
+    hint = _HINTS.get(response.status, "")
+    return Fail(f"HTTP {response.status}: {text}" + (f" — {hint}" if hint else ""), response.status)
