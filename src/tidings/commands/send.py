@@ -90,7 +90,7 @@ def print_final(final: Final, out: Output) -> None:
     attempts = f" after {final.attempts} attempts" if final.attempts > 1 else ""
     detail = code if ok else final.detail
     out.out(
-        f"{_WORD.get(final.status, final.status)}  {final.channel:<8}  {final.destination}  "
+        f"{_WORD.get(final.status, final.status)}  {final.channel:<13}  {final.destination}  "
         f"{final.address}  [{final.label}]  {detail}{attempts}",
         fg="green" if ok else "red",
     )
