@@ -3,12 +3,12 @@ network I/O. Nothing is sent that was not first recorded, and nothing recorded i
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, select
 
 from tidings.channels.base import Request
@@ -138,7 +138,7 @@ def _enqueue(
                 "destination": d.request.destination,
                 "address": d.address,
                 "label": d.request.label,
-                "request": json.dumps(request_to_json(d.request), ensure_ascii=False),
+                "request": orjson.dumps(request_to_json(d.request)).decode("utf-8"),
                 "now": now,
                 "expires_at": now + expires_in,
             }

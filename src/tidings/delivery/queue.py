@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, case, or_, select, update
 
 from tidings.store import tables
@@ -72,27 +73,36 @@ def claim(store: Store, owner: str, now: float, lease: float, limit: int) -> lis
     return [Claimed(key, channel, list(recent or []), now + lease) for key, channel, recent in rows]
 
 
-def pending(store: Store, key: str, limit: int) -> list[Any]:
+@dataclass
+class Pending:
+    seq: int
+    id: str
+    channel: str
+    request: dict[str, Any]
+    attempts: int
+    next_attempt_at: float
+    expires_at: float
+    address: str
+    label: str
+    destination: str
+
+
+_PENDING = """
+SELECT seq, id, channel, request, attempts, next_attempt_at, expires_at, address, label,
+    destination
+FROM deliveries WHERE destination = :key AND status = 'pending' ORDER BY seq LIMIT :limit
+"""
+
+
+def pending(store: Store, key: str, limit: int) -> list[Pending]:
     """The destination's pending deliveries, oldest event first."""
-    statement = (
-        select(
-            D.c.seq,
-            D.c.id,
-            D.c.channel,
-            D.c.request,
-            D.c.attempts,
-            D.c.next_attempt_at,
-            D.c.expires_at,
-            D.c.address,
-            D.c.label,
-            D.c.destination,
-        )
-        .where(D.c.destination == key, D.c.status == "pending")
-        .order_by(D.c.seq)
-        .limit(limit)
-    )
     with store.engine.connect() as connection:
-        return connection.execute(statement).all()
+        rows = connection.exec_driver_sql(store.raw(_PENDING), {"key": key, "limit": limit})
+        return [
+            # SQLite hands back the JSON text; psycopg has already decoded it.
+            Pending(*row[:3], orjson.loads(row[3]) if isinstance(row[3], str) else row[3], *row[4:])
+            for row in rows
+        ]
 
 
 def _head_due(key: str) -> Any:
