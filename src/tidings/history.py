@@ -54,7 +54,7 @@ def list_deliveries(
         query = query.where(E.c.task_id == task_id)
     if workflow:
         query = query.where(E.c.workflow == workflow)
-    with store.engine.connect() as connection:
+    with store.read() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
 
 
@@ -62,7 +62,7 @@ def find(store: Store, prefix: str) -> str:
     """The full id of the delivery whose id starts with `prefix` (at least 6 characters)."""
     if len(prefix) < 6:
         raise InputError(f"delivery id {prefix!r}: give at least 6 characters of it")
-    with store.engine.connect() as connection:
+    with store.read() as connection:
         ids = (
             connection.execute(
                 select(D.c.id).where(D.c.id.like(prefix.replace("%", "") + "%")).limit(2)
@@ -80,7 +80,7 @@ def find(store: Store, prefix: str) -> str:
 
 
 def show(store: Store, delivery_id: str) -> dict[str, Any]:
-    with store.engine.connect() as connection:
+    with store.read() as connection:
         row = connection.execute(
             select(D, E.c.workflow, E.c.task_id, E.c.status.label("event_status"), E.c.kind)
             .join(E, E.c.id == D.c.event_id)

@@ -64,7 +64,7 @@ class _QueueCollector:
         from tidings.store import tables
 
         d = tables.deliveries
-        with self.store.engine.connect() as connection:
+        with self.store.read() as connection:
             depth, oldest = connection.execute(
                 select(func.count(), func.min(d.c.created_at)).where(d.c.status == "pending")
             ).one()

@@ -96,7 +96,7 @@ FROM deliveries WHERE destination = :key AND status = 'pending' ORDER BY seq LIM
 
 def pending(store: Store, key: str, limit: int) -> list[Pending]:
     """The destination's pending deliveries, oldest event first."""
-    with store.engine.connect() as connection:
+    with store.read() as connection:
         rows = connection.exec_driver_sql(store.raw(_PENDING), {"key": key, "limit": limit})
         return [
             # SQLite hands back the JSON text; psycopg has already decoded it.
@@ -191,6 +191,6 @@ def repair(store: Store, now: float) -> int:
 
 
 def statuses(store: Store, ids: list[str]) -> dict[str, str]:
-    with store.engine.connect() as connection:
+    with store.read() as connection:
         rows = connection.execute(select(D.c.id, D.c.status).where(D.c.id.in_(ids))).all()
     return dict(rows)

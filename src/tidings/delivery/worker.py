@@ -404,7 +404,7 @@ class Worker:
 
         async def finished(_progressed: bool) -> bool:
             nonlocal checked
-            if self._watched and time.monotonic() - checked > 2.0:
+            if self._watched and time.monotonic() - checked > 5.0:
                 # Another worker may have finished some: ask the database now and then.
                 found = await self._run_db(queue.statuses, self.store, list(self._watched))
                 self._watched -= {i for i, s in found.items() if s in queue.FINAL}

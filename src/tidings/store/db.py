@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 DATABASE_ENV = "TIDINGS_DATABASE_URL"
 HOME_ENV = "TIDINGS_HOME"
-HEAD = "0001"  # the newest migration in store/migrations/versions
+HEAD = "0002"  # the newest migration in store/migrations/versions
 
 
 class StoreError(Exception):
@@ -50,7 +50,10 @@ def _sqlite_settings(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (Store.read) take no write lock; writers queue for it at BEGIN instead of
+        # failing later when a read lock cannot be upgraded.
+        read_only = connection.get_execution_options().get("tidings_read_only")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Store:
@@ -96,7 +99,7 @@ class Store:
         return self
 
     def version(self) -> str | None:
-        with self.engine.connect() as connection:
+        with self.read() as connection:
             if not inspect(connection).has_table("alembic_version"):
                 return None
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -122,6 +125,10 @@ class Store:
         else:
             from sqlalchemy.dialects.sqlite import insert
         return insert(table)
+
+    def read(self) -> Any:
+        """A connection for reading only (no write lock on SQLite)."""
+        return self.engine.connect().execution_options(tidings_read_only=True)
 
     def raw(self, sql: str) -> str:
         """SQL written with :name parameters, in this driver's own style.
