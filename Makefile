@@ -22,7 +22,8 @@ test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/throughput.py
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/compare.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

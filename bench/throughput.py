@@ -173,8 +173,9 @@ def main() -> None:
         raw = asyncio.run(raw_loop(base, args.deliveries, args.destinations))
         store = Store(url).open()
         rate, count = asyncio.run(durable(store, config, prepared))
-        lat_store = Store(f"sqlite:///{folder}/latency.db").open() if args.database == "sqlite" \
-            else store
+        lat_store = (
+            Store(f"sqlite:///{folder}/latency.db").open() if args.database == "sqlite" else store
+        )
         lat_prepared = plans(config, workflows, int(args.rate * args.seconds))
         samples = asyncio.run(latency(lat_store, config, lat_prepared, args.rate, args.seconds))
     finally:
@@ -183,10 +184,14 @@ def main() -> None:
     cores = os.cpu_count()
     print(f"machine: {cores} cores, Python {sys.version.split()[0]}, database {args.database}")
     print(f"raw aiohttp POST loop (64 in flight)     {raw:9.0f} req/s")
-    print(f"durable outbox -> delivered ({count} over {args.destinations} destinations) "
-          f"{rate:9.0f} deliveries/s  ({rate / raw:.0%} of raw)")
-    print(f"latency at {args.rate:g} events/s x {args.per_event} deliveries, {len(samples)} "
-          f"samples: p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms")
+    print(
+        f"durable outbox -> delivered ({count} over {args.destinations} destinations) "
+        f"{rate:9.0f} deliveries/s  ({rate / raw:.0%} of raw)"
+    )
+    print(
+        f"latency at {args.rate:g} events/s x {args.per_event} deliveries, {len(samples)} "
+        f"samples: p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":
