@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -64,25 +65,37 @@ def run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        worker = Worker(
-            store,
-            Resolver(config),
-            settings=settings,
-            limits=limits_of(config),
-            redactor=out.redact,
-            on_final=log,
-            metrics=metrics,
-        )
-        async with worker:
-            out.err(
-                f"tidings worker {worker.name} on {store.display}"
-                + (f", metrics on :{metrics_port}/metrics" if metrics_port is not None else "")
+        from sqlalchemy.exc import DBAPIError
+
+        pause = 1.0
+        while not stop.is_set():
+            worker = Worker(
+                store,
+                Resolver(config),
+                settings=settings,
+                limits=limits_of(config),
+                redactor=out.redact,
+                on_final=log,
+                metrics=metrics,
             )
-            if once:
-                while await worker.step():
-                    pass
-            else:
-                await worker.run(stop)
+            try:
+                async with worker:
+                    out.err(
+                        f"tidings worker {worker.name} on {store.display}"
+                        + (f", metrics on :{metrics_port}/metrics" if metrics_port else "")
+                    )
+                    if once:
+                        while await worker.step():
+                            pass
+                        break
+                    await worker.run(stop)
+            except DBAPIError as exc:
+                # The database went away (restart, failover): nothing is lost — what was
+                # not recorded is still pending — so wait and start again.
+                out.err(f"database error: {exc.orig}; starting again in {pause:g} s", fg="red")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+                pause = min(pause * 2, 30.0)
         out.err("tidings worker stopped")
 
     asyncio.run(main())
