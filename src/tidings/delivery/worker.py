@@ -134,9 +134,11 @@ class Worker:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._flush()
-        await self._transport.__aexit__(*exc)
-        self._db.shutdown(wait=True)
+        try:
+            await self._flush()
+        finally:
+            await self._transport.__aexit__(*exc)
+            self._db.shutdown(wait=True)
 
     async def _run_db(self, func: Callable[..., Any], *args: Any) -> Any:
         if self._db_inline:
