@@ -401,7 +401,10 @@ class Worker:
 
     async def run_until(self, ids: list[str], deadline: float) -> dict[str, str]:
         """Work until these deliveries are final or the (clock) deadline passes."""
-        self._watched = set(ids)  # _report removes what this worker finishes
+        # _report removes what this worker finishes; what is final already (sent by another
+        # worker, or before this call) is known from the database from the start.
+        found = await self._run_db(queue.statuses, self.store, list(ids))
+        self._watched = {i for i in ids if found.get(i) not in queue.FINAL}
         checked = time.monotonic()
 
         async def finished(_progressed: bool) -> bool:
