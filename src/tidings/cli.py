@@ -376,3 +376,91 @@ def db_upgrade(config_path: str | None) -> None:
     from tidings.commands import history as command
 
     sys.exit(command.db_upgrade(config_path))
+
+
+@main.command()
+@config_option
+@click.argument("workflow", metavar="WORKFLOW")
+@click.option("--creator", metavar="USER_ID", help="Configured user who starts the task.")
+@click.option("--remark", default="", metavar="TEXT", help="Shown as 备注 in the messages.")
+@click.option(
+    "--var", "var", multiple=True, metavar="NAME=VALUE", help="A variable: {{.var.NAME}}, $NAME."
+)
+@click.option(
+    "--delivery-wait",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="At the end, wait this long for the task's notifications to be delivered.",
+)
+def run(
+    config_path: str | None,
+    workflow: str,
+    creator: str | None,
+    remark: str,
+    var: tuple[str, ...],
+    delivery_wait: float,
+) -> None:
+    """Run a configured workflow here: stages, jobs and every notification (docs/runner.md).
+
+    Ctrl-C cancels the task. Exit 0 when it passed, 1 otherwise.
+    """
+    from tidings.commands import run as command
+
+    sys.exit(command.run(config_path, workflow, creator, remark, var, delivery_wait))
+
+
+@main.command()
+@config_option
+@click.argument("workflow", required=False, metavar="[WORKFLOW]")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+def tasks(config_path: str | None, workflow: str | None, limit: int, as_json: bool) -> None:
+    """Tasks, newest first: those `tidings run` ran and snapshots `send` received."""
+    from tidings.commands import tasks as command
+
+    sys.exit(command.list_command(config_path, workflow, limit, as_json))
+
+
+_TASK_HELP = "TASK is WORKFLOW#ID (e.g. release#12), or WORKFLOW for its latest task."
+
+
+@main.command(epilog=_TASK_HELP)
+@config_option
+@click.argument("task", metavar="TASK")
+@click.argument("job", required=False, metavar="[JOB]")
+def logs(config_path: str | None, task: str, job: str | None) -> None:
+    """The log of a job of a task (every job when JOB is not given)."""
+    from tidings.commands import tasks as command
+
+    sys.exit(command.logs_command(config_path, task, job))
+
+
+@main.command(epilog=_TASK_HELP)
+@config_option
+@click.argument("task", metavar="TASK")
+@click.option("--user", default="", metavar="USER_ID", help="Who cancels (kept with the request).")
+def cancel(config_path: str | None, task: str, user: str) -> None:
+    """Cancel a running task; its runner stops its jobs and sends the cancelled notification."""
+    from tidings.commands import tasks as command
+
+    sys.exit(command.cancel_command(config_path, task, user))
+
+
+def _decision(name: str, decision: str, help_text: str) -> None:
+    @main.command(name, help=help_text, epilog=_TASK_HELP)
+    @config_option
+    @click.argument("task", metavar="TASK")
+    @click.option("--user", required=True, metavar="USER_ID", help="A listed approver.")
+    @click.option("--comment", default="", metavar="TEXT")
+    def command(config_path: str | None, task: str, user: str, comment: str) -> None:
+        from tidings.commands import tasks as module
+
+        sys.exit(module.decide_command(config_path, task, user, comment, decision))
+
+
+_decision("approve", "approve", "Approve the approval job a task waits for.")
+_decision(
+    "reject", "reject", "Reject the approval job a task waits for: the task ends with reject."
+)

@@ -339,6 +339,15 @@ class WorkflowConfig(_Strict):
     project: str = ""
     project_display_name: str = ""
     notify_ctls: list[NotifyCtl] = Field(default_factory=list)
+    # What `tidings run` runs (runner/spec.py; docs/runner.md). Empty: events come from outside.
+    stages: list[StageDef] = Field(default_factory=list)
+    timeout: float | None = Field(default=None, gt=0)  # seconds for the whole task
+
+    def jobs(self) -> list[JobDef]:
+        return [job for stage in self.stages for job in stage.jobs]
+
+    def job(self, name: str) -> JobDef | None:
+        return next((job for job in self.jobs() if job.name == name), None)
 
 
 class Config(_Strict):
@@ -386,6 +395,11 @@ class Config(_Strict):
         for workflow in self.workflows:
             for ctl in workflow.notify_ctls:
                 found.extend(ctl_secrets(ctl))
+            for job in workflow.jobs():
+                for ctl in job.notify_ctls:
+                    found.extend(ctl_secrets(ctl))
+                if job.type == "notification" and job.typed is not None:
+                    found.extend(ctl_secrets(job.typed.ctl()))
         return found
 
 
@@ -468,6 +482,30 @@ _URL_FIELD = {
 }
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _raw_ctls(data: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+    """Every notify_ctl of the raw data, workflow-level and job-level, with its path."""
+    found: list[tuple[Path, dict[str, Any]]] = []
+    for wi, workflow in enumerate(_list(data.get("workflows"))):
+        if not isinstance(workflow, dict):
+            continue
+        for ci, raw in enumerate(_list(workflow.get("notify_ctls"))):
+            if isinstance(raw, dict):
+                found.append((("workflows", wi, "notify_ctls", ci), raw))
+        for si, stage in enumerate(_list(workflow.get("stages"))):
+            jobs = stage.get("jobs") if isinstance(stage, dict) else None
+            for ji, job in enumerate(_list(jobs)):
+                ctls = job.get("notify_ctls") if isinstance(job, dict) else None
+                for ci, raw in enumerate(_list(ctls)):
+                    if isinstance(raw, dict):
+                        at: Path = ("workflows", wi, "stages", si, "jobs", ji, "notify_ctls", ci)
+                        found.append((at, raw))
+    return found
+
+
 def _ctl_problems(data: dict[str, Any]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Checks of each notify_ctl that pydantic cannot express (type, statuses, sub-config, URL).
 
@@ -475,46 +513,40 @@ def _ctl_problems(data: dict[str, Any]) -> tuple[list[tuple[Path, str]], list[tu
     """
     errors: list[tuple[Path, str]] = []
     warnings: list[tuple[Path, str]] = []
-    workflows = data.get("workflows")
-    for wi, workflow in enumerate(workflows if isinstance(workflows, list) else []):
-        ctls = workflow.get("notify_ctls") if isinstance(workflow, dict) else None
-        for ci, raw in enumerate(ctls if isinstance(ctls, list) else []):
-            if not isinstance(raw, dict):
-                continue
-            ctl = map_deprecated(raw)
-            at: Path = ("workflows", wi, "notify_ctls", ci)
-            kind = ctl.get("webhook_type")
-            if not isinstance(kind, str):
-                continue  # pydantic reports it
-            if kind not in WEBHOOK_TYPES:
+    for at, raw in _raw_ctls(data):
+        ctl = map_deprecated(raw)
+        kind = ctl.get("webhook_type")
+        if not isinstance(kind, str):
+            continue  # pydantic reports it
+        if kind not in WEBHOOK_TYPES:
+            errors.append(
+                (
+                    (*at, "webhook_type"),
+                    f"unknown webhook_type {kind!r}; one of {', '.join(WEBHOOK_TYPES)}",
+                )
+            )
+            continue
+        statuses = ctl.get("notify_type") or []
+        statuses = _id_list(statuses) if isinstance(statuses, str) else statuses
+        for ti, status in enumerate(statuses if isinstance(statuses, list) else []):
+            if isinstance(status, str) and status not in STATUSES:
                 errors.append(
                     (
-                        (*at, "webhook_type"),
-                        f"unknown webhook_type {kind!r}; one of {', '.join(WEBHOOK_TYPES)}",
+                        (*at, "notify_type", ti),
+                        f"unknown status {status!r}; one of {', '.join(STATUSES)}",
                     )
                 )
-                continue
-            statuses = ctl.get("notify_type") or []
-            statuses = _id_list(statuses) if isinstance(statuses, str) else statuses
-            for ti, status in enumerate(statuses if isinstance(statuses, list) else []):
-                if isinstance(status, str) and status not in STATUSES:
-                    errors.append(
-                        (
-                            (*at, "notify_type", ti),
-                            f"unknown status {status!r}; one of {', '.join(STATUSES)}",
-                        )
-                    )
-            if ctl.get("enabled", True) and not statuses:
-                warnings.append(((*at, "notify_type"), "empty: this notification never fires"))
-            sub_name = SUB_CONFIG_OF[kind]
-            sub = ctl.get(sub_name)
-            if not sub:
-                errors.append(((*at, sub_name), f"field required for webhook_type {kind}"))
-                continue
-            field = _URL_FIELD.get(kind)
-            address = sub.get(field) if isinstance(sub, dict) and field else None
-            if isinstance(address, str) and not _is_http_url(address):
-                errors.append(((*at, sub_name, field), "must be an http:// or https:// URL"))
+        if ctl.get("enabled", True) and not statuses:
+            warnings.append(((*at, "notify_type"), "empty: this notification never fires"))
+        sub_name = SUB_CONFIG_OF[kind]
+        sub = ctl.get(sub_name)
+        if not sub:
+            errors.append(((*at, sub_name), f"field required for webhook_type {kind}"))
+            continue
+        field = _URL_FIELD.get(kind)
+        address = sub.get(field) if isinstance(sub, dict) and field else None
+        if isinstance(address, str) and not _is_http_url(address):
+            errors.append(((*at, sub_name, field), "must be an http:// or https:// URL"))
     return errors, warnings
 
 
@@ -545,6 +577,11 @@ def _reference_problems(config: Config) -> tuple[list[tuple[Path, str]], list[tu
             found = _ctl_reference_problems(config, ctl, at)
             errors.extend(found[0])
             warnings.extend(found[1])
+        from tidings.runner.checks import workflow_problems
+
+        found = workflow_problems(config, workflow, ("workflows", wi))
+        errors.extend(found[0])
+        warnings.extend(found[1])
     return errors, warnings
 
 
@@ -690,3 +727,10 @@ def _parse_path(text: str) -> Path:
     for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", text):
         parts.append(int(index) if index else name)
     return tuple(parts)
+
+
+# The runner's models refer to NotifyCtl above; imported last to break the cycle.
+from tidings.runner.spec import JobDef, StageDef  # noqa: E402
+
+WorkflowConfig.model_rebuild()
+Config.model_rebuild()

@@ -129,8 +129,14 @@ def plan_event(
     status: str | None = None,
     previous_status: str | None = None,
     now: float | None = None,
+    ctls: list[NotifyCtl] | None = None,
+    key_base: str | None = None,
 ) -> Plan:
-    """What to send for `task` reaching `status` (default: the snapshot's status)."""
+    """What to send for `task` reaching `status` (default: the snapshot's status).
+
+    `ctls` and `key_base` select other notify_ctls than the workflow's: a job's, named
+    `<key_base>/notify_ctls[i]` (the runner's `<workflow>/jobs/<job>`).
+    """
     status = check_status(status or task.status)
     task = complete_task(task, workflow, status)
     if not task.detail_url:
@@ -139,7 +145,8 @@ def plan_event(
         task, status, language=config.system.language, address=config.system.address, now=now
     )
     plan = Plan(status, task=task)
-    for index, ctl in rules.matching(workflow.notify_ctls, status, previous_status):
+    chosen = workflow.notify_ctls if ctls is None else ctls
+    for index, ctl in rules.matching(chosen, status, previous_status):
         if ctl.webhook_type not in channels.supported():
             plan.skipped.append(
                 Skipped(ctl.webhook_type, "not supported yet by this version of tidings", index)
@@ -149,7 +156,7 @@ def plan_event(
         sub = ctl.sub_config()
         directory = Directory(config.users, config.groups, task)
         ctx = RenderContext(
-            ctl_key(workflow, index),
+            ctl_key(workflow, index) if key_base is None else f"{key_base}/notify_ctls[{index}]",
             config.system.language,
             config.system.address,
             system=config.system,

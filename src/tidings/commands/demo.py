@@ -102,7 +102,39 @@ def _tasks() -> list[dict[str, Any]]:
     return [passed, failed]
 
 
-async def _demo(language: str, out: Output, database: str) -> int:
+async def _release(sb: Any, store: Any, out: Output, folder: str) -> int:
+    """The example release workflow (examples/release.yaml), run here; qa approves at once."""
+    from pathlib import Path
+
+    from tidings.commands.run import LineObserver
+    from tidings.config import loads
+    from tidings.runner import state
+    from tidings.runner.engine import Run, RunOptions
+
+    class AutoApprove(LineObserver):
+        def waiting(self, task: Any, job: Any, waiting: dict[str, Any]) -> None:
+            super().waiting(task, job, waiting)
+            state.decide(store, task.workflow_name, task.task_id, "qa", "approve", "demo")
+            self.out.err(f"{self.name}  qa approved (the demo approves at once)", fg="green")
+
+    text = resources.files("tidings.examples").joinpath("release.yaml").read_text("utf-8")
+    config = loads(text, "examples/release.yaml", {"SANDBOX": sb.url})
+    out.out("== tidings run release: build, notify QA, approval, deploy, test", bold=True)
+    sb.clear()
+    sb.dingtalk_robot("demo", keywords=("工作流",))  # as `tidings sandbox` registers them
+    sb.webhook_inbox("demo")
+    options = RunOptions(creator="admin", remark="demo", home=Path(folder), handle_sigint=False)
+    run = Run(config, config.workflow("release"), store, options, AutoApprove(out))
+    result = await run.execute()
+    task = result.task
+    out.out(f"== release #{task.task_id} {task.status}: what each platform received", bold=True)
+    for received in sb.received():
+        _show(received, out)
+    out.out()
+    return 0 if task.status == "passed" and not result.undelivered else 1
+
+
+async def _demo(language: str, out: Output, database: str, folder: str) -> int:
     from tidings.commands.send import print_final
     from tidings.config import loads
     from tidings.delivery.outbox import NewEvent
@@ -147,6 +179,7 @@ async def _demo(language: str, out: Output, database: str) -> int:
             for received in sb.received():
                 _show(received, out)
             out.out()
+        failures += await _release(sb, store, out, folder)
     store.close()
     out.out(
         "Every channel above went through a simulator that checks signatures, keywords, "
@@ -196,4 +229,4 @@ def run(language: str) -> int:
     out = Output()
     # The demo keeps its history in a throw-away database, not the user's.
     with tempfile.TemporaryDirectory(prefix="tidings-demo-") as folder:
-        return asyncio.run(_demo(language, out, f"sqlite:///{folder}/demo.db"))
+        return asyncio.run(_demo(language, out, f"sqlite:///{folder}/demo.db", folder))

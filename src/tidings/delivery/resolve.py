@@ -14,11 +14,15 @@ from dataclasses import dataclass
 
 from tidings import channels
 from tidings.channels.base import Destination
-from tidings.config import Config
+from tidings.config import Config, NotifyCtl
 
 EPHEMERAL_PREFIX = "notify/"
-# `<workflow>/notify_ctls[i]`, and `.../to/<receiver>` for channels that send to each person.
-_CTL_KEY = re.compile(r"^(?P<workflow>.+?)/notify_ctls\[(?P<index>\d+)\](?:/to/(?P<to>.+))?$")
+# `<workflow>/notify_ctls[i]`, a job's `<workflow>/jobs/<job>/notify_ctls[i]`, a notification
+# job's `<workflow>/jobs/<job>/spec`; `.../to/<receiver>` for channels that send to each person.
+_CTL_KEY = re.compile(
+    r"^(?P<workflow>.+?)(?:/jobs/(?P<job>[A-Za-z0-9_-]+))?"
+    r"/(?:notify_ctls\[(?P<index>\d+)\]|(?P<spec>spec))(?:/to/(?P<to>.+))?$"
+)
 
 
 def ephemeral_key(webhook_type: str, url: str) -> str:
@@ -48,13 +52,11 @@ class Resolver:
         match = _CTL_KEY.match(key)
         if self.config is None or match is None:
             return Unresolved(f"destination {key} is not in the configuration", permanent=True)
-        workflow = next((w for w in self.config.workflows if w.name == match["workflow"]), None)
-        index = int(match["index"])
-        if workflow is None or index >= len(workflow.notify_ctls):
+        ctl = _find_ctl(self.config, match)
+        if ctl is None:
             return Unresolved(
                 f"destination {key} is no longer in the configuration", permanent=True
             )
-        ctl = workflow.notify_ctls[index]
         if ctl.webhook_type != channel:
             return Unresolved(
                 f"destination {key} is now a {ctl.webhook_type} notification, not {channel}",
@@ -67,3 +69,23 @@ class Resolver:
             return channels.get(channel).destination(sub, key, self.config.system)
         except ValueError as exc:  # e.g. its Feishu app or mail server was removed
             return Unresolved(f"destination {key}: {exc}", permanent=True)
+
+
+def _find_ctl(config: Config, match: re.Match[str]) -> NotifyCtl | None:
+    """The notify_ctl a key names: the workflow's, a job's, or a notification job's spec."""
+    workflow = next((w for w in config.workflows if w.name == match["workflow"]), None)
+    if workflow is None:
+        return None
+    ctls = workflow.notify_ctls
+    if match["job"]:
+        job = workflow.job(match["job"])
+        if job is None:
+            return None
+        if match["spec"]:
+            spec = job.typed
+            return spec.ctl() if job.type == "notification" and spec is not None else None
+        ctls = job.notify_ctls
+    elif match["spec"]:
+        return None
+    index = int(match["index"])
+    return ctls[index] if index < len(ctls) else None

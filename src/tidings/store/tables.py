@@ -97,3 +97,37 @@ destinations = Table(
     Column("lease_until", Float, nullable=True),
     Column("recent", JSON, nullable=True),
 )
+
+# The runner's own state of a task it runs (tidings run): who runs it (pid, host, heartbeat:
+# a run whose process died is marked failed), a cancel request from another shell, where its
+# logs are, and the approval it waits for.
+runs = Table(
+    "runs",
+    metadata,
+    Column("workflow", String(255), primary_key=True),
+    Column("task_id", Integer, primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("cancel_requested_at", Float, nullable=True),
+    Column("cancel_requested_by", String(255), nullable=True),
+    Column("run_dir", String(2048), nullable=False),  # workspace, logs/<job>.log, outputs
+    Column("waiting", JSON, nullable=True),  # {job, approvers, needed} while an approval waits
+    Column("created_at", Float, nullable=False),
+)
+
+# Decisions on approval jobs: one per user per job.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow", String(255), nullable=False),
+    Column("task_id", Integer, nullable=False),
+    Column("job", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("decision", String(16), nullable=False),  # approve | reject
+    Column("comment", Text, nullable=False, default=""),
+    Column("at", Float, nullable=False),
+    UniqueConstraint("workflow", "task_id", "job", "user_id", name="uq_approvals_user"),
+)

@@ -1,0 +1,110 @@
+"""`tidings tasks`, `logs`, `cancel`, `approve`, `reject`: runs seen from any shell."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tidings.commands.common import open_store
+from tidings.commands.history import _maybe_config
+from tidings.errors import InputError
+from tidings.output import Output
+from tidings.runner import state
+
+if TYPE_CHECKING:
+    from tidings.store.db import Store
+
+
+def _store(config_path: str | None, out: Output) -> Store:
+    store = open_store(_maybe_config(config_path, out))
+    state.reap(store)  # a run whose process died is shown failed, not running forever
+    return store
+
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def list_command(config_path: str | None, workflow: str | None, limit: int, as_json: bool) -> int:
+    out = Output()
+    store = _store(config_path, out)
+    rows = state.list_tasks(store, workflow, limit)
+    if as_json:
+        out.json(
+            [
+                {
+                    "workflow": r["workflow"],
+                    "task_id": r["task_id"],
+                    "status": r["status"],
+                    "run_here": r["pid"] is not None,
+                    "task": r["snapshot"],
+                }
+                for r in rows
+            ]
+        )
+        return 0
+    if not rows:
+        out.err(f"no tasks in {store.display}" + (f" for workflow {workflow}" if workflow else ""))
+        return 0
+    for r in rows:
+        snap = r["snapshot"]
+        start, end = snap.get("start_time") or 0, snap.get("end_time") or 0
+        took = f"{end - start} s" if end and start else "-"
+        jobs = [j for s in snap.get("stages", []) for j in s.get("jobs", [])]
+        done = sum(1 for j in jobs if j.get("status") == "passed")
+        error = f"  {snap.get('error')}" if snap.get("error") else ""
+        out.out(
+            f"{r['workflow']}#{r['task_id']:<5} {r['status']:<10} {_when(start)}  {took:>6}  "
+            f"{done}/{len(jobs)} jobs  {snap.get('task_creator') or '-'}"
+            f"{'  ' + snap['remark'] if snap.get('remark') else ''}{error}",
+            fg={"passed": "green", "running": "cyan"}.get(r["status"], "red"),
+        )
+    return 0
+
+
+def logs_command(config_path: str | None, ref: str, job: str | None) -> int:
+    out = Output()
+    store = _store(config_path, out)
+    workflow, task_id = state.find(store, ref)
+    run = state.run_row(store, workflow, task_id)
+    logs = Path(run.run_dir) / "logs"
+    task = state.task_of(store, workflow, task_id)
+    names = [j.name for j in task.jobs()]
+    if job is not None and job not in names:
+        raise InputError(
+            f"task {workflow}#{task_id} has no job {job!r}; its jobs: {', '.join(names)}"
+        )
+    for name in [job] if job else names:
+        path = logs / f"{name}.log"
+        if job is None:
+            out.out(f"==> {name} <==", bold=True)
+        if path.exists():
+            out.out(path.read_text("utf-8", errors="replace").rstrip("\n"))
+        elif job is not None:
+            out.err(f"job {name} has no log (it did not run)")
+    return 0
+
+
+def cancel_command(config_path: str | None, ref: str, user: str) -> int:
+    out = Output()
+    store = _store(config_path, out)
+    workflow, task_id = state.find(store, ref)
+    if not state.request_cancel(store, workflow, task_id, user):
+        status = state.task_of(store, workflow, task_id).status
+        out.err(f"{workflow}#{task_id} already ended: {status}")
+        return 1
+    out.err(f"{workflow}#{task_id}: cancel requested; its runner stops it within a second")
+    return 0
+
+
+def decide_command(
+    config_path: str | None, ref: str, user: str, comment: str, decision: str
+) -> int:
+    out = Output()
+    store = _store(config_path, out)
+    workflow, task_id = state.find(store, ref)
+    waiting = state.decide(store, workflow, task_id, user, decision, comment)
+    word = "approved" if decision == "approve" else "rejected"
+    out.err(f"{workflow}#{task_id} job {waiting['job']}: {word} by {user}")
+    return 0

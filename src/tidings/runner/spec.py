@@ -1,0 +1,194 @@
+"""Workflow definitions in the configuration: Zadig's v4 shape (stages of jobs), typed.
+
+A job's `spec` is kept raw on the job and validated by the model of its type, so a problem is
+reported with its full YAML path (config.py) and the engine gets a typed spec (`job.typed`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tidings.config import SUB_CONFIG_OF, NotifyCtl
+
+JOB_TYPES = (
+    "freestyle",
+    "zadig-build",
+    "zadig-deploy",
+    "zadig-test",
+    "notification",
+    "approval",
+)
+SCRIPT_TYPES = ("freestyle", "zadig-build", "zadig-deploy", "zadig-test")
+# Notification jobs send one ad-hoc message: to the channels one address describes.
+NOTIFICATION_TYPES = ("dingding", "wechat", "feishu", "msteams", "webhook")
+JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _env_mapping(value: Any) -> Any:
+    """`env` as a mapping, or Zadig's list of {key, value}; values become strings."""
+    if isinstance(value, list):
+        out = {}
+        for item in value:
+            if not isinstance(item, dict) or "key" not in item:
+                return value  # pydantic reports it
+            out[str(item["key"])] = item.get("value", "")
+        value = out
+    if isinstance(value, dict):
+        return {
+            str(k): "" if v is None else str(v) if not isinstance(v, str) else v
+            for k, v in value.items()
+        }
+    return value
+
+
+class ScriptSpec(_Strict):
+    """A bash script run in the task's workspace; `env` adds variables."""
+
+    script: str
+    env: dict[str, str] = Field(default_factory=dict)
+
+    _env = field_validator("env", mode="before")(_env_mapping)
+
+
+class RepositorySpec(_Strict):
+    """What 代码信息 shows: Zadig's repository fields."""
+
+    source: str = ""
+    repo_owner: str = ""
+    repo_namespace: str = ""
+    repo_name: str = ""
+    branch: str = ""
+    tag: str = ""
+    prs: list[int] | None = None
+    commit_id: str = ""
+    commit_url: str = ""
+    commit_message: str = ""
+    author_name: str | None = None
+    address: str = ""  # the code host, e.g. https://github.com (links to the commit)
+
+
+class BuildSpec(ScriptSpec):
+    repositories: list[RepositorySpec] = Field(default_factory=list)
+    image: str = ""  # an IMAGE output of the script overrides it
+
+
+class ServiceModuleSpec(_Strict):
+    service_module: str
+    image: str = ""
+
+
+class DeploySpec(ScriptSpec):
+    env_name: str = ""  # the environment (Zadig's spec.env); shown as 环境
+    service_name: str = ""
+    service_modules: list[ServiceModuleSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zadig_env(cls, data: Any) -> Any:
+        # Zadig writes the environment name as `env: dev`: accept that shape too.
+        if isinstance(data, dict) and isinstance(data.get("env"), str):
+            name = data["env"]
+            data = {k: v for k, v in data.items() if k != "env"}
+            data["env_name"] = data.get("env_name") or name
+        return data
+
+
+class TestSpec(ScriptSpec):
+    junit_path: str = ""  # a JUnit XML report, relative to the workspace: 测试结果
+
+
+class NotificationSpec(_Strict):
+    """Zadig's notification job: one message, title and content with {{.variables}}."""
+
+    source: str = ""  # Zadig's "runtime" marker; ignored
+    webhook_type: Literal["dingding", "wechat", "feishu", "msteams", "webhook"]
+    title: str = ""
+    content: str = ""
+    dingding_notification_config: dict[str, Any] | None = None
+    wechat_notification_config: dict[str, Any] | None = None
+    lark_hook_notification_config: dict[str, Any] | None = None
+    msteams_notification_config: dict[str, Any] | None = None
+    webhook_notification_config: dict[str, Any] | None = None
+
+    def ctl(self) -> NotifyCtl:
+        """The destination as a notify_ctl (same sub-config models and checks)."""
+        name = SUB_CONFIG_OF[self.webhook_type]
+        return NotifyCtl.model_validate(
+            {"webhook_type": self.webhook_type, name: getattr(self, name)}
+        )
+
+
+class ApprovalSpec(_Strict):
+    """Who may approve: configured users and groups; how many approvals are needed."""
+
+    users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    needed_approvals: int = Field(default=1, ge=1)
+    message: str = ""  # shown to approvers in `tidings tasks` / logs
+
+
+SPEC_MODELS: dict[str, type[BaseModel]] = {
+    "freestyle": ScriptSpec,
+    "zadig-build": BuildSpec,
+    "zadig-deploy": DeploySpec,
+    "zadig-test": TestSpec,
+    "notification": NotificationSpec,
+    "approval": ApprovalSpec,
+}
+
+
+class JobDef(_Strict):
+    name: str
+    display_name: str = ""
+    type: Literal[
+        "freestyle", "zadig-build", "zadig-deploy", "zadig-test", "notification", "approval"
+    ]
+    spec: dict[str, Any] = Field(default_factory=dict)
+    timeout: float | None = Field(default=None, gt=0)  # seconds
+    notify_ctls: list[NotifyCtl] = Field(default_factory=list)
+
+    _typed: Any = PrivateAttr(default=None)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not JOB_NAME.match(value):
+            raise ValueError(
+                "a job name is letters, digits, - and _, starting with a letter or digit"
+            )
+        return value
+
+    def model_post_init(self, _context: Any) -> None:
+        try:
+            self._typed = SPEC_MODELS[self.type].model_validate(self.spec)
+        except ValidationError:
+            self._typed = None  # config.py reports the problems with their paths
+
+    @property
+    def typed(self) -> Any:
+        return self._typed
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.name
+
+
+class StageDef(_Strict):
+    name: str
+    parallel: bool = True
+    jobs: list[JobDef] = Field(default_factory=list)
