@@ -105,3 +105,34 @@ def first_arrivals(received) -> dict[str, list[int]]:
         seen.add(uid)
         order.setdefault(r.destination, []).append(r.body["workflow"]["task_id"])
     return order
+
+
+COMMIT = "622cc1fdfaa87cd72d33c227a1895b860c0e7bd3"
+COMMIT_URL = "https://github.com/acme/shop/commit/622cc1fd"
+
+
+def build_job(
+    name: str = "build-shop",
+    commit_message: str = "Fix checkout",
+    image: str = "reg.example.com/acme/shop:1.2",
+) -> dict:
+    """A passed zadig-build job of the acme/shop repository, as a snapshot holds it."""
+    return {
+        "name": name,
+        "type": "zadig-build",
+        "status": "passed",
+        "spec": {
+            "repositories": [
+                {
+                    "source": "github",
+                    "repo_owner": "acme",
+                    "repo_name": "shop",
+                    "branch": "main",
+                    "commit_id": COMMIT,
+                    "commit_url": COMMIT_URL,
+                    "commit_message": commit_message,
+                }
+            ],
+            "image": image,
+        },
+    }

@@ -7,14 +7,13 @@ from urllib.parse import quote
 
 import pytest
 
+from helpers import COMMIT, COMMIT_URL, build_job
 from tidings import dispatch
 from tidings.config import loads
 from tidings.notify.content import go_duration
 
 ADDRESS = "https://zadig.example.com"
 START = 1700000000
-COMMIT = "622cc1fdfaa87cd72d33c227a1895b860c0e7bd3"
-COMMIT_URL = "https://github.com/acme/shop/commit/622cc1fd"
 
 CONFIG = """
 system: {{address: "{address}", language: {language}}}
@@ -61,25 +60,7 @@ STATUSES = (
     "unstable",
 )
 
-BUILD = {
-    "name": "build-shop",
-    "type": "zadig-build",
-    "status": "passed",
-    "spec": {
-        "repositories": [
-            {
-                "source": "github",
-                "repo_owner": "acme",
-                "repo_name": "shop",
-                "branch": "main",
-                "commit_id": COMMIT,
-                "commit_url": COMMIT_URL,
-                "commit_message": "Fix checkout",
-            }
-        ],
-        "image": "reg.example.com/acme/shop:1.2",
-    },
-}
+BUILD = build_job()
 DEPLOY = {
     "name": "deploy-shop",
     "type": "zadig-deploy",

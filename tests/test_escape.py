@@ -8,13 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import COMMIT_URL, build_job
 from tidings import dispatch
 from tidings.channels import escape
 from tidings.config import loads
 
 ZWSP = "\u200b"
 ADDRESS = "https://zadig.example.com"
-COMMIT_URL = "https://github.com/acme/shop/commit/622cc1fd"
 
 CONFIG = loads(
     f"""
@@ -59,27 +59,7 @@ BASE = {
         {
             "name": "build",
             "status": "failed",
-            "jobs": [
-                {
-                    "name": "build-shop",
-                    "type": "zadig-build",
-                    "status": "passed",
-                    "spec": {
-                        "repositories": [
-                            {
-                                "source": "github",
-                                "repo_owner": "acme",
-                                "repo_name": "shop",
-                                "branch": "main",
-                                "commit_id": "622cc1fdfaa87cd72d33c227a1895b860c0e7bd3",
-                                "commit_url": COMMIT_URL,
-                                "commit_message": "",
-                            }
-                        ],
-                        "image": "reg.example.com/acme/shop:1.2",
-                    },
-                }
-            ],
+            "jobs": [build_job(commit_message="")],
         }
     ],
 }

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+import helpers
 from tidings import dispatch
 from tidings.channels.base import encode_json
 from tidings.config import loads
@@ -47,25 +48,9 @@ CONFIGS = {lang: loads(CONFIG.format(language=lang)) for lang in TRUNCATED}
 
 
 def build_job(index: int, commit_message: str = "Fix checkout") -> dict:
-    return {
-        "name": f"job-{index:03d}",
-        "type": "zadig-build",
-        "status": "passed",
-        "spec": {
-            "repositories": [
-                {
-                    "source": "github",
-                    "repo_owner": "acme",
-                    "repo_name": "shop",
-                    "branch": "main",
-                    "commit_id": "622cc1fdfaa87cd72d33c227a1895b860c0e7bd3",
-                    "commit_url": "https://github.com/acme/shop/commit/622cc1fd",
-                    "commit_message": commit_message,
-                }
-            ],
-            "image": f"reg.example.com/acme/shop-{index}:1.2",
-        },
-    }
+    return helpers.build_job(
+        f"job-{index:03d}", commit_message, image=f"reg.example.com/acme/shop-{index}:1.2"
+    )
 
 
 def task(jobs: list[dict], remark: str = "nightly") -> dict:
