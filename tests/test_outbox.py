@@ -218,3 +218,44 @@ class SandboxThreadWithSlowInboxes:
 
     def __exit__(self, *exc):
         return self.sb.__exit__(*exc)
+
+
+def test_worker_serves_prometheus_metrics(tmp_path, sandbox):
+    import socket
+    import urllib.request
+
+    hook = sandbox.webhook_inbox("metrics", script=(503,))
+    config_text = webhook_config([hook], extra="timeout: 1, lease: 3")
+    path = tmp_path / "tidings.yaml"
+    path.write_text(config_text, "utf-8")
+    store = Store(f"sqlite:///{tmp_path}/m.db").open()
+    enqueue_tasks(store, loads(config_text), 3)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TIDINGS_DATABASE_URL": store.url}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tidings", "worker", "-c", str(path), "--metrics-port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: len(unique_ids(sandbox.received())) == 3, timeout=30)
+
+        def scrape() -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    return r.read().decode()
+            except OSError:  # not listening yet
+                return ""
+
+        wait_until(lambda: 'status="sent"} 3.0' in scrape(), timeout=10)
+        text = scrape()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    assert 'tidings_deliveries_total{channel="webhook",status="sent"} 3.0' in text
+    assert 'tidings_attempts_total{channel="webhook",outcome="retry"} 1.0' in text
+    assert "tidings_queue_depth 0.0" in text
+    assert "tidings_oldest_pending_age_seconds 0.0" in text
+    assert "tidings_send_seconds_count" in text
