@@ -259,3 +259,14 @@ def test_worker_serves_prometheus_metrics(tmp_path, sandbox):
     assert "tidings_queue_depth 0.0" in text
     assert "tidings_oldest_pending_age_seconds 0.0" in text
     assert "tidings_send_seconds_count" in text
+
+
+def test_db_upgrade_creates_the_schema_where_the_environment_says(tmp_path, cli):
+    from tidings.store.db import HEAD
+
+    result = cli("db", "upgrade")
+    assert result.code == 0, result.output
+    assert f"schema at revision {HEAD}" in result.stdout
+    assert (tmp_path / "home" / "tidings.db").exists()  # $TIDINGS_HOME/tidings.db
+    bad = cli("db", "upgrade", env={"TIDINGS_DATABASE_URL": "nonsense://"})
+    assert bad.code == 1 and "database" in bad.stderr and "Traceback" not in bad.output
