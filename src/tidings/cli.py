@@ -304,6 +304,31 @@ def worker(
     sys.exit(command.run(config_path, concurrency, metrics_port, once, log_format))
 
 
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="Only record deliveries; `tidings worker` processes send them (/notify is refused).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+def serve(config_path: str | None, host: str, port: int, no_worker: bool, log_level: str) -> None:
+    """Serve the HTTP API (docs/api.md), delivering in the same process unless --no-worker.
+
+    Stops gracefully on SIGTERM or Ctrl-C.
+    """
+    from tidings.commands import serve as command
+
+    sys.exit(command.run(config_path, host, port, no_worker, log_level))
+
+
 @main.group(invoke_without_command=True)
 @config_option
 @click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead"]))

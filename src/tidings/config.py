@@ -316,6 +316,44 @@ class ImApp(_Strict):
         return (self.base_url or LARK_BASE_URLS[self.type]).rstrip("/")
 
 
+API_SCOPES = ("read", "send", "run", "admin")
+MIN_API_TOKEN = 16
+
+
+class ApiToken(_Strict):
+    """A bearer token of the HTTP API (`tidings serve`): the token itself (from ${ENV}) or its
+    SHA-256, and what it may do."""
+
+    name: str = Field(min_length=1)
+    token: str = ""
+    token_sha256: str = ""
+    scopes: list[Literal["read", "send", "run", "admin"]] = Field(min_length=1)
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("must be 64 hex digits (sha256sum of the token)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ApiToken:
+        if bool(self.token) == bool(self.token_sha256):
+            raise ValueError("give exactly one of token (e.g. ${API_TOKEN}) or token_sha256")
+        if self.token and len(self.token) < MIN_API_TOKEN:
+            raise ValueError(
+                f"token is too short to be a secret: use at least {MIN_API_TOKEN} characters "
+                "(e.g. `openssl rand -hex 24`)"
+            )
+        return self
+
+    def digest(self) -> str:
+        import hashlib
+
+        return self.token_sha256 or hashlib.sha256(self.token.encode("utf-8")).hexdigest()
+
+
 class System(_Strict):
     address: str = ""
     language: Literal["zh-cn", "en-us"] = "zh-cn"
@@ -323,6 +361,8 @@ class System(_Strict):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     smtp: SmtpSettings | None = None
     im_apps: list[ImApp] = Field(default_factory=list)
+    api_tokens: list[ApiToken] = Field(default_factory=list)  # `tidings serve` (docs/api.md)
+    api_max_body: int = Field(default=1024 * 1024, ge=1024)  # bytes of one request body
 
     def im_app(self, app_id: str) -> ImApp | None:
         return next((app for app in self.im_apps if app.id == app_id), None)
@@ -390,6 +430,7 @@ class Config(_Strict):
 
         found: list[str] = url_secrets(self.system.database_url)
         found.extend(app.app_secret for app in self.system.im_apps if app.app_secret)
+        found.extend(t.token for t in self.system.api_tokens if t.token)
         if self.system.smtp is not None and self.system.smtp.password:
             found.append(self.system.smtp.password)
         for workflow in self.workflows:
@@ -465,7 +506,7 @@ def _pydantic_message(error: dict[str, Any]) -> str:
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"must be one of {expected}; got {error.get('input')!r}"
-    msg = str(error.get("msg", "invalid value"))
+    msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     return msg[0].lower() + msg[1:] if msg else msg
 
 
@@ -567,6 +608,11 @@ def _reference_problems(config: Config) -> tuple[list[tuple[Path, str]], list[tu
         if app.id in seen:
             errors.append((("system", "im_apps", ai, "id"), f"duplicate im_apps id {app.id!r}"))
         seen.add(app.id)
+    seen = set()
+    for ti, token in enumerate(config.system.api_tokens):
+        if token.name in seen:
+            errors.append((("system", "api_tokens", ti, "name"), f"duplicate name {token.name!r}"))
+        seen.add(token.name)
     seen = set()
     for wi, workflow in enumerate(config.workflows):
         if workflow.name in seen:

@@ -58,6 +58,18 @@ def list_deliveries(
         return [dict(row._mapping) for row in connection.execute(query)]
 
 
+def summaries(store: Store, ids: list[str]) -> list[dict[str, Any]]:
+    """Id, channel, destination, label and status of these deliveries, in the given order."""
+    if not ids:
+        return []
+    query = select(D.c.id, D.c.channel, D.c.destination, D.c.label, D.c.status).where(
+        D.c.id.in_(ids)
+    )
+    with store.read() as connection:
+        found = {row.id: dict(row._mapping) for row in connection.execute(query)}
+    return [found[i] for i in ids if i in found]
+
+
 def find(store: Store, prefix: str) -> str:
     """The full id of the delivery whose id starts with `prefix` (at least 6 characters)."""
     if len(prefix) < 6:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING
 
 from tidings.config import Config, load
-from tidings.delivery.transport import describe_call, prepare
 from tidings.dispatch import Plan
 from tidings.output import Output
-from tidings.redact import MASK, redact_url
 
 if TYPE_CHECKING:
     from tidings.store.db import Store
@@ -36,65 +33,18 @@ class CommandError(Exception):
     """An environmental failure the user must fix (exit 1), reported without a traceback."""
 
 
-_SECRET_HEADERS = ("x-zadig-token", "authorization")
-
-
-def _mask_header(value: str) -> str:
-    """`Bearer t-abc` -> `Bearer ***`: the scheme says what is sent, the token is masked."""
-    scheme, _, rest = value.partition(" ")
-    return f"{scheme} {MASK}" if rest and scheme.isalpha() else MASK
-
-
 def redact_call(call: dict, out: Output, *, mask_url: bool = True) -> dict:
-    """A prepared call (transport.describe_call) with its URL, tokens and signature masked."""
-    headers = {
-        k: (_mask_header(v) if k.lower() in _SECRET_HEADERS else v)
-        for k, v in call["headers"].items()
-    }
-    body = call["body"]
-    if isinstance(body, dict) and "sign" in body:
-        body = {**body, "sign": MASK}
-    url = redact_url(call["url"]) if mask_url else call["url"]
-    return {**call, "url": url, "headers": headers, "body": body}
+    """A prepared call with its URL, tokens and signature masked (tidings.preview)."""
+    from tidings import preview
+
+    return preview.redact_call(call, mask_url=mask_url)
 
 
 def prepared_calls(plan: Plan, out: Output) -> list[dict]:
-    """Every request of a plan as it would go on the wire now, redacted, with its origin.
+    """Every request of a plan as it would go on the wire now, redacted (tidings.preview)."""
+    from tidings import preview
 
-    A channel with its own protocol shows its calls through its `preview` hook (Feishu
-    apps: the token request, the id lookup, the message; mail: the SMTP session); a token
-    request is shown once per app, as it is made once.
-    """
-    from tidings import channels
-
-    destinations = plan.destinations()
-    calls = []
-    shown_tokens: set[str] = set()
-    now = time.time()
-    for request in plan.requests():
-        destination = destinations[request.destination]
-        hook = getattr(channels.get(request.channel), "preview", None)
-        # The id a delivery will get when recorded; shown as a placeholder.
-        if hook is None:
-            rows = [describe_call(prepare(request, destination, "<delivery id>", now))]
-        else:
-            rows = hook(request, destination, "<delivery id>", now)
-        for row in rows:
-            label = row.pop("label", request.label)
-            if label == "tenant_access_token":
-                seen = json.dumps([row["url"], row["body"]], sort_keys=True)
-                if seen in shown_tokens:
-                    continue
-                shown_tokens.add(seen)
-            calls.append(
-                {
-                    "channel": request.channel,
-                    "destination": request.destination,
-                    "label": label,
-                    **redact_call(row, out, mask_url=hook is None),
-                }
-            )
-    return calls
+    return preview.prepared_calls(plan)
 
 
 def print_calls(calls: list[dict], out: Output) -> None:

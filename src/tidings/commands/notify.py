@@ -7,22 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from tidings.config import SUB_CONFIG_OF, NotifyCtl, ctl_secrets, expand_env
+from tidings.adhoc import validate_ctl
+from tidings.config import SUB_CONFIG_OF, ctl_secrets, expand_env
 from tidings.errors import InputError, Problem
 from tidings.notify.content import Note
 from tidings.output import Output
-from tidings.yamlsrc import format_path, line_of, load_yaml
-
-# Types an ad-hoc message can go to: the ones a single address (and secret) describes.
-_AD_HOC_TYPES = ("dingding", "wechat", "feishu", "msteams", "webhook")
-_FLAG_OF = {
-    "hook_address": "--hook-address",
-    "address": "--hook-address",
-    "secret": "--secret",
-    "token": "--token",
-}
+from tidings.yamlsrc import load_yaml
 
 
 def _from_flags(options: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
@@ -82,39 +72,6 @@ def _from_spec(path: str) -> tuple[dict[str, Any], str, str, dict]:
     return data, title, content, lines
 
 
-def _validate(ctl_data: dict[str, Any], where: str, lines: dict | None, flags: bool) -> NotifyCtl:
-    try:
-        ctl = NotifyCtl.model_validate(ctl_data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            field = loc[-1] if loc else ""
-            name = _FLAG_OF.get(str(field)) if flags else format_path(loc)
-            message = "required" if error["type"] == "missing" else error["msg"].lower()
-            problems.append(
-                Problem(name or format_path(loc), message, line_of(lines, loc) if lines else None)
-            )
-        raise InputError(f"{where}: invalid notification", problems) from None
-    if ctl.webhook_type not in _AD_HOC_TYPES:
-        raise InputError(
-            f"{where}: webhook_type {ctl.webhook_type!r} needs system settings (system.im_apps "
-            "or system.smtp): configure it as a notify_ctl; ad-hoc notify sends to "
-            + ", ".join(_AD_HOC_TYPES)
-        )
-    sub = ctl.sub_config()
-    if sub is None:
-        name = "--hook-address" if flags else SUB_CONFIG_OF[ctl.webhook_type]
-        raise InputError(f"{where}: invalid notification", [Problem(name, "required")])
-    address = sub.address if ctl.webhook_type == "webhook" else sub.hook_address
-    if not address.startswith(("http://", "https://")):
-        name = "--hook-address" if flags else f"{SUB_CONFIG_OF[ctl.webhook_type]}.hook_address"
-        raise InputError(
-            f"{where}: invalid notification", [Problem(name, "must be an http(s):// URL")]
-        )
-    return ctl
-
-
 def run(**options: Any) -> int:
     from tidings.commands.send import run_plan
     from tidings.dispatch import plan_note
@@ -128,7 +85,7 @@ def run(**options: Any) -> int:
     else:
         ctl_data, title, content = _from_flags(options)
         lines, where, flags = None, "notify", True
-    ctl = _validate(ctl_data, where, lines, flags)
+    ctl = validate_ctl(ctl_data, where, lines, flags)
     out.with_secrets(ctl_secrets(ctl))
     if not title and not content:
         raise InputError(

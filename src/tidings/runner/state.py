@@ -291,8 +291,10 @@ def decisions(store: Store, workflow: str, task_id: int, job: str) -> list[dict[
     return [dict(row._mapping) for row in rows]
 
 
-def list_tasks(store: Store, workflow: str | None, limit: int) -> list[dict[str, Any]]:
-    """Newest first; `runner` tells tasks run here from snapshots sent by other systems."""
+def list_tasks(
+    store: Store, workflow: str | None, limit: int, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Newest first; `pid` tells tasks run here from snapshots sent by other systems."""
     query = (
         select(T.c.workflow, T.c.task_id, T.c.status, T.c.snapshot, R.c.pid, R.c.run_dir)
         .outerjoin(R, and_(R.c.workflow == T.c.workflow, R.c.task_id == T.c.task_id))
@@ -301,5 +303,28 @@ def list_tasks(store: Store, workflow: str | None, limit: int) -> list[dict[str,
     )
     if workflow:
         query = query.where(T.c.workflow == workflow)
+    if status:
+        query = query.where(T.c.status == status)
     with store.engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def get_task(store: Store, workflow: str, task_id: int) -> dict[str, Any] | None:
+    """One task with its runner's state (None when unknown): what the API shows of a task."""
+    query = (
+        select(
+            T.c.workflow,
+            T.c.task_id,
+            T.c.status,
+            T.c.snapshot,
+            R.c.pid,
+            R.c.waiting,
+            R.c.cancel_requested_at,
+            R.c.finished_at,
+        )
+        .outerjoin(R, and_(R.c.workflow == T.c.workflow, R.c.task_id == T.c.task_id))
+        .where(and_(T.c.workflow == workflow, T.c.task_id == task_id))
+    )
+    with store.engine.connect() as connection:
+        row = connection.execute(query).first()
+    return dict(row._mapping) if row is not None else None

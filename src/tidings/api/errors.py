@@ -1,0 +1,111 @@
+"""Every error the API answers is JSON: {"error": what and what to do, "problems": [...]}.
+
+FastAPI's validation errors are reshaped the same way, each problem naming its field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from tidings.errors import InputError, Problem
+from tidings.yamlsrc import format_path
+
+
+class ApiError(Exception):
+    """An answer other than success: its HTTP status, message and the problems by field."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        problems: list[Problem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.problems = problems or []
+        self.headers = headers
+
+
+def body(message: str, problems: list[Problem] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    return {
+        "error": message,
+        "problems": [{"path": p.path, "message": p.message} for p in problems],
+    }
+
+
+def error_response(
+    status: int,
+    message: str,
+    problems: list[Problem] = (),
+    headers: dict | None = None,  # type: ignore[assignment]
+) -> JSONResponse:
+    return JSONResponse(body(message, problems), status_code=status, headers=headers)
+
+
+def unprocessable(error: InputError) -> ApiError:
+    return ApiError(422, error.message, error.problems)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return ""
+    kind, rest = loc[0], loc[1:]
+    if kind == "body":
+        return format_path(rest)
+    return f"{kind}.{format_path(rest)}" if rest else str(kind)
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "missing":
+        return "field required"
+    if error.get("type") == "extra_forbidden":
+        return "unknown field; see /docs for the fields this endpoint takes"
+    msg = str(error.get("msg", "invalid value"))
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the JSON error shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.problems, exc.headers)
+
+    @app.exception_handler(InputError)
+    async def _input_error(_request: Request, exc: InputError) -> JSONResponse:
+        return error_response(422, exc.message, exc.problems)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [Problem(_where(tuple(e.get("loc", ()))), _message(e)) for e in exc.errors()]
+        fields = ", ".join(dict.fromkeys(p.path for p in problems if p.path))
+        return error_response(
+            422, f"invalid request: {fields or 'body'}; fix the fields listed in problems", problems
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # Bytes that are not JSON text at all: an invalid body like any other.
+            return error_response(
+                422,
+                "invalid request: body; send JSON (UTF-8) with Content-Type: application/json",
+                [Problem("body", "not valid JSON")],
+            )
+        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        import logging
+
+        logging.getLogger("tidings.api").error("internal error: %s", type(exc).__name__)
+        return error_response(
+            500, f"internal error ({type(exc).__name__}); the server log has details: report it"
+        )

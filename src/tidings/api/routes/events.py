@@ -1,0 +1,283 @@
+"""POST /events (a task event from any CI system), /preview (what it would send), /notify
+(an ad-hoc message): the same dispatch and outbox layers `send`, `preview` and `notify` use."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Response
+
+from tidings.api.auth import CanSend
+from tidings.api.errors import ApiError
+from tidings.api.routes import Svc, errors
+from tidings.api.schemas import EventAccepted, PreviewOut
+from tidings.api.service import Service
+from tidings.dispatch import Plan
+from tidings.errors import InputError, Problem
+from tidings.model import STATUSES
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+_EXAMPLE = {
+    "object_kind": "workflow",
+    "event": "workflow",
+    "workflow": {
+        "task_id": 12,
+        "workflow_name": "release",
+        "project_name": "shop",
+        "status": "failed",
+        "task_creator": "admin",
+    },
+}
+EventBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="Zadig's webhook payload, or its `workflow` object alone (a task snapshot; "
+        "docs/snapshot.md): task_id, workflow_name and status are required.",
+        openapi_examples={"zadig webhook": {"value": _EXAMPLE}},
+    ),
+]
+StatusParam = Annotated[
+    str | None,
+    Query(
+        description="Notify as this status (default: the snapshot's).",
+        json_schema_extra={"enum": list(STATUSES)},
+    ),
+]
+KeyHeader = Annotated[
+    str | None,
+    Header(max_length=200, description="Zadig's event id: the same id twice is recorded once."),
+]
+
+
+def _plan(
+    svc: Service,
+    payload: dict[str, Any],
+    workflow: str | None,
+    status: str | None,
+    previous_status: str | None,
+) -> Plan:
+    from tidings.dispatch import check_status, parse_task, plan_event
+
+    for name, value in (("status", status), ("previous_status", previous_status)):
+        if value is not None and value not in STATUSES:
+            raise ApiError(
+                422,
+                f"unknown {name} {value!r}",
+                [Problem(f"query.{name}", f"must be one of {', '.join(STATUSES)}")],
+            )
+    task = parse_task(payload, "event")
+    try:
+        workflow_config = svc.config.workflow(workflow or task.workflow_name)
+    except InputError as exc:
+        raise ApiError(404, exc.message) from None
+    return plan_event(
+        svc.config,
+        workflow_config,
+        task,
+        status=check_status(status) if status else None,
+        previous_status=previous_status,
+    )
+
+
+def _skipped(plan: Plan) -> list[dict[str, Any]]:
+    return [s.__dict__ for s in plan.skipped]
+
+
+@router.post(
+    "/events",
+    response_model=EventAccepted,
+    status_code=202,
+    responses={
+        200: {"model": EventAccepted, "description": "Seen before: the first deliveries"},
+        **errors(401, 403, 404, 413, 422),
+    },
+    summary="Notify a task event (Zadig's webhook payload or a task snapshot)",
+)
+async def post_event(
+    payload: EventBody,
+    response: Response,
+    svc: Svc,
+    _who: CanSend,
+    workflow: Annotated[
+        str | None, Query(max_length=200, description="Default: the snapshot's workflow_name.")
+    ] = None,
+    status: StatusParam = None,
+    previous_status: StatusParam = None,
+    x_zadig_event_uuid: KeyHeader = None,
+    idempotency_key: KeyHeader = None,
+) -> dict[str, Any]:
+    from tidings.delivery.outbox import NewEvent
+    from tidings.history import summaries
+    from tidings.sending import record
+
+    plan = _plan(svc, payload, workflow, status, previous_status)
+    task = plan.task
+    assert task is not None
+    key = x_zadig_event_uuid or idempotency_key
+    event = NewEvent(
+        kind="task",
+        workflow=task.workflow_name,
+        task_id=task.task_id,
+        status=plan.status,
+        idempotency_key=f"api:{key}" if key else None,
+        snapshot=task.model_dump(mode="json"),
+    )
+    enqueued = await svc.db(
+        _record_once, svc, record, plan, event, svc.config.system.delivery.max_age
+    )
+    if enqueued.duplicate:
+        response.status_code = 200
+        rows = await svc.db(summaries, svc.store, enqueued.delivery_ids)
+    else:
+        svc.wake()
+        rows = [
+            {
+                "id": delivery_id,
+                "channel": request.channel,
+                "destination": request.destination,
+                "label": request.label,
+                "status": "pending",
+            }
+            for delivery_id, request in zip(enqueued.delivery_ids, plan.requests(), strict=True)
+        ]
+    return {
+        "event_id": enqueued.event_id,
+        "duplicate": enqueued.duplicate,
+        "status": plan.status,
+        "deliveries": rows,
+        "skipped": _skipped(plan),
+    }
+
+
+def _record_once(svc: Service, record: Any, plan: Plan, event: Any, max_age: float) -> Any:
+    """Record; if another request with the same key committed first (a unique-key conflict
+    on PostgreSQL), the second look finds it and answers as a duplicate."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        return record(svc.store, plan, event, now=time.time(), expires_in=max_age)
+    except IntegrityError:
+        if not event.idempotency_key:
+            raise
+        return record(svc.store, plan, event, now=time.time(), expires_in=max_age)
+
+
+@router.post(
+    "/preview",
+    response_model=PreviewOut,
+    responses=errors(401, 403, 404, 413, 422),
+    summary="What an event would send, secrets masked; sends nothing",
+)
+async def preview(
+    payload: EventBody,
+    svc: Svc,
+    _who: CanSend,
+    workflow: Annotated[str | None, Query(max_length=200)] = None,
+    status: StatusParam = None,
+    previous_status: StatusParam = None,
+) -> dict[str, Any]:
+    from tidings.preview import prepared_calls
+
+    plan = _plan(svc, payload, workflow, status, previous_status)
+    return {"status": plan.status, "requests": prepared_calls(plan), "skipped": _skipped(plan)}
+
+
+_NOTIFY_EXAMPLE = {
+    "webhook_type": "dingding",
+    "dingding_notification_config": {
+        "hook_address": "https://oapi.dingtalk.com/robot/send?access_token=...",
+        "secret": "SEC...",
+        "at_mobiles": ["13800000000"],
+    },
+    "title": "发布完成",
+    "content": "工作流 release #12 已上线",
+}
+
+
+@router.post(
+    "/notify",
+    response_model=EventAccepted,
+    status_code=202,
+    responses={
+        200: {"model": EventAccepted, "description": "Seen before: the first deliveries"},
+        **errors(401, 403, 409, 413, 422),
+    },
+    summary="Send one ad-hoc message (a notification job's spec)",
+)
+async def notify(
+    spec: Annotated[
+        dict[str, Any],
+        Body(
+            description="A notification job's spec (Zadig's fields): webhook_type, its "
+            "*_notification_config, title, content; optional url, language (zh-cn, en-us).",
+            openapi_examples={"dingding": {"value": _NOTIFY_EXAMPLE}},
+        ),
+    ],
+    response: Response,
+    svc: Svc,
+    _who: CanSend,
+    idempotency_key: KeyHeader = None,
+) -> dict[str, Any]:
+    from tidings.adhoc import validate_ctl
+    from tidings.delivery.outbox import NewEvent
+    from tidings.dispatch import plan_note
+    from tidings.history import summaries
+    from tidings.notify.content import Note
+    from tidings.sending import record
+
+    if not svc.with_worker:
+        raise ApiError(
+            409,
+            "this server runs without a worker (--no-worker): ad-hoc destinations' secrets are "
+            "never stored, so only a server with a worker can send them; post to one that has",
+        )
+    data = dict(spec)
+    fields = {k: data.pop(k, "") for k in ("title", "content", "url", "language")}
+    data.pop("source", None)
+    problems = [
+        Problem(name, "must be a string")
+        for name, value in fields.items()
+        if not isinstance(value, str)
+    ]
+    if fields["language"] not in ("", "zh-cn", "en-us"):
+        problems.append(Problem("language", "must be zh-cn or en-us"))
+    if problems:
+        raise ApiError(422, "invalid notification", problems)
+    ctl = validate_ctl(data, "notification")
+    title, content = fields["title"], fields["content"]
+    if not title and not content:
+        raise ApiError(422, "nothing to send", [Problem("title", "give title and/or content")])
+    note = Note(
+        title=title or content.splitlines()[0],
+        content=content,
+        url=fields["url"],
+        language=fields["language"] or "zh-cn",
+    )
+    from tidings.config import ctl_secrets
+
+    svc.add_secrets(ctl_secrets(ctl))
+    plan = plan_note(note, ctl)
+    event = NewEvent(
+        kind="notification",
+        status="notification",
+        idempotency_key=f"api-notify:{idempotency_key}" if idempotency_key else None,
+    )
+    # Before recording: the worker may claim the deliveries at once.
+    svc.resolver.extra.update(plan.destinations())
+    enqueued = await svc.db(
+        _record_once, svc, record, plan, event, svc.config.system.delivery.max_age
+    )
+    if enqueued.duplicate:
+        response.status_code = 200
+    else:
+        svc.wake()
+    rows = await svc.db(summaries, svc.store, enqueued.delivery_ids)
+    return {
+        "event_id": enqueued.event_id,
+        "duplicate": enqueued.duplicate,
+        "status": plan.status,
+        "deliveries": rows,
+        "skipped": _skipped(plan),
+    }

@@ -1,0 +1,44 @@
+"""`tidings serve`: the HTTP API (docs/api.md) with the delivery worker in the same loop."""
+
+from __future__ import annotations
+
+import signal
+
+from tidings.commands.common import load_config, open_store
+from tidings.output import Output
+
+
+def run(config_path: str | None, host: str, port: int, no_worker: bool, log_level: str) -> int:
+    import uvicorn
+
+    from tidings.api.app import create_app
+
+    out = Output()
+    config = load_config(config_path, out)
+    store = open_store(config)
+    if not config.system.api_tokens:
+        out.err(
+            "warning: no system.api_tokens: every /api/v1 request will be refused (401); "
+            "add one (docs/api.md)",
+            fg="yellow",
+        )
+    app = create_app(config, store, worker=not no_worker)
+    worker = "without a worker (--no-worker)" if no_worker else "with a delivery worker"
+    out.err(f"tidings serve on http://{host}:{port} {worker}, database {store.display}")
+    # uvicorn stops gracefully on SIGTERM / Ctrl-C: requests in flight finish, then the
+    # lifespan ends the runs it started and lets the worker record what it sent. It then
+    # raises the signal again for the handler it found: ours notes it, so a requested stop
+    # exits 0 instead of dying by the signal.
+    stopped_by: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda number, _frame: stopped_by.append(number))
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        store.close()
+    out.err("tidings serve stopped")
+    return 0

@@ -1,0 +1,121 @@
+"""The API server on a free port in a thread (real uvicorn, real sockets) and a tiny client."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ADMIN = "admin-token-0123456789abcdef"
+READER = "reader-token-0123456789abcdef"
+SENDER = "sender-token-0123456789abcdef"
+RUNNER = "runner-token-0123456789abcdef"
+
+
+def tokens_yaml() -> str:
+    import hashlib
+
+    digest = hashlib.sha256(RUNNER.encode()).hexdigest()
+    return (
+        "  api_tokens:\n"
+        f"    - {{name: ops, token: '{ADMIN}', scopes: [admin]}}\n"
+        f"    - {{name: dashboard, token: '{READER}', scopes: [read]}}\n"
+        f"    - {{name: ci, token: '{SENDER}', scopes: [send]}}\n"
+        f"    - {{name: release-bot, token_sha256: '{digest}', scopes: [run, read]}}\n"
+    )
+
+
+class Answer:
+    def __init__(self, status: int, headers: Any, body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"Answer({self.status}, {self.body[:500]!r})"
+
+
+class ApiServer:
+    """`with ApiServer(config_path, tmp_path) as api:` — serves until the block ends."""
+
+    def __init__(self, config_path: str, home: Path, *, worker: bool = True) -> None:
+        self.config_path = config_path
+        self.home = home
+        self.worker = worker
+
+    def __enter__(self) -> ApiServer:
+        import uvicorn
+
+        from tidings.api.app import create_app
+        from tidings.config import load
+        from tidings.store.db import Store
+
+        config = load(self.config_path)
+        self.store = Store(f"sqlite:///{self.home}/tidings.db").open()
+        app = create_app(config, self.store, worker=self.worker, home=self.home)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=10)
+        )
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self.thread.start()
+        end = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > end or not self.thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+        self.store.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        """One request, as curl would make it: JSON body, bearer token, extra headers."""
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            sent["Content-Type"] = "application/json"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=data, headers=sent)
+            response = connection.getresponse()
+            return Answer(response.status, response.headers, response.read())
+        finally:
+            connection.close()
+
+
+def wait_for(predicate: Any, timeout: float = 15.0, what: str = "condition") -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

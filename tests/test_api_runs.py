@@ -1,0 +1,183 @@
+"""Workflow runs over the API: start, follow, approve, reject, cancel, logs; and `tidings serve`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+
+from api_helpers import ADMIN, READER, RUNNER, ApiServer, tokens_yaml, wait_for
+from runner_helpers import hook_ctl, statuses
+
+
+def _config(tmp_path, hook: str) -> str:
+    text = (
+        "system:\n"
+        + tokens_yaml()
+        + textwrap.dedent(
+            f"""\
+        users: [{{id: alice}}, {{id: mallory}}]
+        workflows:
+          - name: wf
+            notify_ctls: [{hook_ctl(hook, "created, wait_for_approval, passed, reject, cancelled")}]
+            stages:
+              - name: gate
+                jobs:
+                  - {{name: gate, type: approval, timeout: 20, spec: {{users: [alice]}}}}
+              - name: ship
+                jobs:
+                  - name: ship
+                    type: freestyle
+                    spec: {{script: "echo shipped $TIDINGS_JOB $V"}}
+          - name: external
+        """
+        )
+    )
+    path = tmp_path / "tidings.yaml"
+    path.write_text(text, "utf-8")
+    return str(path)
+
+
+def _job_status(api, task_id: int, job: str) -> str:
+    task = api.call("GET", f"/api/v1/tasks/wf/{task_id}", token=READER).json()["task"]
+    return next(j["status"] for s in task["stages"] for j in s["jobs"] if j["name"] == job)
+
+
+def _ended(api, task_id: int) -> str | None:
+    status = api.call("GET", f"/api/v1/tasks/wf/{task_id}", token=READER).json()["status"]
+    return status if status not in ("created", "running") else None
+
+
+def test_start_approve_and_logs(tmp_path, sandbox):
+    hook = sandbox.webhook_inbox("runs")
+    with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+        body = {"creator": "alice", "remark": "from the API", "vars": {"V": "v1"}}
+        started = api.call("POST", "/api/v1/workflows/wf/tasks", token=RUNNER, body=body)
+        assert started.status == 202, started
+        assert started.json()["task_id"] == 1 and started.json()["url"] == "/api/v1/tasks/wf/1"
+        wait_for(lambda: _job_status(api, 1, "gate") == "wait_for_approval", what="the approval")
+        task = api.call("GET", "/api/v1/tasks/wf/1", token=READER).json()
+        assert task["run_here"] and task["waiting"]["approvers"] == ["alice"]
+        refused = api.call(
+            "POST", "/api/v1/tasks/wf/1/approve", token=RUNNER, body={"user": "mallory"}
+        )
+        assert refused.status == 422 and refused.json()["problems"][0]["path"] == "user"
+        approved = api.call(
+            "POST", "/api/v1/tasks/wf/1/approve", token=RUNNER, body={"user": "alice"}
+        )
+        assert approved.status == 200 and approved.json()["result"] == "approved by alice"
+        assert wait_for(lambda: _ended(api, 1), what="the run to end") == "passed"
+        logs = api.call("GET", "/api/v1/tasks/wf/1/logs?job=ship", token=READER).json()
+        assert logs["jobs"] == [{"name": "ship", "log": "shipped ship v1\n"}]
+        wait_for(lambda: len(sandbox.accepted("webhook")) == 3, what="the run's notifications")
+        assert statuses(sandbox.received("webhook")) == ["created", "wait_for_approval", "passed"]
+        listed = api.call("GET", "/api/v1/tasks?workflow=wf&status=passed", token=READER).json()
+        assert [t["task_id"] for t in listed] == [1]
+        again = api.call("POST", "/api/v1/tasks/wf/1/cancel", token=RUNNER)
+        assert again.status == 409 and "already ended" in again.json()["error"]
+
+
+def test_reject_cancel_and_refusals(tmp_path, sandbox):
+    hook = sandbox.webhook_inbox("runs")
+    with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+        for _ in range(2):
+            assert (
+                api.call("POST", "/api/v1/workflows/wf/tasks", token=ADMIN, body={}).status == 202
+            )
+        wait_for(lambda: _job_status(api, 1, "gate") == "wait_for_approval")
+        wait_for(lambda: _job_status(api, 2, "gate") == "wait_for_approval")
+        rejected = api.call(
+            "POST",
+            "/api/v1/tasks/wf/1/reject",
+            token=ADMIN,
+            body={"user": "alice", "comment": "no"},
+        )
+        assert rejected.status == 200
+        cancel = api.call("POST", "/api/v1/tasks/wf/2/cancel", token=ADMIN, body={"user": "ops"})
+        assert cancel.status == 202
+        assert wait_for(lambda: _ended(api, 1)) == "reject"
+        assert wait_for(lambda: _ended(api, 2)) == "cancelled"
+        not_runnable = api.call("POST", "/api/v1/workflows/external/tasks", token=ADMIN, body={})
+        assert not_runnable.status == 409
+        unknown = api.call("POST", "/api/v1/workflows/nope/tasks", token=ADMIN, body={})
+        assert unknown.status == 404
+        bad = api.call(
+            "POST",
+            "/api/v1/workflows/wf/tasks",
+            token=ADMIN,
+            body={"creator": "bob", "vars": {"1x": "y"}, "colour": "red"},
+        )
+        assert bad.status == 422
+        assert {p["path"] for p in bad.json()["problems"]} == {"colour"}
+        bad = api.call(
+            "POST",
+            "/api/v1/workflows/wf/tasks",
+            token=ADMIN,
+            body={"creator": "bob", "vars": {"1x": "y"}},
+        )
+        assert {p["path"] for p in bad.json()["problems"]} == {"creator", "vars.1x"}
+        missing_user = api.call("POST", "/api/v1/tasks/wf/1/approve", token=ADMIN, body={})
+        assert missing_user.status == 422 and missing_user.json()["problems"][0]["path"] == "user"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_command_starts_and_stops_gracefully(tmp_path, sandbox):
+    config = _config(tmp_path, sandbox.webhook_inbox("serve"))
+    port = _free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    environ.update(NO_COLOR="1", TIDINGS_HOME=str(tmp_path / "home"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tidings", "serve", "-c", config, "--port", str(port)],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def up():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                    return r.status == 200
+            except OSError:
+                return server.poll() is not None and (_ for _ in ()).throw(
+                    AssertionError(server.stderr.read())
+                )
+
+        wait_for(up, what="tidings serve to answer")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/workflows",
+            headers={"Authorization": f"Bearer {READER}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert [w["name"] for w in __import__("json").load(answer)] == ["wf", "external"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _out, err = server.communicate(timeout=20)
+    assert server.returncode == 0, err
+    assert "with a delivery worker" in err and READER not in err
+
+
+def test_other_commands_do_not_import_fastapi(tmp_path, sandbox):
+    config = _config(tmp_path, sandbox.webhook_inbox("lazy"))
+    code = (
+        "import sys; from tidings.cli import main\n"
+        "try:\n    main(['check', '-c', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+        "assert 'fastapi' not in sys.modules and 'uvicorn' not in sys.modules, 'loaded'\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code, config], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 30
