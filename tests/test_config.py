@@ -260,3 +260,20 @@ def test_mail_needs_a_mail_server():
 def test_group_members_must_be_users():
     found = problems("users: [{id: a}]\ngroups: [{id: g, members: [a, b]}]\n")
     assert found == ["groups[0].members[1]: unknown user 'b'; add it under users: (line 2)"]
+
+
+def test_an_unset_variable_is_one_problem_not_also_a_bad_url():
+    found = problems(
+        """
+        workflows:
+          - name: w
+            notify_ctls:
+              - webhook_type: webhook
+                notify_type: [passed]
+                webhook_notification_config: {address: "${HOOK_URL}"}
+        """
+    )
+    assert found == [
+        "workflows[0].notify_ctls[0].webhook_notification_config.address: environment "
+        "variable HOOK_URL is not set; export it or write the value (line 7)"
+    ]

@@ -80,6 +80,14 @@ config_option = click.option(
     help="Configuration file (default: $TIDINGS_CONFIG, else ./tidings.yaml).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+deadline_option = click.option(
+    "--deadline",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Keep retrying failed sends for at most this long.",
+)
 
 
 def _event_options(func: Any) -> Any:
@@ -142,14 +150,7 @@ def preview(
 
 @main.command()
 @_event_options
-@click.option(
-    "--deadline",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Keep retrying failed sends for at most this long.",
-)
+@deadline_option
 @click.option(
     "--wait/--no-wait",
     default=True,
@@ -228,13 +229,7 @@ def send(
     default="zh-cn",
     show_default=True,
 )
-@click.option(
-    "--deadline",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-)
+@deadline_option
 @click.option("--dry-run", is_flag=True, help="Print the request instead of sending it.")
 @json_option
 def notify(**options: Any) -> None:
@@ -369,14 +364,7 @@ def deliveries_show(config_path: str | None, delivery_id: str, as_json: bool) ->
 @config_option
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--dead", is_flag=True, help="Retry every dead delivery.")
-@click.option(
-    "--deadline",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Keep retrying for at most this long.",
-)
+@deadline_option
 @click.option("--wait/--no-wait", default=True, help="Deliver now, or leave it to a worker.")
 @json_option
 def retry(

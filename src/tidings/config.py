@@ -742,9 +742,12 @@ def loads(text: str, source: str = "<config>", environ: dict[str, str] | None = 
         object.__setattr__(problem, "line", line_of(lines, _parse_path(problem.path)))
     errors, warnings = _ctl_problems(data)
 
+    # A value whose variable is unset is reported once, not again as an empty or bad value.
+    unset = {problem.path for problem in problems}
+
     def add(path: Path, message: str) -> None:
         problem = Problem(format_path(path), message, line_of(lines, path))
-        if problem not in problems:
+        if problem.path not in unset and problem not in problems:
             problems.append(problem)
 
     try:
