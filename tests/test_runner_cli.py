@@ -94,6 +94,15 @@ def test_a_runner_that_died_is_marked_failed(tmp_path, sandbox, cli):
     assert task["status"] == "failed" and "stopped without finishing" in task["task"]["error"]
     listed = cli("tasks", "-c", config)
     assert "wf#1" in listed.stdout and "failed" in listed.stdout
+    # Its `failed` notification was recorded once (not per look at the tasks), and a worker
+    # delivers it.
+    pending = cli("deliveries", "-c", config, "--status", "pending", "--json").json()
+    assert [(d["event_status"], d["status"]) for d in pending] == [("failed", "pending")]
+    assert cli("worker", "-c", config, "--once").code == 0
+    assert [r.body["workflow"]["status"] for r in sandbox.accepted("webhook")] == [
+        "created",
+        "failed",
+    ]
 
 
 def test_approve_from_another_shell_then_logs(tmp_path, sandbox, cli):

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
 
 def _store(config_path: str | None, out: Output) -> Store:
-    store = open_store(_maybe_config(config_path, out))
-    state.reap(store)  # a run whose process died is shown failed, not running forever
+    config = _maybe_config(config_path, out)
+    store = open_store(config)
+    # A run whose process died is shown failed, not running forever, and notified as such.
+    state.reap(store, config=config)
     return store
 
 

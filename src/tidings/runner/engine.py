@@ -240,7 +240,7 @@ class Run:
         from tidings.sending import limits_of, settings_of
         from tidings.store.db import data_dir
 
-        state.reap(self.store)
+        state.reap(self.store, config=self.config)
         home = self.options.home or data_dir()
         base = home / "runs" / self.workflow.name
         task_id = state.start(

@@ -141,10 +141,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def reap(store: Store, now: float | None = None) -> list[tuple[str, int]]:
-    """Mark failed the tasks whose runner died (same host: pid gone; else heartbeat stale)."""
+def reap(
+    store: Store, now: float | None = None, config: Any = None
+) -> list[tuple[str, int]]:
+    """Mark failed the tasks whose runner died (same host: pid gone; else heartbeat stale).
+
+    With the configuration, their `failed` notification is recorded in the outbox too (once:
+    the same idempotency key the runner uses), for the next worker to deliver.
+    """
     now = now or time.time()
     dead: list[tuple[str, int]] = []
+    ended: list[Task] = []
     with store.engine.begin() as connection:
         rows = connection.execute(
             select(R, T.c.snapshot)
@@ -172,7 +179,33 @@ def reap(store: Store, now: float | None = None) -> list[tuple[str, int]]:
                 .values(finished_at=now, waiting=None)
             )
             dead.append((row.workflow, row.task_id))
+            ended.append(task)
+    if config is not None:
+        for task in ended:
+            _notify_failed(store, config, task, now)
     return dead
+
+
+def _notify_failed(store: Store, config: Any, task: Task, now: float) -> None:
+    from tidings.delivery.outbox import NewEvent
+    from tidings.dispatch import plan_event
+    from tidings.sending import record
+
+    workflow = next((w for w in config.workflows if w.name == task.workflow_name), None)
+    if workflow is None:
+        return  # no longer configured: nobody to tell
+    found = previous_status(store, task.workflow_name, task.task_id)
+    plan = plan_event(
+        config, workflow, task, status="failed", previous_status="" if found is None else found
+    )
+    event = NewEvent(
+        kind="task",
+        workflow=task.workflow_name,
+        task_id=task.task_id,
+        status="failed",
+        idempotency_key=f"run:{task.workflow_name}#{task.task_id}:failed",
+    )
+    record(store, plan, event, now=now, expires_in=config.system.delivery.max_age)
 
 
 def mark_ended(task: Task, status: str, error: str, now: int) -> Task:

@@ -49,13 +49,13 @@ async def list_tasks(
         raise ApiError(
             422, "unknown status", [Problem("query.status", f"one of {', '.join(STATUSES)}")]
         )
-    await svc.db(state.reap, svc.store)
+    await svc.db(state.reap, svc.store, None, svc.config)
     rows = await svc.db(state.list_tasks, svc.store, workflow, limit, status)
     return [_out(row) for row in rows]
 
 
 async def _task(svc: Service, workflow: str, task_id: int) -> dict[str, Any]:
-    await svc.db(state.reap, svc.store)
+    await svc.db(state.reap, svc.store, None, svc.config)
     row = await svc.db(state.get_task, svc.store, workflow, task_id)
     if row is None:
         raise ApiError(404, f"no task {workflow}#{task_id}; GET /api/v1/tasks lists them")
