@@ -87,7 +87,8 @@ _WORD = {"sent": "sent  ", "failed": "FAILED", "dead": "DEAD  "}
 def print_final(final: Final, out: Output) -> None:
     ok = final.status == "sent"
     code = f"code {final.code}" if final.code is not None else ""
-    attempts = f" after {final.attempts} attempts" if final.attempts > 1 else ""
+    # A dead delivery's reason already counts its attempts ("gave up after 3 attempts ...").
+    attempts = f" after {final.attempts} attempts" if final.attempts > 1 and ok else ""
     detail = code if ok else final.detail
     out.out(
         f"{_WORD.get(final.status, final.status)}  {final.channel:<13}  {final.destination}  "
@@ -161,9 +162,15 @@ def run_plan(
         for delivery_id in pending:
             out.out(f"PENDING {delivery_id}: another worker holds its destination", fg="yellow")
         if outcome.failed:
+            if event.kind == "task":
+                hint = (
+                    f"`tidings deliveries -w {event.workflow} --task {event.task_id}` shows "
+                    "them, `tidings retry ID` sends them again"
+                )
+            else:  # ad-hoc: its secrets were never stored, so only a new notify can resend
+                hint = "`tidings deliveries --status dead` shows them"
             out.err(
-                f"{outcome.failed} of {len(enqueued.delivery_ids)} deliveries not sent; "
-                f"`tidings deliveries --task` shows them, `tidings retry` sends them again",
+                f"{outcome.failed} of {len(enqueued.delivery_ids)} deliveries not sent; {hint}",
                 fg="red",
             )
     return 1 if outcome.failed else 0
