@@ -270,3 +270,23 @@ def test_db_upgrade_creates_the_schema_where_the_environment_says(tmp_path, cli)
     assert (tmp_path / "home" / "tidings.db").exists()  # $TIDINGS_HOME/tidings.db
     bad = cli("db", "upgrade", env={"TIDINGS_DATABASE_URL": "nonsense://"})
     assert bad.code == 1 and "database" in bad.stderr and "Traceback" not in bad.output
+
+
+def test_an_ad_hoc_message_is_not_retried_from_history(tmp_path, cli):
+    (tmp_path / "tidings.yaml").write_text("workflows: []\n", "utf-8")
+    dead = cli(
+        "notify",
+        "--type",
+        "webhook",
+        "--hook-address",
+        "http://127.0.0.1:1/x",
+        "--content",
+        "hello",
+        "--deadline",
+        "0.5",
+    )
+    assert dead.code == 1 and "deliveries --status dead" in dead.stderr
+    (row,) = cli("deliveries", "--status", "dead", "--json").json()
+    again = cli("retry", row["id"])
+    assert again.code == 0 and "not ad-hoc" in again.stderr
+    assert cli("deliveries", "--status", "dead", "--json").json()[0]["id"] == row["id"]

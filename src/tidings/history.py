@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from tidings.delivery.outbox import upsert_destinations
+from tidings.delivery.resolve import EPHEMERAL_PREFIX
 from tidings.errors import InputError
 from tidings.store import tables
 from tidings.store.db import Store
@@ -113,7 +114,9 @@ def requeue(
 ) -> list[str]:
     """Put failed or dead deliveries back in the queue with a fresh retry budget.
 
-    Returns the ids queued again. Sent and pending deliveries are left alone.
+    Returns the ids queued again. Sent and pending deliveries are left alone, and so are
+    ad-hoc `tidings notify` messages: their address and secret were never stored, so no
+    process could send them again.
     """
     now = time.time()
     with store.engine.begin() as connection:
@@ -124,7 +127,11 @@ def requeue(
             query = query.where(D.c.status == "dead")
         else:
             return []
-        rows = [r for r in connection.execute(query).all() if r.status in ("failed", "dead")]
+        rows = [
+            r
+            for r in connection.execute(query).all()
+            if r.status in ("failed", "dead") and not r.destination.startswith(EPHEMERAL_PREFIX)
+        ]
         if not rows:
             return []
         connection.execute(

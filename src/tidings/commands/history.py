@@ -126,7 +126,10 @@ def retry_command(
     max_age = deadline if wait else config.system.delivery.max_age
     queued = requeue(store, full, dead=dead, max_age=max_age)
     if not queued:
-        out.err("nothing to retry: only failed or dead deliveries are retried")
+        out.err(
+            "nothing to retry: only failed or dead deliveries are retried, and not ad-hoc "
+            "`tidings notify` messages (their secrets were never stored: run notify again)"
+        )
         return 0
     out.err(f"queued again: {len(queued)} deliveries")
     if not wait:

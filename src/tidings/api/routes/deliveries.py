@@ -100,6 +100,10 @@ async def retry(
     full = await _find(svc, delivery_id)
     queued = await svc.db(requeue, svc.store, [full], max_age=svc.config.system.delivery.max_age)
     if not queued:
-        raise ApiError(409, f"delivery {full} is not failed or dead: only those are retried")
+        raise ApiError(
+            409,
+            f"delivery {full} is not failed or dead, or is an ad-hoc notification whose "
+            "secrets were never stored: only failed or dead configured deliveries are retried",
+        )
     svc.wake()
     return {"queued": queued}
