@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING
 
 from tidings.config import Config, load
-from tidings.dispatch import Plan
 from tidings.output import Output
 
 if TYPE_CHECKING:
@@ -31,20 +30,6 @@ def open_store(config: Config | None) -> Store:
 
 class CommandError(Exception):
     """An environmental failure the user must fix (exit 1), reported without a traceback."""
-
-
-def redact_call(call: dict, out: Output, *, mask_url: bool = True) -> dict:
-    """A prepared call with its URL, tokens and signature masked (tidings.preview)."""
-    from tidings import preview
-
-    return preview.redact_call(call, mask_url=mask_url)
-
-
-def prepared_calls(plan: Plan, out: Output) -> list[dict]:
-    """Every request of a plan as it would go on the wire now, redacted (tidings.preview)."""
-    from tidings import preview
-
-    return preview.prepared_calls(plan)
 
 
 def print_calls(calls: list[dict], out: Output) -> None:

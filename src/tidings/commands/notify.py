@@ -115,9 +115,10 @@ def run(**options: Any) -> int:
 
 
 def _print_dry_run(plan: Any, out: Output, as_json: bool) -> int:
-    from tidings.commands.common import prepared_calls, print_calls
+    from tidings.commands.common import print_calls
+    from tidings.preview import prepared_calls
 
-    calls = prepared_calls(plan, out)
+    calls = prepared_calls(plan)
     if as_json:
         out.json({"requests": calls})
     else:

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from tidings.commands.common import load_config, open_store, prepared_calls, print_calls
+from tidings.commands.common import load_config, open_store, print_calls
 from tidings.config import Config
 from tidings.dispatch import Plan, plan_event, read_task
 from tidings.output import Output
@@ -50,7 +50,9 @@ def preview(
     out = Output()
     config = load_config(config_path, out)
     plan = _plan(config, workflow, task_path, status, previous_status)
-    calls = prepared_calls(plan, out)
+    from tidings.preview import prepared_calls
+
+    calls = prepared_calls(plan)
     if as_json:
         out.json(
             {
