@@ -56,9 +56,6 @@ class Request:
     label: str = "message"  # what this request is, e.g. "card", "mentions"
     method: str = "POST"
 
-    def body_bytes(self) -> bytes:
-        return encode_json(self.body)
-
 
 @dataclass(frozen=True)
 class Response:

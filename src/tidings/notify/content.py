@@ -52,7 +52,6 @@ class Message:
     jobs: tuple[JobBlock, ...]
     url: str
     hidden_jobs: int = 0
-    clipped: bool = False
     # The task as Zadig's webhook sends it (`workflow` object), for machine receivers.
     payload: dict[str, Any] = field(default_factory=dict)
 
@@ -92,7 +91,6 @@ class Message:
             info=tuple(map(cut, self.info)),
             jobs=jobs,
             display_name=_cut(self.display_name, max_chars, marker),
-            clipped=True,
         )
 
     def keep_jobs(self, count: int) -> Message:
