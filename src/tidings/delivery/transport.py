@@ -6,13 +6,15 @@ address, secret and token meet the request, just before it leaves.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from tidings import __version__
 from tidings.channels.base import Destination, Request, Response, encode_json
 from tidings.delivery.signing import dingtalk_sign, feishu_sign
+
+USER_AGENT = f"tidings/{__version__}"
 
 
 @dataclass(frozen=True)
@@ -48,80 +50,36 @@ class TransportError(Exception):
 
 
 class HttpTransport:
-    """One aiohttp session shared by all sends (connection reuse is most of the speed)."""
+    """One pool of kept-alive connections shared by all sends (connection reuse is most of
+    the speed). HTTP/1.1 over `tidings.delivery.http1`."""
 
     def __init__(self, timeout: float = 10.0) -> None:
         self._timeout = timeout
-        self._session = None
-        self._timeouts: dict[float | None, object] = {}
-        self._urls: dict[str, object] = {}
-
-    def _url(self, url: str) -> object:
-        """The parsed URL, sent exactly as given (encoded=True); parsed once per address."""
-        from yarl import URL
-
-        parsed = self._urls.get(url)
-        if parsed is None:
-            parsed = URL(url, encoded=True)
-            if len(self._urls) < 10000 and "sign=" not in url:  # signed URLs change every time
-                self._urls[url] = parsed
-        return parsed
+        self._client = None
 
     async def __aenter__(self) -> HttpTransport:
-        import aiohttp
+        from tidings.delivery.http1 import HttpClient
 
-        # No per-host cap: one platform host serves many robots, each its own destination.
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=256, limit_per_host=0),
-            auto_decompress=True,
-        )
+        self._client = HttpClient(user_agent=USER_AGENT)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     async def send(self, call: HttpCall, timeout: float | None = None) -> Response:
-        import aiohttp
+        from tidings.delivery.http1 import HttpError
 
-        assert self._session is not None, "use HttpTransport as an async context manager"
-        limit = self._timeouts.get(timeout)
-        if limit is None:
-            limit = aiohttp.ClientTimeout(total=min(timeout or self._timeout, self._timeout))
-            self._timeouts[timeout] = limit
+        assert self._client is not None, "use HttpTransport as an async context manager"
+        limit = min(timeout or self._timeout, self._timeout)
         try:
-            async with self._session.request(
-                call.method,
-                self._url(call.url),
-                data=call.body,
-                headers=call.headers,
-                timeout=limit,
-                allow_redirects=False,
-            ) as answer:
-                body = await answer.read()
-                return Response(answer.status, dict(answer.headers), body)
-        except TimeoutError:
-            raise TransportError(f"no answer within {limit.total:g} s") from None
-        except aiohttp.InvalidURL:
-            raise TransportError("invalid URL") from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(_describe(exc)) from None
-        except (OSError, asyncio.IncompleteReadError) as exc:
-            raise TransportError(type(exc).__name__) from None
-
-
-def _describe(exc: Exception) -> str:
-    """A short reason without the URL (which may hold a token)."""
-    import aiohttp
-
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or 'refused'})"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server closed the connection without an answer"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "answer cut off"
-    return type(exc).__name__
+            answer = await self._client.request(
+                call.method, call.url, call.headers, call.body, limit
+            )
+        except HttpError as exc:
+            raise TransportError(str(exc)) from None
+        return Response(answer.status, answer.headers, answer.body)
 
 
 def describe_call(call: HttpCall) -> dict:
