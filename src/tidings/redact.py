@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable
@@ -36,6 +37,7 @@ def url_secrets(url: str) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=4096)  # the same few addresses, redacted for every delivery
 def redact_url(url: str) -> str:
     """The URL with every query value, token-like path segment and password replaced by ***."""
     try:

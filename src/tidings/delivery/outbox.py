@@ -80,7 +80,7 @@ def upsert_destinations(
         for key, channel in sorted(keys.items())  # a fixed order: no deadlock between writers
     ]
     if rows:
-        connection.exec_driver_sql(store.raw(_UPSERT_DESTINATION), rows)
+        store.run(connection, _UPSERT_DESTINATION, rows)
 
 
 def enqueue(
@@ -116,8 +116,9 @@ def _enqueue(
                 ).scalars()
                 return Enqueued(found, list(ids), duplicate=True)
         event_id = str(uuid.uuid4())
-        connection.exec_driver_sql(
-            store.raw(_INSERT_EVENT),
+        store.run(
+            connection,
+            _INSERT_EVENT,
             {
                 "id": event_id,
                 "kind": event.kind,
@@ -145,7 +146,7 @@ def _enqueue(
             for d in deliveries
         ]
         if rows:
-            connection.exec_driver_sql(store.raw(_INSERT_DELIVERY), rows)
+            store.run(connection, _INSERT_DELIVERY, rows)
             upsert_destinations(
                 connection,
                 store,

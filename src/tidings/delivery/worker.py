@@ -234,10 +234,13 @@ class Worker:
             # repeats no more than two deliveries of this destination.
             if unrecorded is not None:
                 await unrecorded
-            sent_at, answered, retry_at, unrecorded = await self._send(row, destination)
+            answered_at, answered, retry_at, unrecorded = await self._send(row, destination)
             sent += 1
             if answered:  # the platform saw it: it counts against its rate limit
-                recent = pacing.remember(recent, limits, sent_at)
+                # Counted from when the answer came, not from when the request left: the
+                # platform counted it in between, so however long the network took, the
+                # next window starts no sooner for us than for the platform.
+                recent = pacing.remember(recent, limits, answered_at)
             if retry_at is not None:
                 break
         self._batch.releases.append(queue.Release(claimed.key, recent, not_before))
@@ -252,7 +255,7 @@ class Worker:
     async def _send(
         self, row: Any, destination: Any
     ) -> tuple[float, bool, float | None, asyncio.Future[None]]:
-        """One attempt: (sent at, whether the platform answered, retry time if to retry,
+        """One attempt: (answered at, whether the platform answered, retry time if to retry,
         a future set when its result is written)."""
         request = request_from_json(row.request)
         module = channels.get(request.channel)
@@ -318,7 +321,7 @@ class Worker:
             self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
         if status in queue.FINAL:
             self._report(row, status, final_outcome, attempts)
-        return sent_at, answered, retry_at, recorded
+        return now, answered, retry_at, recorded
 
     def _report(self, row: Any, status: str, outcome: Outcome, attempts: int) -> None:
         self._watched.discard(row.id)

@@ -141,9 +141,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def reap(
-    store: Store, now: float | None = None, config: Any = None
-) -> list[tuple[str, int]]:
+def reap(store: Store, now: float | None = None, config: Any = None) -> list[tuple[str, int]]:
     """Mark failed the tasks whose runner died (same host: pid gone; else heartbeat stale).
 
     With the configuration, their `failed` notification is recorded in the outbox too (once:

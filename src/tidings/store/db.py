@@ -146,6 +146,29 @@ class Store:
             self._raw[sql] = cached
         return cached
 
+    def run(self, connection: Any, sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        """Run a statement of `raw` SQL on the driver's own cursor: the hot paths (recording
+        deliveries and their results) skip SQLAlchemy's per-statement work. A list of
+        parameter sets runs as executemany. The driver's errors come out as SQLAlchemy's
+        (DBAPIError and its kinds, `.orig` the driver's), like every other statement's.
+        Returns the cursor's rows for a statement that returns some."""
+        cursor = connection.connection.dbapi_connection.cursor()
+        statement = self.raw(sql)
+        try:
+            if isinstance(params, list):
+                cursor.executemany(statement, params)
+                return None
+            cursor.execute(statement, params)
+            return cursor.fetchall() if cursor.description else None
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            from sqlalchemy.exc import DBAPIError
+
+            raise DBAPIError.instance(
+                statement, None, exc, self.engine.dialect.loaded_dbapi.Error
+            ) from exc
+        finally:
+            cursor.close()
+
     def close(self) -> None:
         self.engine.dispose()
 
