@@ -117,10 +117,10 @@ async def latency(store, config, prepared, rate: float, seconds: float) -> list[
     from tidings.sending import record, settings_of
 
     accepted: dict[str, float] = {}
-    samples: list[float] = []
+    delivered: dict[str, float] = {}  # may come before `accepted` is filled in (a race)
 
     def done(final) -> None:
-        samples.append(time.perf_counter() - accepted[final.id])
+        delivered[final.id] = time.perf_counter()
 
     stop = asyncio.Event()
     worker = Worker(store, Resolver(config), settings=settings_of(config), on_final=done)
@@ -141,11 +141,11 @@ async def latency(store, config, prepared, rate: float, seconds: float) -> list[
             for delivery_id in enqueued.delivery_ids:
                 accepted[delivery_id] = now
             worker.wake()
-        while len(samples) < len(accepted) and time.perf_counter() - started < seconds + 30:
+        while len(delivered) < len(accepted) and time.perf_counter() - started < seconds + 30:
             await asyncio.sleep(0.05)
         stop.set()
         await runner
-    return samples
+    return [delivered[i] - accepted[i] for i in accepted if i in delivered]
 
 
 def main() -> None:

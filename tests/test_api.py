@@ -89,7 +89,7 @@ def test_event_is_delivered_once_when_posted_twice(api, sandbox):
     listed = api.call("GET", "/api/v1/deliveries?workflow=demo-workflow-dev", token=READER)
     assert listed.status == 200 and len(listed.json()) == 4
     assert {row["status"] for row in listed.json()} == {"sent"}
-    one = api.call("GET", f"/api/v1/deliveries/{created['deliveries'][0]['id'][:8]}", token=READER)
+    one = api.call("GET", f"/api/v1/deliveries/{created['deliveries'][0]['id'][-8:]}", token=READER)
     assert one.status == 200 and one.json()["attempts_log"][0]["outcome"] == "ok"
     task = api.call(
         "GET", f"/api/v1/tasks/demo-workflow-dev/{seed_task()['task_id']}", token=READER

@@ -68,8 +68,10 @@ def test_missing_hook_address_names_the_full_path():
                 dingding_notification_config: {at_mobiles: ["1"]}
         """
     )
-    assert "workflows[0].notify_ctls[1].dingding_notification_config.hook_address: field required" \
+    assert (
+        "workflows[0].notify_ctls[1].dingding_notification_config.hook_address: field required"
         in " ".join(found)
+    )
     assert any(
         p.startswith("workflows[0].notify_ctls[0].wechat_notification_config: field required")
         for p in found

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -36,13 +37,17 @@ def test_send_records_every_delivery_and_its_attempts(tmp_path, sandbox, cli):
     assert cli("send", "-t", task).code == 0
     listed = cli("deliveries", "--json").json()
     assert [row["status"] for row in listed] == ["sent"]
-    shown = cli("deliveries", "show", listed[0]["id"][:8], "--json").json()
+    shown = cli("deliveries", "show", listed[0]["id"][-8:], "--json").json()
     log = shown["attempts_log"]
     assert [a["outcome"] for a in log] == ["retry", "ok"]
     assert [a["http_status"] for a in log] == [503, 200]
     assert shown["request"]["body"]["workflow"]["task_id"] == 47
     text = cli("deliveries", "show", listed[0]["id"]).stdout
     assert "HTTP 503" in text and "HTTP 200" in text
+    # Lists show the end of an id (its beginning is the time); either end finds it.
+    assert cli("deliveries").stdout.startswith(listed[0]["id"][-8:] + "  ")
+    assert cli("deliveries", "show", listed[0]["id"][:13], "--json").json()["id"] == shown["id"]
+    assert uuid.UUID(shown["id"]).version == 7
 
 
 def test_no_wait_then_worker_delivers(tmp_path, sandbox, cli):

@@ -20,8 +20,9 @@ def test_feishu_vector():
 
 def test_dingtalk_sign_is_url_encoded_exactly_once():
     request = Request("dingding", "d", {"msgtype": "text"}, sign="dingtalk")
-    destination = Destination("d", "https://oapi.dingtalk.com/robot/send?access_token=T",
-                              secret="SEC0123456789abcdef")
+    destination = Destination(
+        "d", "https://oapi.dingtalk.com/robot/send?access_token=T", secret="SEC0123456789abcdef"
+    )
     call = prepare(request, destination, "id", 1700000000.0)
     assert call.url.endswith(
         "&timestamp=1700000000000&sign=TSZbRFUuvaSQaRKUpF970OPCb2%2FLcQAP3wOvwZIzBZk%3D"
@@ -36,8 +37,9 @@ def test_feishu_signature_goes_in_the_body_in_seconds():
     import json
 
     request = Request("feishu", "f", {"msg_type": "text"}, sign="feishu")
-    destination = Destination("f", "https://open.feishu.cn/open-apis/bot/v2/hook/x",
-                              secret="demo_secret")
+    destination = Destination(
+        "f", "https://open.feishu.cn/open-apis/bot/v2/hook/x", secret="demo_secret"
+    )
     body = json.loads(prepare(request, destination, "id", 1700000000.9).body)
     assert body["timestamp"] == "1700000000"
     assert body["sign"] == "jy72iuUPjLGbTsx+CUgWWMxZkPykAK7EOq9XV4u+X6U="

@@ -71,24 +71,25 @@ def summaries(store: Store, ids: list[str]) -> list[dict[str, Any]]:
     return [found[i] for i in ids if i in found]
 
 
-def find(store: Store, prefix: str) -> str:
-    """The full id of the delivery whose id starts with `prefix` (at least 6 characters)."""
-    if len(prefix) < 6:
-        raise InputError(f"delivery id {prefix!r}: give at least 6 characters of it")
+def find(store: Store, given: str) -> str:
+    """The full id of the delivery whose id starts or ends with `given` (at least 6
+    characters): lists show the end of ids, whose beginning is their creation time."""
+    if len(given) < 6:
+        raise InputError(f"delivery id {given!r}: give at least 6 characters of it")
+    part = given.replace("%", "").replace("_", "").lower()
     with store.read() as connection:
-        ids = (
-            connection.execute(
-                select(D.c.id).where(D.c.id.like(prefix.replace("%", "") + "%")).limit(2)
-            )
-            .scalars()
-            .all()
-        )
+        ids: list[str] = []
+        for pattern in (f"{part}%", f"%{part}"):  # the first one uses the index
+            query = select(D.c.id).where(D.c.id.like(pattern)).limit(2)
+            ids = list(connection.execute(query).scalars())
+            if ids:
+                break
     if not ids:
         raise InputError(
-            f"no delivery {prefix!r} in {store.display}; `tidings deliveries` lists them"
+            f"no delivery {given!r} in {store.display}; `tidings deliveries` lists them"
         )
     if len(ids) > 1:
-        raise InputError(f"delivery id {prefix!r} is ambiguous: give more of it")
+        raise InputError(f"delivery id {given!r} is ambiguous: give more of it")
     return ids[0]
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from tidings.commands.common import load_config, open_store
 from tidings.config import Config
+from tidings.delivery.ids import short
 from tidings.errors import InputError
 from tidings.output import Output
 
@@ -53,7 +54,7 @@ def list_command(
         task_text = f"{row['workflow']}#{row['task_id']}" if row["workflow"] else row["kind"]
         problem = "" if row["status"] in ("sent", "pending") else f"  {row['last_error'] or ''}"
         out.out(
-            f"{row['id'][:8]}  {_when(row['created_at'])}  {row['status']:<7}  "
+            f"{short(row['id'])}  {_when(row['created_at'])}  {row['status']:<7}  "
             f"{row['attempts']:>2}x  {row['channel']:<8}  {task_text:<24}  "
             f"{row['destination']} [{row['label']}]{problem}",
             fg={"sent": "green", "failed": "red", "dead": "red"}.get(row["status"]),

@@ -3,7 +3,6 @@ network I/O. Nothing is sent that was not first recorded, and nothing recorded i
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -12,6 +11,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from tidings.channels.base import Request
+from tidings.delivery.ids import new_id
 from tidings.store import tables
 from tidings.store.db import Store
 
@@ -115,7 +115,7 @@ def _enqueue(
                     .order_by(tables.deliveries.c.seq)
                 ).scalars()
                 return Enqueued(found, list(ids), duplicate=True)
-        event_id = str(uuid.uuid4())
+        event_id = new_id()
         store.run(
             connection,
             _INSERT_EVENT,
@@ -133,7 +133,7 @@ def _enqueue(
             _save_task(connection, store, event, now)
         rows = [
             {
-                "id": str(uuid.uuid4()),
+                "id": new_id(),
                 "event_id": event_id,
                 "channel": d.request.channel,
                 "destination": d.request.destination,

@@ -97,7 +97,7 @@ FROM deliveries WHERE destination = :key AND status = 'pending' ORDER BY seq LIM
 def pending(store: Store, key: str, limit: int) -> list[Pending]:
     """The destination's pending deliveries, oldest event first."""
     with store.read() as connection:
-        rows = connection.exec_driver_sql(store.raw(_PENDING), {"key": key, "limit": limit})
+        rows = store.run(connection, _PENDING, {"key": key, "limit": limit})
         return [
             # SQLite hands back the JSON text; psycopg has already decoded it.
             Pending(*row[:3], orjson.loads(row[3]) if isinstance(row[3], str) else row[3], *row[4:])
@@ -160,9 +160,9 @@ def retry_on_conflict(work: Any, attempts: int = 5) -> Any:
 def _write(store: Store, batch: Batch, owner: str) -> None:
     with store.engine.begin() as connection:
         if batch.updates:
-            connection.exec_driver_sql(store.raw(_UPDATE_DELIVERY), batch.updates)
+            store.run(connection, _UPDATE_DELIVERY, batch.updates)
         if batch.attempts:
-            connection.exec_driver_sql(store.raw(_INSERT_ATTEMPT), batch.attempts)
+            store.run(connection, _INSERT_ATTEMPT, batch.attempts)
         for release in batch.releases:
             head = _head_due(release.key)
             due = head
