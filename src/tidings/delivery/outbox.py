@@ -3,7 +3,7 @@ network I/O. Nothing is sent that was not first recorded, and nothing recorded i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -92,68 +92,98 @@ def enqueue(
     expires_in: float,
 ) -> Enqueued:
     """Record the event and its deliveries atomically; return their ids."""
+    return enqueue_many(store, [(event, list(deliveries))], now=now, expires_in=expires_in)[0]
+
+
+def enqueue_many(
+    store: Store,
+    batch: Sequence[tuple[NewEvent, Sequence[NewDelivery]]],
+    *,
+    now: float,
+    expires_in: float,
+) -> list[Enqueued]:
+    """Record several events, each with all its deliveries, in ONE transaction (group commit:
+    a service taking many events at once pays for one commit, not one each). All or none;
+    results in the order given. An idempotency key seen before, or earlier in the same batch,
+    records nothing new and answers with the first event's ids (`duplicate`)."""
     from tidings.delivery.queue import retry_on_conflict
 
-    deliveries = list(deliveries)
-    return retry_on_conflict(lambda: _enqueue(store, event, deliveries, now, expires_in))
+    return retry_on_conflict(lambda: _enqueue(store, batch, now, expires_in))
 
 
 def _enqueue(
-    store: Store, event: NewEvent, deliveries: list[NewDelivery], now: float, expires_in: float
-) -> Enqueued:
+    store: Store,
+    batch: Sequence[tuple[NewEvent, Sequence[NewDelivery]]],
+    now: float,
+    expires_in: float,
+) -> list[Enqueued]:
+    results: list[Enqueued] = []
+    seen: dict[str, Enqueued] = {}  # idempotency keys recorded by this batch
+    rows: list[dict[str, Any]] = []
+    destinations: dict[str, str] = {}
     with store.engine.begin() as connection:
-        if event.idempotency_key:
-            found = connection.execute(
-                select(tables.events.c.id).where(
-                    tables.events.c.idempotency_key == event.idempotency_key
+        for event, deliveries in batch:
+            key = event.idempotency_key
+            if key:
+                earlier = seen.get(key) or _recorded(connection, key)
+                if earlier is not None:
+                    results.append(Enqueued(earlier.event_id, earlier.delivery_ids, True))
+                    continue
+            event_id = new_id()
+            store.run(
+                connection,
+                _INSERT_EVENT,
+                {
+                    "id": event_id,
+                    "kind": event.kind,
+                    "workflow": event.workflow,
+                    "task_id": event.task_id,
+                    "status": event.status,
+                    "idempotency_key": key,
+                    "created_at": now,
+                },
+            )
+            if event.snapshot is not None and event.workflow and event.task_id is not None:
+                _save_task(connection, store, event, now)
+            ids = []
+            for d in deliveries:
+                ids.append(new_id())
+                rows.append(
+                    {
+                        "id": ids[-1],
+                        "event_id": event_id,
+                        "channel": d.request.channel,
+                        "destination": d.request.destination,
+                        "address": d.address,
+                        "label": d.request.label,
+                        "request": orjson.dumps(request_to_json(d.request)).decode("utf-8"),
+                        "now": now,
+                        "expires_at": now + expires_in,
+                    }
                 )
-            ).scalar()
-            if found:
-                ids = connection.execute(
-                    select(tables.deliveries.c.id)
-                    .where(tables.deliveries.c.event_id == found)
-                    .order_by(tables.deliveries.c.seq)
-                ).scalars()
-                return Enqueued(found, list(ids), duplicate=True)
-        event_id = new_id()
-        store.run(
-            connection,
-            _INSERT_EVENT,
-            {
-                "id": event_id,
-                "kind": event.kind,
-                "workflow": event.workflow,
-                "task_id": event.task_id,
-                "status": event.status,
-                "idempotency_key": event.idempotency_key,
-                "created_at": now,
-            },
-        )
-        if event.snapshot is not None and event.workflow and event.task_id is not None:
-            _save_task(connection, store, event, now)
-        rows = [
-            {
-                "id": new_id(),
-                "event_id": event_id,
-                "channel": d.request.channel,
-                "destination": d.request.destination,
-                "address": d.address,
-                "label": d.request.label,
-                "request": orjson.dumps(request_to_json(d.request)).decode("utf-8"),
-                "now": now,
-                "expires_at": now + expires_in,
-            }
-            for d in deliveries
-        ]
+                destinations[d.request.destination] = d.request.channel
+            results.append(Enqueued(event_id, ids))
+            if key:
+                seen[key] = results[-1]
         if rows:
             store.run(connection, _INSERT_DELIVERY, rows)
-            upsert_destinations(
-                connection,
-                store,
-                {d.request.destination: d.request.channel for d in deliveries},
-                now,
-            )
-    return Enqueued(event_id, [row["id"] for row in rows])
+            upsert_destinations(connection, store, destinations, now)
+    return results
+
+
+def _recorded(connection: Connection, key: str) -> Enqueued | None:
+    """The event already recorded under this idempotency key, with its delivery ids."""
+    found = connection.execute(
+        select(tables.events.c.id).where(tables.events.c.idempotency_key == key)
+    ).scalar()
+    if not found:
+        return None
+    ids = connection.execute(
+        select(tables.deliveries.c.id)
+        .where(tables.deliveries.c.event_id == found)
+        .order_by(tables.deliveries.c.seq)
+    ).scalars()
+    return Enqueued(found, list(ids), duplicate=True)
 
 
 def _save_task(connection: Connection, store: Store, event: NewEvent, now: float) -> None:
