@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tidings.delivery.outbox import upsert_destinations
 from tidings.delivery.resolve import EPHEMERAL_PREFIX
@@ -120,32 +120,28 @@ def requeue(
     process could send them again.
     """
     now = time.time()
-    with store.engine.begin() as connection:
-        query = select(D.c.id, D.c.destination, D.c.channel, D.c.status)
-        if ids:
-            query = query.where(D.c.id.in_(ids))
-        elif dead:
-            query = query.where(D.c.status == "dead")
-        else:
-            return []
+    if ids:
+        names = {f"i{n}": value for n, value in enumerate(ids)}
+        where = f"id IN ({', '.join(f':{name}' for name in names)})"
+    elif dead:
+        names, where = {}, "status = 'dead'"
+    else:
+        return []
+    with store.transaction() as tx:
+        found = tx.run(
+            f"SELECT id, destination, channel, status FROM deliveries WHERE {where}", names
+        )
         rows = [
-            r
-            for r in connection.execute(query).all()
-            if r.status in ("failed", "dead") and not r.destination.startswith(EPHEMERAL_PREFIX)
+            (id_, destination, channel)
+            for id_, destination, channel, status in found
+            if status in ("failed", "dead") and not destination.startswith(EPHEMERAL_PREFIX)
         ]
         if not rows:
             return []
-        connection.execute(
-            update(D)
-            .where(D.c.id.in_([r.id for r in rows]))
-            .values(
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                expires_at=now + max_age,
-                finished_at=None,
-                updated_at=now,
-            )
+        tx.run(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = :now, "
+            "expires_at = :expires_at, finished_at = NULL, updated_at = :now WHERE id = :id",
+            [{"id": id_, "now": now, "expires_at": now + max_age} for id_, _, _ in sorted(rows)],
         )
-        upsert_destinations(connection, store, {r.destination: r.channel for r in rows}, now)
-    return [r.id for r in rows]
+        upsert_destinations(tx, {destination: channel for _, destination, channel in rows}, now)
+    return [id_ for id_, _, _ in rows]

@@ -67,6 +67,8 @@ def run(
             loop.add_signal_handler(sig, stop.set)
         from sqlalchemy.exc import DBAPIError
 
+        from tidings.store.db import DatabaseError
+
         pause = 1.0
         while not stop.is_set():
             worker = Worker(
@@ -89,7 +91,7 @@ def run(
                             pass
                         break
                     await worker.run(stop)
-            except DBAPIError as exc:
+            except (DBAPIError, DatabaseError) as exc:
                 # The database went away (restart, failover): nothing is lost — what was
                 # not recorded is still pending — so wait and start again.
                 out.err(f"database error: {exc.orig}; starting again in {pause:g} s", fg="red")

@@ -8,12 +8,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
 
 from tidings.channels.base import Request
 from tidings.delivery.ids import new_id
-from tidings.store import tables
-from tidings.store.db import Store
+from tidings.store.db import Store, Tx
 
 
 @dataclass(frozen=True)
@@ -71,16 +69,14 @@ VALUES (:id, :kind, :workflow, :task_id, :status, :idempotency_key, :created_at)
 """
 
 
-def upsert_destinations(
-    connection: Connection, store: Store, keys: dict[str, str], now: float
-) -> None:
+def upsert_destinations(tx: Tx, keys: dict[str, str], now: float) -> None:
     """Make each destination due now (or keep an earlier due time), creating it if new."""
     rows = [
         {"key": key, "channel": channel, "now": now}
         for key, channel in sorted(keys.items())  # a fixed order: no deadlock between writers
     ]
     if rows:
-        store.run(connection, _UPSERT_DESTINATION, rows)
+        tx.run(_UPSERT_DESTINATION, rows)
 
 
 def enqueue(
@@ -121,17 +117,16 @@ def _enqueue(
     seen: dict[str, Enqueued] = {}  # idempotency keys recorded by this batch
     rows: list[dict[str, Any]] = []
     destinations: dict[str, str] = {}
-    with store.engine.begin() as connection:
+    with store.transaction() as tx:
         for event, deliveries in batch:
             key = event.idempotency_key
             if key:
-                earlier = seen.get(key) or _recorded(connection, key)
+                earlier = seen.get(key) or _recorded(tx, key)
                 if earlier is not None:
                     results.append(Enqueued(earlier.event_id, earlier.delivery_ids, True))
                     continue
             event_id = new_id()
-            store.run(
-                connection,
+            tx.run(
                 _INSERT_EVENT,
                 {
                     "id": event_id,
@@ -144,7 +139,7 @@ def _enqueue(
                 },
             )
             if event.snapshot is not None and event.workflow and event.task_id is not None:
-                _save_task(connection, store, event, now)
+                _save_task(tx, event, now)
             ids = []
             for d in deliveries:
                 ids.append(new_id())
@@ -166,39 +161,37 @@ def _enqueue(
             if key:
                 seen[key] = results[-1]
         if rows:
-            store.run(connection, _INSERT_DELIVERY, rows)
-            upsert_destinations(connection, store, destinations, now)
+            tx.run(_INSERT_DELIVERY, rows)
+            upsert_destinations(tx, destinations, now)
     return results
 
 
-def _recorded(connection: Connection, key: str) -> Enqueued | None:
+def _recorded(tx: Tx, key: str) -> Enqueued | None:
     """The event already recorded under this idempotency key, with its delivery ids."""
-    found = connection.execute(
-        select(tables.events.c.id).where(tables.events.c.idempotency_key == key)
-    ).scalar()
+    found = tx.value("SELECT id FROM events WHERE idempotency_key = :key", {"key": key})
     if not found:
         return None
-    ids = connection.execute(
-        select(tables.deliveries.c.id)
-        .where(tables.deliveries.c.event_id == found)
-        .order_by(tables.deliveries.c.seq)
-    ).scalars()
-    return Enqueued(found, list(ids), duplicate=True)
+    rows = tx.run("SELECT id FROM deliveries WHERE event_id = :id ORDER BY seq", {"id": found})
+    return Enqueued(found, [row[0] for row in rows], duplicate=True)
 
 
-def _save_task(connection: Connection, store: Store, event: NewEvent, now: float) -> None:
-    table = tables.tasks
-    statement = store.insert(table).values(
-        workflow=event.workflow,
-        task_id=event.task_id,
-        status=event.status or "",
-        snapshot=event.snapshot,
-        created_at=now,
-        updated_at=now,
-    )
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.workflow, table.c.task_id],
-            set_={"status": event.status or "", "snapshot": event.snapshot, "updated_at": now},
-        )
+_SAVE_TASK = """
+INSERT INTO tasks (workflow, task_id, status, snapshot, created_at, updated_at)
+VALUES (:workflow, :task_id, :status, :snapshot::json, :now, :now)
+ON CONFLICT (workflow, task_id) DO UPDATE SET status = excluded.status,
+    snapshot = excluded.snapshot, updated_at = excluded.updated_at
+"""
+
+
+def _save_task(tx: Tx, event: NewEvent, now: float) -> None:
+    """Keep the latest snapshot of the task (history and `tasks` show it)."""
+    tx.run(
+        _SAVE_TASK,
+        {
+            "workflow": event.workflow,
+            "task_id": event.task_id,
+            "status": event.status or "",
+            "snapshot": orjson.dumps(event.snapshot).decode("utf-8"),
+            "now": now,
+        },
     )

@@ -12,13 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, case, or_, select, update
 
-from tidings.store import tables
-from tidings.store.db import Store
-
-D = tables.deliveries
-DEST = tables.destinations
+from tidings.store.db import DatabaseError, Store
 
 FINAL = ("sent", "failed", "dead")
 
@@ -51,26 +46,33 @@ class Batch:
         return bool(self.updates or self.attempts or self.releases)
 
 
+_CLAIM = """
+UPDATE destinations SET lease_owner = :owner, lease_until = :until
+WHERE key IN (
+    SELECT key FROM destinations
+    WHERE next_due_at <= :now AND (lease_until IS NULL OR lease_until < :now)
+    ORDER BY next_due_at LIMIT :limit {lock}
+) AND (lease_until IS NULL OR lease_until < :now)
+RETURNING key, channel, recent
+"""
+
+
 def claim(store: Store, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
     """Lease up to `limit` destinations that have work due and nobody holding them."""
-    free = or_(DEST.c.lease_until.is_(None), DEST.c.lease_until < now)
-    candidates = (
-        select(DEST.c.key)
-        .where(DEST.c.next_due_at <= now, free)
-        .order_by(DEST.c.next_due_at)
-        .limit(limit)
-    )
-    if store.dialect == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    statement = (
-        update(DEST)
-        .where(DEST.c.key.in_(candidates.scalar_subquery()), free)
-        .values(lease_owner=owner, lease_until=now + lease)
-        .returning(DEST.c.key, DEST.c.channel, DEST.c.recent)
-    )
-    with store.engine.begin() as connection:
-        rows = connection.execute(statement).all()
-    return [Claimed(key, channel, list(recent or []), now + lease) for key, channel, recent in rows]
+    # PostgreSQL: skip rows another worker is claiming instead of waiting for it.
+    lock = "FOR UPDATE SKIP LOCKED" if store.dialect == "postgresql" else ""
+    params = {"owner": owner, "until": now + lease, "now": now, "limit": limit}
+    with store.transaction() as tx:
+        rows = tx.run(_CLAIM.format(lock=lock), params)
+    return [
+        Claimed(key, channel, list(_json(recent) or []), now + lease)
+        for key, channel, recent in rows
+    ]
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value: SQLite hands back the text, psycopg has already decoded it."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 @dataclass
@@ -96,24 +98,9 @@ FROM deliveries WHERE destination = :key AND status = 'pending' ORDER BY seq LIM
 
 def pending(store: Store, key: str, limit: int) -> list[Pending]:
     """The destination's pending deliveries, oldest event first."""
-    with store.read() as connection:
-        rows = store.run(connection, _PENDING, {"key": key, "limit": limit})
-        return [
-            # SQLite hands back the JSON text; psycopg has already decoded it.
-            Pending(*row[:3], orjson.loads(row[3]) if isinstance(row[3], str) else row[3], *row[4:])
-            for row in rows
-        ]
-
-
-def _head_due(key: str) -> Any:
-    """When the first pending delivery of the destination is due (NULL: nothing pending)."""
-    return (
-        select(D.c.next_attempt_at)
-        .where(D.c.destination == key, D.c.status == "pending")
-        .order_by(D.c.seq)
-        .limit(1)
-        .scalar_subquery()
-    )
+    with store.transaction(write=False) as tx:
+        rows = tx.run(_PENDING, {"key": key, "limit": limit})
+    return [Pending(*row[:3], _json(row[3]), *row[4:]) for row in rows]
 
 
 # Every update sets all of these (the worker fills each field), so one statement serves all.
@@ -126,6 +113,17 @@ WHERE id = :id
 _INSERT_ATTEMPT = """
 INSERT INTO attempts (delivery_id, at, duration_ms, outcome, http_status, code, detail, worker)
 VALUES (:delivery_id, :at, :duration_ms, :outcome, :http_status, :code, :detail, :worker)
+"""
+# Releasing a destination: due when its first pending delivery is (NULL: nothing pending),
+# but not before `not_before` when pacing asked for a pause (0 when it did not).
+_HEAD_DUE = (
+    "(SELECT next_attempt_at FROM deliveries WHERE destination = :key AND status = 'pending' "
+    "ORDER BY seq LIMIT 1)"
+)
+_RELEASE = f"""
+UPDATE destinations SET lease_owner = NULL, lease_until = NULL, recent = :recent::json,
+    next_due_at = CASE WHEN {_HEAD_DUE} < :not_before THEN :not_before ELSE {_HEAD_DUE} END
+WHERE key = :key AND lease_owner = :owner
 """
 
 
@@ -144,53 +142,57 @@ def write(store: Store, batch: Batch, owner: str) -> None:
 def retry_on_conflict(work: Any, attempts: int = 5) -> Any:
     """Run a transaction again when the database aborted it for a deadlock or a
     serialization conflict (PostgreSQL SQLSTATE 40P01 / 40001)."""
-    from sqlalchemy.exc import DBAPIError
-
     for attempt in range(attempts):
         try:
             return work()
-        except DBAPIError as exc:
-            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-            if code not in ("40P01", "40001") or attempt == attempts - 1:
+        except DatabaseError as exc:
+            if exc.sqlstate not in ("40P01", "40001") or attempt == attempts - 1:
                 raise
             time.sleep(0.01 * (attempt + 1))
     return None
 
 
 def _write(store: Store, batch: Batch, owner: str) -> None:
-    with store.engine.begin() as connection:
+    with store.transaction() as tx:
         if batch.updates:
-            store.run(connection, _UPDATE_DELIVERY, batch.updates)
+            tx.run(_UPDATE_DELIVERY, batch.updates)
         if batch.attempts:
-            store.run(connection, _INSERT_ATTEMPT, batch.attempts)
-        for release in batch.releases:
-            head = _head_due(release.key)
-            due = head
-            if release.not_before is not None:
-                due = case((head < release.not_before, release.not_before), else_=head)
-            connection.execute(
-                update(DEST)
-                .where(DEST.c.key == release.key, DEST.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None, next_due_at=due, recent=release.recent)
-            )
+            tx.run(_INSERT_ATTEMPT, batch.attempts)
+        if batch.releases:
+            releases = [
+                {
+                    "key": release.key,
+                    "owner": owner,
+                    "recent": orjson.dumps(release.recent).decode(),
+                    "not_before": release.not_before or 0.0,
+                }
+                for release in batch.releases
+            ]
+            tx.run(_RELEASE, releases)
 
 
-def repair(store: Store, now: float) -> int:
+_REPAIR = """
+UPDATE destinations SET next_due_at = :now
+WHERE next_due_at IS NULL AND EXISTS (
+    SELECT 1 FROM deliveries WHERE deliveries.destination = destinations.key
+    AND deliveries.status = 'pending'
+)
+"""
+
+
+def repair(store: Store, now: float) -> None:
     """Make due any destination that has pending deliveries but no due time (after a manual
-    retry, or anything else that left it idle). Returns how many were woken."""
-    has_pending = (
-        select(D.c.id).where(D.c.destination == DEST.c.key, D.c.status == "pending").exists()
-    )
-    with store.engine.begin() as connection:
-        result = connection.execute(
-            update(DEST)
-            .where(and_(DEST.c.next_due_at.is_(None), has_pending))
-            .values(next_due_at=now)
-        )
-    return result.rowcount or 0
+    retry, or anything else that left it idle)."""
+    with store.transaction() as tx:
+        tx.run(_REPAIR, {"now": now})
 
 
 def statuses(store: Store, ids: list[str]) -> dict[str, str]:
-    with store.read() as connection:
-        rows = connection.execute(select(D.c.id, D.c.status).where(D.c.id.in_(ids))).all()
-    return dict(rows)
+    found: dict[str, str] = {}
+    with store.transaction(write=False) as tx:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            names = {f"i{n}": value for n, value in enumerate(chunk)}
+            marks = ", ".join(f":{name}" for name in names)
+            found.update(tx.run(f"SELECT id, status FROM deliveries WHERE id IN ({marks})", names))
+    return found

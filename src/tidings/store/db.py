@@ -1,23 +1,48 @@
-"""Opening the database: where it is, its SQLite settings, and migrations applied on open."""
+"""Opening the database: where it is, its SQLite settings, migrations applied on open, and
+transactions on the driver itself for the hot paths.
+
+SQLite (the default) is used through the stdlib `sqlite3` driver for everything the outbox
+and the worker do, so a one-shot `tidings notify` never imports SQLAlchemy; SQLAlchemy (and
+Alembic) come in for migrations, history queries, the runner, and for PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
 
 DATABASE_ENV = "TIDINGS_DATABASE_URL"
 HOME_ENV = "TIDINGS_HOME"
 HEAD = "0002"  # the newest migration in store/migrations/versions
+_INVALID_URL = (
+    f"invalid database URL (from ${DATABASE_ENV} or system.database_url); "
+    "expected e.g. sqlite:////var/lib/tidings/tidings.db or postgresql+psycopg://user@host/db"
+)
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",  # durable across crashes of the process
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA foreign_keys=ON",
+)
 
 
 class StoreError(Exception):
     """The database cannot be opened or used; the message says which and why."""
+
+
+class DatabaseError(Exception):
+    """A statement failed in the database (`orig`: the driver's exception; `sqlstate`:
+    PostgreSQL's error code, when there is one)."""
+
+    def __init__(self, orig: BaseException) -> None:
+        super().__init__(str(orig))
+        self.orig = orig
+        self.sqlstate: str | None = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
 def data_dir() -> Path:
@@ -36,17 +61,15 @@ def resolve_url(configured: str | None = None) -> str:
     return f"sqlite:///{data_dir() / 'tidings.db'}"
 
 
-def _sqlite_settings(engine: Engine) -> None:
+def _sqlite_settings(engine: Any) -> None:
+    from sqlalchemy import event
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Transactions are begun explicitly below (IMMEDIATE: writers queue instead of failing).
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        for pragma in _SQLITE_PRAGMAS:
+            dbapi_connection.execute(pragma)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
@@ -56,37 +79,145 @@ def _sqlite_settings(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def _sqlite_path(url: str) -> str | None:
+    """The file of a sqlite:// URL (SQLAlchemy's spelling), None if it is not one."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+")[0] != "sqlite":
+        return None
+    path = rest.split("?")[0]
+    path = path[1:] if path.startswith("/") else path
+    if not path or path == ":memory:":
+        # Each connection would get its own empty database, and every delivery would be
+        # lost with the process: the outbox needs a file.
+        raise StoreError(
+            "an in-memory SQLite database cannot hold the outbox: give a file, e.g. "
+            "sqlite:////var/lib/tidings/tidings.db"
+        )
+    return path
+
+
+class Tx:
+    """One transaction on the driver's own connection: `raw` SQL with :name parameters."""
+
+    def __init__(self, store: Store, connection: Any) -> None:
+        self._store = store
+        self._connection = connection  # sqlite3.Connection, or the DBAPI connection
+
+    def run(self, sql: str, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
+        """Run one statement; a list of parameter sets runs as executemany. Returns the rows
+        of a statement that returns some (a list of tuples), else None."""
+        cursor = self._connection.cursor()
+        statement = self._store.raw(sql)
+        try:
+            if isinstance(params, list):
+                cursor.executemany(statement, params)
+                return None
+            cursor.execute(statement, params or {})
+            return cursor.fetchall() if cursor.description else None
+        except Exception as exc:
+            if isinstance(exc, self._store.driver_error):
+                raise DatabaseError(exc) from exc
+            raise
+        finally:
+            cursor.close()
+
+    def value(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        rows = self.run(sql, params)
+        return rows[0][0] if rows else None
+
+
+class _SqlitePool:
+    """Connections to one SQLite file, reused across transactions (opening one costs more
+    than most statements). A connection serves one transaction at a time."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        import sqlite3
+
+        connection = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        for pragma in _SQLITE_PRAGMAS:
+            connection.execute(pragma)
+        return connection
+
+    def put(self, connection: Any) -> None:
+        with self._lock:
+            if len(self._idle) < 8:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+
 class Store:
     """A database with tidings' schema, migrated to the newest version when opened."""
 
     def __init__(self, url: str) -> None:
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise StoreError(
-                f"invalid database URL (from ${DATABASE_ENV} or system.database_url); "
-                "expected e.g. sqlite:////var/lib/tidings/tidings.db or "
-                "postgresql+psycopg://user@host/db"
-            ) from None
         self.url = url
-        self.dialect = parsed.get_backend_name()
         self._raw: dict[str, str] = {}
-        kwargs: dict[str, Any] = {}
-        if self.dialect == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self._engine: Any = None
+        path = _sqlite_path(url)
+        self._pool = _SqlitePool(path) if path is not None else None
+        if path is not None:
+            import sqlite3
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.dialect = "sqlite"
+            self.driver_error: type[BaseException] = sqlite3.Error
+            return
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
-            self.engine = create_engine(parsed, **kwargs)
-        except Exception as exc:  # missing driver, bad options
-            raise StoreError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
-        if self.dialect == "sqlite":
-            _sqlite_settings(self.engine)
+            self.dialect = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise StoreError(_INVALID_URL) from None
+        self.engine  # noqa: B018 - a missing driver or bad option is reported now
+        self.driver_error = self._engine.dialect.loaded_dbapi.Error
+
+    @property
+    def engine(self) -> Any:
+        """The SQLAlchemy engine (created on first use: one-shot sends never need it)."""
+        if self._engine is None:
+            from sqlalchemy import create_engine
+            from sqlalchemy.engine import make_url
+
+            kwargs: dict[str, Any] = {}
+            if self.dialect == "sqlite":
+                kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            else:
+                kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            parsed = make_url(self.url)
+            try:
+                self._engine = create_engine(parsed, **kwargs)
+            except Exception as exc:  # missing driver, bad options
+                raise StoreError(
+                    f"cannot use database {parsed.render_as_string()}: {exc}"
+                ) from None
+            if self.dialect == "sqlite":
+                _sqlite_settings(self._engine)
+        return self._engine
 
     @property
     def display(self) -> str:
+        if self.dialect == "sqlite":
+            return self.url
+        from sqlalchemy.engine import make_url
+
         return make_url(self.url).render_as_string(hide_password=True)
 
     def open(self) -> Store:
@@ -94,83 +225,103 @@ class Store:
         try:
             if self.version() != HEAD:
                 self.upgrade()
-        except OperationalError as exc:
-            raise StoreError(f"cannot open database {self.display}: {exc.orig}") from None
+        except DatabaseError as exc:
+            raise StoreError(f"cannot open database {self.display}: {exc}") from None
         return self
 
     def version(self) -> str | None:
-        with self.read() as connection:
-            if not inspect(connection).has_table("alembic_version"):
+        with self.transaction(write=False) as tx:
+            if self.dialect == "sqlite":
+                found = tx.value(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+                )
+            else:
+                found = tx.value("SELECT to_regclass('alembic_version')")
+            if not found:
                 return None
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return tx.value("SELECT version_num FROM alembic_version")
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply Alembic migrations (what `tidings db upgrade` runs)."""
         from alembic import command
         from alembic.config import Config
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
 
         config = Config()
         config.set_main_option("script_location", "tidings.store:migrations")
-        with self.engine.begin() as connection:
-            if self.dialect == "postgresql":
-                # Several processes may open a new database at once: one migrates at a time.
-                connection.execute(text("SELECT pg_advisory_xact_lock(7215461)"))
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        try:
+            with self.engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    # Several processes may open a new database at once: one migrates at a time.
+                    connection.execute(text("SELECT pg_advisory_xact_lock(7215461)"))
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        except DBAPIError as exc:
+            raise DatabaseError(exc.orig) from exc
 
-    def insert(self, table: Any) -> Any:
-        """INSERT with ON CONFLICT support (SQLite and PostgreSQL spell it alike)."""
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        """A transaction for `raw` SQL on the driver: committed when the block ends, rolled
+        back if it raises. On SQLite a writer takes the write lock at BEGIN (IMMEDIATE), so
+        writers queue instead of failing later; readers take none."""
+        if self._pool is None:
+            yield from self._engine_transaction(write)
+            return
+        connection = self._pool.get()
+        healthy = True
+        try:
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Tx(self, connection)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+        except self.driver_error as exc:
+            healthy = False  # its state is unknown: never reused
+            raise DatabaseError(exc) from exc
+        finally:
+            if healthy:
+                self._pool.put(connection)
+            else:
+                connection.close()
+
+    def _engine_transaction(self, write: bool) -> Iterator[Tx]:
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            if write:
+                with self.engine.begin() as connection:
+                    yield Tx(self, connection.connection.dbapi_connection)
+            else:
+                with self.read() as connection, connection.begin():
+                    yield Tx(self, connection.connection.dbapi_connection)
+        except DBAPIError as exc:
+            raise DatabaseError(exc.orig) from exc
 
     def read(self) -> Any:
-        """A connection for reading only (no write lock on SQLite)."""
+        """A SQLAlchemy connection for reading only (no write lock on SQLite)."""
         return self.engine.connect().execution_options(tidings_read_only=True)
 
     def raw(self, sql: str) -> str:
-        """SQL written with :name parameters, in this driver's own style.
-
-        The hot paths (recording deliveries and their results) run such statements through
-        `exec_driver_sql`, skipping SQLAlchemy's per-row processing; `::json` marks a value
-        that PostgreSQL must cast, and is dropped for SQLite.
-        """
+        """SQL written with :name parameters, in this driver's own style; `::json` marks a
+        value that PostgreSQL must cast, and is dropped for SQLite."""
         cached = self._raw.get(sql)
         if cached is None:
             if self.dialect == "postgresql":
-                cached = re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", sql)
+                cached = re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", r"%(\1)s", sql)
             else:
                 cached = sql.replace("::json", "")
             self._raw[sql] = cached
         return cached
 
-    def run(self, connection: Any, sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
-        """Run a statement of `raw` SQL on the driver's own cursor: the hot paths (recording
-        deliveries and their results) skip SQLAlchemy's per-statement work. A list of
-        parameter sets runs as executemany. The driver's errors come out as SQLAlchemy's
-        (DBAPIError and its kinds, `.orig` the driver's), like every other statement's.
-        Returns the cursor's rows for a statement that returns some."""
-        cursor = connection.connection.dbapi_connection.cursor()
-        statement = self.raw(sql)
-        try:
-            if isinstance(params, list):
-                cursor.executemany(statement, params)
-                return None
-            cursor.execute(statement, params)
-            return cursor.fetchall() if cursor.description else None
-        except self.engine.dialect.loaded_dbapi.Error as exc:
-            from sqlalchemy.exc import DBAPIError
-
-            raise DBAPIError.instance(
-                statement, None, exc, self.engine.dialect.loaded_dbapi.Error
-            ) from exc
-        finally:
-            cursor.close()
-
     def close(self) -> None:
-        self.engine.dispose()
+        if self._pool is not None:
+            self._pool.close()
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 def open_store(configured_url: str | None = None) -> Store:
