@@ -87,6 +87,10 @@ class Answer:
     body: bytes
 
 
+class _TimedOut(HttpError):
+    """The answer did not come in time."""
+
+
 class _Stale(HttpError):
     """The connection closed before any byte of the answer (a kept-alive one may be retried)."""
 
@@ -137,16 +141,21 @@ class _Connection(asyncio.Protocol):
 
     # --- requests --------------------------------------------------------------------------
 
-    async def exchange(self, data: bytes, no_body: bool) -> Answer:
+    async def exchange(self, data: bytes, no_body: bool, deadline: float) -> Answer:
+        """Send one request; its answer, or `_TimedOut` at `deadline` (loop time). A timer
+        on the loop, not asyncio.timeout: this is the hot path, and it is much cheaper."""
         assert self.transport is not None
-        self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
         self._received = False
         self._state = "head"
         self._no_body = no_body
+        timer = loop.call_at(deadline, self._fail, _TimedOut())
         self.transport.write(data)
         try:
             return await self._waiter
         finally:
+            timer.cancel()
             self._waiter = None
 
     def close(self) -> None:
@@ -357,25 +366,29 @@ class HttpClient:
         return found
 
     def _encode(self, method: str, target: Target, headers: dict[str, str], body: bytes) -> bytes:
-        lines = [f"{method} {target.path} HTTP/1.1", f"Host: {target.host_header}"]
-        given = set()
-        for name, value in headers.items():
-            if _forbidden(name, value):
-                raise HttpError(
-                    f"header {name.strip()!r} holds a line break or a forbidden character"
-                )
-            given.add(name.lower())
-            lines.append(f"{name}: {value}")
-        if "user-agent" not in given:
-            lines.append(f"User-Agent: {self.user_agent}")
-        if "accept-encoding" not in given:
-            lines.append("Accept-Encoding: gzip")
-        if target.authorization and "authorization" not in given:
-            lines.append(f"Authorization: {target.authorization}")
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        # One line per header and nothing else: a CR or LF inside a name or value would
+        # smuggle in headers of its own (header injection).
+        if (
+            fields.count("\n") != len(headers)
+            or fields.count("\r") != len(headers)
+            or "\0" in fields
+            or any(":" in name or " " in name for name in headers)
+        ):
+            bad = next(n for n, v in headers.items() if _forbidden(n, v))
+            raise HttpError(f"header {bad.strip()!r} holds a line break or a forbidden character")
+        given = f"\n{fields.lower()}"
+        extra = ""
+        if "\nuser-agent:" not in given:
+            extra += f"User-Agent: {self.user_agent}\r\n"
+        if "\naccept-encoding:" not in given:
+            extra += "Accept-Encoding: gzip\r\n"
+        if target.authorization and "\nauthorization:" not in given:
+            extra += f"Authorization: {target.authorization}\r\n"
         if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
-            lines.append(f"Content-Length: {len(body)}")
-        lines.append("\r\n")
-        return "\r\n".join(lines).encode("utf-8") + body
+            extra += f"Content-Length: {len(body)}\r\n"
+        head = f"{method} {target.path} HTTP/1.1\r\nHost: {target.host_header}\r\n"
+        return f"{head}{fields}{extra}\r\n".encode() + body
 
     async def request(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float
@@ -383,19 +396,21 @@ class HttpClient:
         """One request and its whole answer within `timeout` seconds (connecting included)."""
         target = self.target(url)
         data = self._encode(method, target, headers, body)
+        deadline = asyncio.get_running_loop().time() + timeout
         try:
-            async with asyncio.timeout(timeout):
-                return await self._exchange(target, data, method == "HEAD")
-        except TimeoutError:
+            return await self._exchange(target, data, method == "HEAD", deadline)
+        except (_TimedOut, TimeoutError):
             raise HttpError(f"no answer within {timeout:g} s") from None
 
-    async def _exchange(self, target: Target, data: bytes, no_body: bool) -> Answer:
+    async def _exchange(
+        self, target: Target, data: bytes, no_body: bool, deadline: float
+    ) -> Answer:
         for _ in range(2):
-            connection, reused = await self._acquire(target)
+            connection, reused = await self._acquire(target, deadline)
             self._busy.add(connection)
             answered = False
             try:
-                answer = await connection.exchange(data, no_body)
+                answer = await connection.exchange(data, no_body, deadline)
                 answered = True
             except _Stale:
                 # A kept-alive connection the server had just closed: the request never got
@@ -411,7 +426,7 @@ class HttpClient:
             return answer
         raise HttpError("server closed the connection without an answer")
 
-    async def _acquire(self, target: Target) -> tuple[_Connection, bool]:
+    async def _acquire(self, target: Target, deadline: float) -> tuple[_Connection, bool]:
         idle = self._idle.get(target.key)
         now = time.monotonic()
         while idle:
@@ -419,7 +434,8 @@ class HttpClient:
             if not connection.closed and now - connection.idle_since < IDLE_SECONDS:
                 return connection, True
             connection.close()
-        return await self._connect(target), False
+        remaining = deadline - asyncio.get_running_loop().time()
+        return await asyncio.wait_for(self._connect(target), max(remaining, 0.0)), False
 
     def _release(self, target: Target, connection: _Connection) -> None:
         if not connection.reusable:

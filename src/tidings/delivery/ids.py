@@ -16,10 +16,10 @@ SHORT = 8  # characters of an id shown in lists; any 6 or more find it again
 
 def new_id() -> str:
     """A random UUIDv7: 48 bits of Unix milliseconds, then 74 random bits."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    # Version 7 in bits 76-79, variant 0b10 in bits 62-63 (overwriting 6 random bits).
-    value = (value & ~(0xF << 76) | 0x7 << 76) & ~(0x3 << 62) | 0x2 << 62
-    h = f"{value:032x}"
+    raw = bytearray((time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(10))
+    raw[6] = 0x70 | (raw[6] & 0x0F)  # version 7
+    raw[8] = 0x80 | (raw[8] & 0x3F)  # variant 0b10 (RFC 9562)
+    h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

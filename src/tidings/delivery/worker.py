@@ -369,7 +369,8 @@ class Worker:
     async def _pump(self, finished: Callable[[bool], Any]) -> None:
         """Keep up to `concurrency` destinations in work, claiming more as each one ends.
 
-        `finished(progressed)` is awaited after every change and says when to stop.
+        `finished(idle)` is awaited after every change and says when to stop; `idle`: this
+        worker has nothing in flight and found nothing to claim.
         """
         running: set[asyncio.Task[int]] = set()
         try:
@@ -377,17 +378,15 @@ class Worker:
                 free = self.settings.concurrency - len(running)
                 claimed = await self._claim(free) if free > 0 else []
                 running |= {asyncio.create_task(self._process(c)) for c in claimed}
-                progressed = bool(claimed)
                 if running and not claimed:
                     done, running = await asyncio.wait(
                         running, timeout=self.settings.poll, return_when=asyncio.FIRST_COMPLETED
                     )
                     for task in done:
                         task.result()  # surface errors
-                    progressed = bool(done)
                 elif not running:
                     await self._idle()
-                if await finished(progressed):
+                if await finished(not running and not claimed):
                     break
         finally:
             if running:
@@ -397,7 +396,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; finish and record what is in flight, then return."""
 
-        async def finished(_progressed: bool) -> bool:
+        async def finished(_idle: bool) -> bool:
             return stop.is_set()
 
         await self._pump(finished)
@@ -410,10 +409,12 @@ class Worker:
         self._watched = {i for i in ids if found.get(i) not in queue.FINAL}
         checked = time.monotonic()
 
-        async def finished(_progressed: bool) -> bool:
+        async def finished(idle: bool) -> bool:
             nonlocal checked
-            if self._watched and time.monotonic() - checked > 5.0:
-                # Another worker may have finished some: ask the database now and then.
+            if self._watched and idle and time.monotonic() - checked > 1.0:
+                # Nothing for this worker to do, yet some are not final: another worker may
+                # have them. Asked only when idle: while this worker sends, the answer could
+                # not end the wait, and asking about many ids is not free.
                 found = await self._run_db(queue.statuses, self.store, list(self._watched))
                 self._watched -= {i for i, s in found.items() if s in queue.FINAL}
                 checked = time.monotonic()
