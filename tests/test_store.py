@@ -1,0 +1,72 @@
+"""The store's transactions on the driver: commit, rollback, errors that say what failed —
+on a SQLite file and on the real PostgreSQL (skipped with a reason when none is reachable)."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_postgres import pg_url  # noqa: F401 - the fixture
+from tidings.delivery.queue import retry_on_conflict
+from tidings.store.db import DatabaseError, Store, StoreError
+
+INSERT = "INSERT INTO events (id, kind, created_at) VALUES (:id, 'task', 0)"
+COUNT = "SELECT count(*) FROM events"
+
+
+def check_transactions(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.run(INSERT, {"id": "a"})
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.run(INSERT, {"id": "b"})
+        raise RuntimeError("the caller failed midway")
+    with pytest.raises(DatabaseError) as caught, store.transaction() as tx:
+        tx.run(INSERT, [{"id": "c"}, {"id": "a"}])  # the second one breaks the primary key
+    assert "unique" in str(caught.value).lower()
+    with store.transaction(write=False) as tx:  # only the first one is there, and it still works
+        assert tx.value(COUNT) == 1
+        assert tx.run("SELECT id FROM events") == [("a",)]
+
+
+def test_sqlite_transactions_commit_or_leave_nothing(tmp_path) -> None:
+    check_transactions(Store(f"sqlite:///{tmp_path}/t.db").open())
+
+
+def test_postgres_transactions_commit_or_leave_nothing(pg_url) -> None:  # noqa: F811
+    store = Store(pg_url).open()
+    try:
+        check_transactions(store)
+        with pytest.raises(DatabaseError) as caught, store.transaction() as tx:
+            tx.run(INSERT, {"id": "a"})
+        assert caught.value.sqlstate == "23505"  # PostgreSQL's unique_violation
+    finally:
+        store.close()
+
+
+def test_conflicts_are_retried_and_other_errors_are_not(tmp_path) -> None:
+    class Conflict(Exception):
+        sqlstate = "40001"  # serialization failure: the transaction may simply run again
+
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise DatabaseError(Conflict("could not serialize access"))
+        return "done"
+
+    assert retry_on_conflict(flaky) == "done" and len(calls) == 3
+
+    def broken() -> None:
+        calls.append(1)
+        raise DatabaseError(OSError("disk I/O error"))
+
+    calls.clear()
+    with pytest.raises(DatabaseError, match="disk I/O"):
+        retry_on_conflict(broken)
+    assert len(calls) == 1
+
+
+def test_an_in_memory_database_is_refused_with_the_reason() -> None:
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(StoreError, match="in-memory SQLite database cannot hold the outbox"):
+            Store(url)
