@@ -10,6 +10,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+# An editable install gets no .pyc files (pip compiles only what it copies). Python writes them
+# on first import, except under PYTHONDONTWRITEBYTECODE or in a read-only checkout: then every
+# command would compile tidings again (~0.1 s). Compile once, as a normal install does.
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 install: $(STAMP)

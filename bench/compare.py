@@ -112,6 +112,9 @@ def main() -> None:
     if shutil.which("apprise", path=str(BIN)) is None:
         sys.exit("apprise is not installed: make bench installs the bench extra")
 
+    # Start-up rows measure an installed tidings: an editable checkout may lack .pyc files (or
+    # have stale ones) and never write them under PYTHONDONTWRITEBYTECODE.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "src")], check=True)
     receiver, base = throughput.start_receiver()
     folder = tempfile.mkdtemp(prefix="tidings-compare-")
     env = {**os.environ, "TIDINGS_HOME": folder, "NO_COLOR": "1"}

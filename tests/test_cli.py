@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -254,3 +256,43 @@ def test_help_imports_nothing_heavy():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_notify_spec_errors_name_the_field_and_its_line(tmp_path, cli):
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "webhook_type: dingding\n"
+        "dingding_notification_config:\n"
+        "  hook_address: https://oapi.dingtalk.com/robot/send?access_token=abc\n"
+        "  at_mobilez: ['13800000000']\n"
+        "title: t\n",
+        "utf-8",
+    )
+    result = cli("notify", "--spec", str(spec))
+    assert result.code == 2, result.output
+    assert "dingding_notification_config.at_mobilez: " in result.stderr
+    assert "(line 4)" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_notify_builds_only_the_notify_ctl_models(tmp_path, sandbox):
+    """One notify_ctl is all `tidings notify` validates: no YAML, no configuration, task
+    snapshot or runner job models, no SQLAlchemy (start-up time is a feature)."""
+    code = (
+        "import json, sys\nfrom tidings.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    assert not done.code\n"
+        "unwanted = {'yaml', 'tidings.yamlsrc', 'tidings.model', 'tidings.runner.spec',\n"
+        "    'tidings.config', 'sqlalchemy', 'aiohttp'}\n"
+        "print(json.dumps({'imported': sorted(m for m in sys.modules if m in unwanted),\n"
+        "    'ctl_models': 'tidings.channel_config' in sys.modules}))"
+    )
+    flags = ["notify", "--type", "webhook", "--title", "工作流 t", "--content", "passed"]
+    flags += ["--hook-address", f"{sandbox.url}/webhook/imports"]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    environ["TIDINGS_HOME"] = str(tmp_path / "home")
+    for _ in range(2):  # the first run creates the database (migrations use SQLAlchemy)
+        done = subprocess.run(
+            [sys.executable, "-c", code, *flags], capture_output=True, text=True, env=environ
+        )
+        assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"imported": [], "ctl_models": True}

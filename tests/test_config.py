@@ -1,5 +1,7 @@
 """Configuration: Zadig's fields accepted unchanged, and every mistake named by its YAML path."""
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -279,3 +281,21 @@ def test_an_unset_variable_is_one_problem_not_also_a_bad_url():
         "workflows[0].notify_ctls[0].webhook_notification_config.address: environment "
         "variable HOOK_URL is not set; export it or write the value (line 7)"
     ]
+
+
+@pytest.mark.parametrize("first", ["tidings.config", "tidings.runner.spec"])
+def test_config_and_runner_models_import_in_any_order(first):
+    """runner/spec.py takes the notify_ctl models from channel_config, not config.py, so
+    neither import order runs into a half-initialised module."""
+    code = textwrap.dedent(
+        f"""\
+        import {first}
+        from tidings.config import loads
+        config = loads("workflows: [{{name: w, stages: [{{name: s, jobs: [{{name: j,"
+                       " type: freestyle, spec: {{script: 'true'}}}}]}}]}}]")
+        print(type(config.workflows[0].job("j")).__module__)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["tidings.runner.spec"]

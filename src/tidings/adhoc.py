@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tidings.config import SUB_CONFIG_OF, NotifyCtl
+# channel_config, not config: validating one ctl builds only the notify_ctl models.
+from tidings.channel_config import SUB_CONFIG_OF, NotifyCtl
 from tidings.errors import InputError, Problem
-from tidings.yamlsrc import format_path, line_of
 
 AD_HOC_TYPES = ("dingding", "wechat", "feishu", "msteams", "webhook")
 FLAG_OF = {
@@ -31,6 +31,8 @@ def validate_ctl(
     try:
         ctl = NotifyCtl.model_validate(ctl_data)
     except ValidationError as exc:
+        from tidings.yamlsrc import format_path, line_of  # imports yaml: only on this error
+
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])

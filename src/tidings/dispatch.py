@@ -9,20 +9,21 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from tidings import channels
+from tidings.channel_config import SUB_CONFIG_OF
 from tidings.channels.base import Destination, RenderContext, Request
-from tidings.config import SUB_CONFIG_OF, Config, NotifyCtl, WorkflowConfig
 from tidings.errors import InputError, Problem
-from tidings.model import STATUSES, Task
 from tidings.notify import rules
 from tidings.notify.content import Note, build_message, workflow_url
 from tidings.notify.recipients import Directory
 from tidings.redact import redact_url
-from tidings.yamlsrc import format_path
+
+if TYPE_CHECKING:
+    # Task events only: an ad-hoc note (plan_note) needs neither the config nor the snapshot.
+    from tidings.config import Config, NotifyCtl, WorkflowConfig
+    from tidings.model import Task
 
 
 @dataclass
@@ -84,6 +85,12 @@ def parse_task(data: Any, source: str = "task") -> Task:
         data, prefix = data["workflow"], ("workflow",)
     if not isinstance(data, dict):
         raise InputError(f"{source}: a task snapshot must be a JSON object")
+    # Imported here, not with the module: `tidings notify` plans notes, never a snapshot.
+    from pydantic import ValidationError
+
+    from tidings.model import Task
+    from tidings.yamlsrc import format_path
+
     try:
         return Task.model_validate(data)
     except ValidationError as exc:
@@ -112,6 +119,8 @@ def complete_task(task: Task, workflow: WorkflowConfig, status: str | None = Non
 
 
 def check_status(status: str, option: str = "--status") -> str:
+    from tidings.model import STATUSES
+
     if status not in STATUSES:
         raise InputError(f"{option}: unknown status {status!r}; one of {', '.join(STATUSES)}")
     return status

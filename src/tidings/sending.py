@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tidings import channels
 from tidings.channels.base import Destination, Limits
-from tidings.config import Config
 from tidings.delivery.clock import Clock
 from tidings.delivery.outbox import Enqueued, NewDelivery, NewEvent, enqueue
 from tidings.delivery.resolve import Resolver
@@ -19,6 +19,9 @@ from tidings.delivery.worker import Final, Settings, Worker
 from tidings.dispatch import Plan
 from tidings.redact import Redactor
 from tidings.store.db import Store
+
+if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
+    from tidings.config import Config
 
 
 def settings_of(config: Config | None) -> Settings:

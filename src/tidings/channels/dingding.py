@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from tidings.channels import escape
@@ -22,9 +23,11 @@ from tidings.channels.base import (
     fit,
     http_outcome,
 )
-from tidings.config import DingdingConfig, System
 from tidings.notify import texts
 from tidings.notify.content import Message, Note
+
+if TYPE_CHECKING:
+    from tidings.config import DingdingConfig, System
 
 WEBHOOK_TYPE = "dingding"
 # 20 messages a minute per robot (over it, the robot is throttled for 10 minutes); 20000-byte body.

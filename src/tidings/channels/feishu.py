@@ -6,7 +6,7 @@ The card header is green / orange / red by status; the signature goes in the bod
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape
 from tidings.channels.base import (
@@ -25,9 +25,11 @@ from tidings.channels.base import (
     fit,
     http_outcome,
 )
-from tidings.config import LarkHookConfig, System
 from tidings.notify import texts
 from tidings.notify.content import Line, Message, Note
+
+if TYPE_CHECKING:
+    from tidings.config import LarkHookConfig, System
 
 WEBHOOK_TYPE = "feishu"
 # Body at most 20 KB; 5 a second and 100 a minute per bot. Room is kept for timestamp and sign.

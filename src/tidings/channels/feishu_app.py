@@ -6,11 +6,15 @@ The token, the uuid and every retry rule live in feishu_openapi, shared with fei
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tidings.channels import escape, feishu_openapi
 from tidings.channels.base import Destination, RenderContext, Request
 from tidings.channels.feishu_openapi import LIMITS, deliver, interpret, preview
-from tidings.config import LarkGroupConfig, System
 from tidings.notify.content import Message
+
+if TYPE_CHECKING:
+    from tidings.config import LarkGroupConfig, System
 
 WEBHOOK_TYPE = "feishu_app"
 __all__ = ["LIMITS", "deliver", "destination", "interpret", "preview", "render"]

@@ -9,7 +9,7 @@ the worker's cache, so one tenant token serves every message of an app until it 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from tidings.channels import escape
@@ -40,11 +40,13 @@ from tidings.channels.feishu_steps import (
     reset_after,
     tenant_token,
 )
-from tidings.config import ImApp, LarkUser, System
 from tidings.notify import texts
 from tidings.notify.content import Message
 from tidings.notify.recipients import Person
 from tidings.redact import MASK
+
+if TYPE_CHECKING:
+    from tidings.config import ImApp, LarkUser, System
 
 # 5 messages a second to one chat or one user (50 a second per app are not paced: an
 # app-wide 429 is retried after the reset it names).

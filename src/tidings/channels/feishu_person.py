@@ -7,11 +7,15 @@ turned into a Feishu id when sent (batch_get_id, cached), see feishu_openapi.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tidings.channels import feishu_openapi
 from tidings.channels.base import Destination, RenderContext, Request
 from tidings.channels.feishu_openapi import LIMITS, deliver, interpret, preview
-from tidings.config import LarkPersonConfig, System
 from tidings.notify.content import Message
+
+if TYPE_CHECKING:
+    from tidings.config import LarkPersonConfig, System
 
 WEBHOOK_TYPE = "feishu_person"
 EXECUTOR = "executor"  # the key suffix of the task creator's deliveries

@@ -9,7 +9,7 @@ Message-ID, so a mail sent again after a lost answer can be recognised as the sa
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape
 from tidings.channels.base import (
@@ -22,10 +22,12 @@ from tidings.channels.base import (
     Request,
     Retry,
 )
-from tidings.config import MailConfig, SmtpSettings, System
 from tidings.notify import texts
 from tidings.notify.content import Line, Message
 from tidings.redact import MASK
+
+if TYPE_CHECKING:
+    from tidings.config import MailConfig, SmtpSettings, System
 
 WEBHOOK_TYPE = "mail"
 LIMITS = Limits()  # servers differ; a refusal for volume is a 4xx, which is retried

@@ -7,7 +7,7 @@ large, 429 too fast), and an overloaded connector may answer 200 with an error t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape
 from tidings.channels.base import (
@@ -25,9 +25,11 @@ from tidings.channels.base import (
     fit,
     http_outcome,
 )
-from tidings.config import MsTeamsConfig, System
 from tidings.notify import texts
 from tidings.notify.content import Line, Message, Note
+
+if TYPE_CHECKING:
+    from tidings.config import MsTeamsConfig, System
 
 WEBHOOK_TYPE = "msteams"
 # 28 KB a message, 4 requests a second per webhook.

@@ -7,6 +7,7 @@ time, so a receiver could not drop duplicates); X-Zadig-Token is added at send t
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from tidings import __version__
 from tidings.channels.base import (
@@ -21,8 +22,10 @@ from tidings.channels.base import (
     Retry,
     http_outcome,
 )
-from tidings.config import System, WebhookConfig
 from tidings.notify.content import Message, Note
+
+if TYPE_CHECKING:
+    from tidings.config import System, WebhookConfig
 
 WEBHOOK_TYPE = "webhook"
 LIMITS = Limits()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tidings.channels import escape
 from tidings.channels import markdown as md
 from tidings.channels.base import (
@@ -18,8 +20,10 @@ from tidings.channels.base import (
     fit,
     http_outcome,
 )
-from tidings.config import System, WechatConfig
 from tidings.notify.content import Message, Note
+
+if TYPE_CHECKING:
+    from tidings.config import System, WechatConfig
 
 WEBHOOK_TYPE = "wechat"
 # markdown.content at most 4096 UTF-8 bytes; 20 messages a minute per robot, failures included.

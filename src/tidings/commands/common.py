@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from tidings.config import Config, load
 from tidings.output import Output
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
+    from tidings.config import Config
     from tidings.store.db import Store
 
 
 def load_config(config_path: str | None, out: Output) -> Config:
+    from tidings.config import load
+
     config = load(config_path)
     out.with_secrets(config.secrets())
     return config

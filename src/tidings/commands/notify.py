@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from tidings.adhoc import validate_ctl
-from tidings.config import SUB_CONFIG_OF, ctl_secrets, expand_env
+from tidings.channel_config import SUB_CONFIG_OF, ctl_secrets
 from tidings.errors import InputError, Problem
 from tidings.notify.content import Note
 from tidings.output import Output
-from tidings.yamlsrc import load_yaml
 
 
 def _from_flags(options: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
@@ -52,6 +51,10 @@ def _from_flags(options: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
 
 
 def _from_spec(path: str) -> tuple[dict[str, Any], str, str, dict]:
+    # Only a spec needs YAML and the config loader's ${ENV} expansion.
+    from tidings.config import expand_env
+    from tidings.yamlsrc import load_yaml
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:

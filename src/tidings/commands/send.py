@@ -7,11 +7,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tidings.commands.common import load_config, open_store, print_calls
-from tidings.config import Config
 from tidings.dispatch import Plan, plan_event, read_task
 from tidings.output import Output
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
+    from tidings.config import Config
     from tidings.delivery.outbox import NewEvent
     from tidings.delivery.worker import Final
 

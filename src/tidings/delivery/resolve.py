@@ -11,10 +11,13 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tidings import channels
 from tidings.channels.base import Destination
-from tidings.config import Config, NotifyCtl
+
+if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
+    from tidings.config import Config, NotifyCtl
 
 EPHEMERAL_PREFIX = "notify/"
 # `<workflow>/notify_ctls[i]`, a job's `<workflow>/jobs/<job>/notify_ctls[i]`, a notification

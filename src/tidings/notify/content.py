@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from tidings.model import Job, Repository, Task, task_payload
 from tidings.notify import texts
+
+if TYPE_CHECKING:
+    from tidings.model import Job, Repository, Task
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,8 @@ def build_message(
     now: float | None = None,
 ) -> Message:
     """The content of a notification for `task` reaching `status`."""
+    from tidings.model import task_payload  # pydantic models: not needed by ad-hoc notes
+
     t = texts.TEXTS[language]
     now = time.time() if now is None else now
     info = [

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tidings.config import Group, MailTarget, User
-from tidings.model import Task
+if TYPE_CHECKING:
+    from tidings.config import Group, MailTarget, User
+    from tidings.model import Task
 
 # Loose on purpose: the server is the judge; this only keeps garbage out of mail headers.
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from tidings.config import NotifyCtl
+if TYPE_CHECKING:
+    from tidings.config import NotifyCtl
 
 # `changed` never fires for these: a task that merely started has not changed outcome.
 _NOT_A_CHANGE = ("created", "running")

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from tidings.config import SUB_CONFIG_OF, NotifyCtl
+from tidings.channel_config import SUB_CONFIG_OF, NotifyCtl
 
 JOB_TYPES = (
     "freestyle",
