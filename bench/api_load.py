@@ -76,6 +76,15 @@ async def wait_ready(base: str) -> None:
     raise SystemExit("tidings serve did not start")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -162,7 +171,19 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         try:
             asyncio.run(wait_ready(base))
+            pids = {"server": server.pid, "receiver": receiver_process.pid, "load": os.getpid()}
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             asyncio.run(load(base, receiver, args.rate, args.seconds, args.workflows))
+            after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            events = args.rate * args.seconds
+            used = [
+                f"{name} {(after[name] - before[name]) * 1000 / events:.2f}"
+                for name in pids
+                if before[name] is not None and after[name] is not None
+            ]
+            if used:
+                # Where the 2 cores went: the server's share is what the goal is about.
+                print(f"CPU ms per event: {', '.join(used)}")
         finally:
             server.terminate()
             server.wait(30)

@@ -50,6 +50,16 @@ def api(tmp_path, sandbox):
         yield server
 
 
+def _status(api, delivery_id: str) -> str:
+    return api.call("GET", f"/api/v1/deliveries/{delivery_id}", token=READER).json()["status"]
+
+
+def _all_sent(api, answer) -> bool:
+    """Every delivery of this answer recorded as sent (the worker records a result just after
+    the platform has answered, so a platform that has the message is not proof yet)."""
+    return all(_status(api, d["id"]) == "sent" for d in answer.json()["deliveries"])
+
+
 def _no_secrets(*answers) -> None:
     for answer in answers:
         text = answer.body.decode("utf-8")
@@ -66,6 +76,7 @@ def test_event_is_delivered_once_when_posted_twice(api, sandbox):
     assert {d["channel"] for d in created["deliveries"]} == {"dingding", "webhook"}
     assert all(d["status"] == "pending" for d in created["deliveries"])
     wait_for(lambda: len(sandbox.accepted()) == 2, what="both platforms to receive the event")
+    wait_for(lambda: _all_sent(api, first), what="both deliveries recorded as sent")
     again = api.call("POST", "/api/v1/events", token=SENDER, body=_payload(), headers=headers)
     assert again.status == 200, again
     assert again.json()["duplicate"] is True
@@ -73,15 +84,14 @@ def test_event_is_delivered_once_when_posted_twice(api, sandbox):
     assert {d["status"] for d in again.json()["deliveries"]} == {"sent"}
     # Idempotency-Key works the same way; without a key each post is a new event.
     keyed = {"Idempotency-Key": "ci-run-77"}
-    assert (
-        api.call("POST", "/api/v1/events", token=SENDER, body=_payload(), headers=keyed).status
-        == 202
-    )
+    third = api.call("POST", "/api/v1/events", token=SENDER, body=_payload(), headers=keyed)
+    assert third.status == 202
     assert (
         api.call("POST", "/api/v1/events", token=SENDER, body=_payload(), headers=keyed).status
         == 200
     )
     wait_for(lambda: len(sandbox.accepted()) == 4, what="the keyed event")
+    wait_for(lambda: _all_sent(api, third), what="the keyed event recorded as sent")
     (hook, _) = sandbox.accepted("webhook")
     assert hook.body["workflow"]["task_id"] == seed_task()["task_id"]
     assert hook.headers["X-Zadig-Token"] == WEBHOOK_TOKEN
@@ -211,6 +221,7 @@ def test_notify_ad_hoc_and_its_secret_stays_out(api, sandbox):
     assert answer.status == 202, answer
     (delivery,) = answer.json()["deliveries"]
     wait_for(lambda: sandbox.accepted("webhook"), what="the ad-hoc message")
+    wait_for(lambda: _all_sent(api, answer), what="the ad-hoc message recorded as sent")
     assert sandbox.accepted("webhook")[0].headers["X-Zadig-Token"] == "adhoc-token-998877"
     shown = api.call("GET", f"/api/v1/deliveries/{delivery['id']}", token=READER)
     assert shown.json()["status"] == "sent" and b"adhoc-token-998877" not in shown.body
@@ -250,6 +261,7 @@ def test_dead_delivery_is_retried(tmp_path, sandbox):
         retried = api.call("POST", f"/api/v1/deliveries/{hook_id}/retry", token=SENDER)
         assert retried.status == 202 and retried.json() == {"queued": [hook_id]}
         wait_for(lambda: sandbox.accepted("webhook"), what="the retried delivery")
+        wait_for(lambda: _status(api, hook_id) == "sent", what="the retry recorded as sent")
         shown = api.call("GET", f"/api/v1/deliveries/{hook_id}", token=READER).json()
         assert shown["status"] == "sent"
         assert api.call("POST", "/api/v1/deliveries/retry-dead", token=SENDER).json() == {

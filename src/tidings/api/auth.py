@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -46,10 +46,11 @@ class Tokens:
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tidings"'}
 
 
-def require(scope: str) -> Callable[..., Principal]:
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller's token must exist and allow `scope` (or be admin)."""
 
-    def check(
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
+    async def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:

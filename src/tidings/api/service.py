@@ -44,6 +44,16 @@ class Service:
         # secrets are never stored, so only this process can send them).
         self.resolver = Resolver(config)
         self.metrics = Metrics(store)
+        from tidings.api.recorder import Recorder
+
+        # Events posted at about the same time share one transaction (group commit).
+        self.recorder = Recorder(
+            store,
+            self.db,
+            expires_in=config.system.delivery.max_age,
+            committed=self.wake,
+            redact=lambda text: self.redact(text),
+        )
         self.runs: dict[tuple[str, int], tuple[Any, asyncio.Task[Any]]] = {}
         self._worker: Any = None
         self._stop: asyncio.Event | None = None
@@ -83,6 +93,7 @@ class Service:
 
         from tidings.delivery.worker import Worker
         from tidings.sending import limits_of, settings_of
+        from tidings.store.db import DatabaseError
 
         assert self._stop is not None
         pause = 1.0
@@ -99,7 +110,7 @@ class Service:
                 async with worker:
                     self._worker = worker
                     await worker.run(self._stop)
-            except DBAPIError as exc:
+            except (DBAPIError, DatabaseError) as exc:
                 log.error("database error: %s; worker starts again in %g s", exc.orig, pause)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), pause)
@@ -109,6 +120,7 @@ class Service:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Cancel the runs this server started, then let the worker finish what is in flight."""
+        await self.recorder.close()
         for run, task in list(self.runs.values()):
             if not task.done() and hasattr(run, "task"):
                 run.abort("cancelled", "the tidings server stopped")

@@ -10,7 +10,8 @@ from tidings.api.schemas import ErrorOut
 from tidings.api.service import Service
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
     return request.app.state.service
 
 
@@ -27,5 +28,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the current state",
         413: "Request body too large",
         422: "Invalid input; `problems` names each field",
+        503: "The database did not record it (nothing was): post it again",
     }
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}

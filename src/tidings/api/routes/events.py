@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
@@ -45,9 +44,12 @@ StatusParam = Annotated[
         json_schema_extra={"enum": list(STATUSES)},
     ),
 ]
+MAX_PARAM = 200  # characters of `workflow` and of the key headers (tidings.api.fastpath too)
 KeyHeader = Annotated[
     str | None,
-    Header(max_length=200, description="Zadig's event id: the same id twice is recorded once."),
+    Header(
+        max_length=MAX_PARAM, description="Zadig's event id: the same id twice is recorded once."
+    ),
 ]
 
 
@@ -91,7 +93,7 @@ def _skipped(plan: Plan) -> list[dict[str, Any]]:
     status_code=202,
     responses={
         200: {"model": EventAccepted, "description": "Seen before: the first deliveries"},
-        **errors(401, 403, 404, 413, 422),
+        **errors(401, 403, 404, 413, 422, 503),
     },
     summary="Notify a task event (Zadig's webhook payload or a task snapshot)",
 )
@@ -101,21 +103,39 @@ async def post_event(
     svc: Svc,
     _who: CanSend,
     workflow: Annotated[
-        str | None, Query(max_length=200, description="Default: the snapshot's workflow_name.")
+        str | None,
+        Query(max_length=MAX_PARAM, description="Default: the snapshot's workflow_name."),
     ] = None,
     status: StatusParam = None,
     previous_status: StatusParam = None,
     x_zadig_event_uuid: KeyHeader = None,
     idempotency_key: KeyHeader = None,
 ) -> dict[str, Any]:
+    # Most posts are answered by tidings.api.fastpath with the same accept_event.
+    code, answer = await accept_event(
+        svc, payload, workflow, status, previous_status, x_zadig_event_uuid or idempotency_key
+    )
+    response.status_code = code
+    return answer
+
+
+async def accept_event(
+    svc: Service,
+    payload: dict[str, Any],
+    workflow: str | None,
+    status: str | None,
+    previous_status: str | None,
+    key: str | None,
+) -> tuple[int, dict[str, Any]]:
+    """Plan the event and record it (group commit); the HTTP status (202 new, 200 seen
+    before) and the answer. Raises ApiError or InputError for the caller to answer."""
+    from tidings.api.recorder import deliveries_of
     from tidings.delivery.outbox import NewEvent
     from tidings.history import summaries
-    from tidings.sending import record
 
     plan = _plan(svc, payload, workflow, status, previous_status)
     task = plan.task
     assert task is not None
-    key = x_zadig_event_uuid or idempotency_key
     event = NewEvent(
         kind="task",
         workflow=task.workflow_name,
@@ -124,14 +144,10 @@ async def post_event(
         idempotency_key=f"api:{key}" if key else None,
         snapshot=task.model_dump(mode="json"),
     )
-    enqueued = await svc.db(
-        _record_once, svc, record, plan, event, svc.config.system.delivery.max_age
-    )
+    enqueued = await svc.recorder.record(event, deliveries_of(plan))
     if enqueued.duplicate:
-        response.status_code = 200
         rows = await svc.db(summaries, svc.store, enqueued.delivery_ids)
     else:
-        svc.wake()
         rows = [
             {
                 "id": delivery_id,
@@ -142,26 +158,13 @@ async def post_event(
             }
             for delivery_id, request in zip(enqueued.delivery_ids, plan.requests(), strict=True)
         ]
-    return {
+    return 200 if enqueued.duplicate else 202, {
         "event_id": enqueued.event_id,
         "duplicate": enqueued.duplicate,
         "status": plan.status,
         "deliveries": rows,
         "skipped": _skipped(plan),
     }
-
-
-def _record_once(svc: Service, record: Any, plan: Plan, event: Any, max_age: float) -> Any:
-    """Record; if another request with the same key committed first (a unique-key conflict
-    on PostgreSQL), the second look finds it and answers as a duplicate."""
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        return record(svc.store, plan, event, now=time.time(), expires_in=max_age)
-    except IntegrityError:
-        if not event.idempotency_key:
-            raise
-        return record(svc.store, plan, event, now=time.time(), expires_in=max_age)
 
 
 @router.post(
@@ -202,7 +205,7 @@ _NOTIFY_EXAMPLE = {
     status_code=202,
     responses={
         200: {"model": EventAccepted, "description": "Seen before: the first deliveries"},
-        **errors(401, 403, 409, 413, 422),
+        **errors(401, 403, 409, 413, 422, 503),
     },
     summary="Send one ad-hoc message (a notification job's spec)",
 )
@@ -221,11 +224,11 @@ async def notify(
     idempotency_key: KeyHeader = None,
 ) -> dict[str, Any]:
     from tidings.adhoc import validate_ctl
+    from tidings.api.recorder import deliveries_of
     from tidings.delivery.outbox import NewEvent
     from tidings.dispatch import plan_note
     from tidings.history import summaries
     from tidings.notify.content import Note
-    from tidings.sending import record
 
     if not svc.with_worker:
         raise ApiError(
@@ -266,13 +269,9 @@ async def notify(
     )
     # Before recording: the worker may claim the deliveries at once.
     svc.resolver.extra.update(plan.destinations())
-    enqueued = await svc.db(
-        _record_once, svc, record, plan, event, svc.config.system.delivery.max_age
-    )
+    enqueued = await svc.recorder.record(event, deliveries_of(plan))
     if enqueued.duplicate:
         response.status_code = 200
-    else:
-        svc.wake()
     rows = await svc.db(summaries, svc.store, enqueued.delivery_ids)
     return {
         "event_id": enqueued.event_id,

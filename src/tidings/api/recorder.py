@@ -1,0 +1,167 @@
+"""Group commit for the API: events posted at about the same time are recorded in the outbox
+in ONE transaction (`enqueue_many`), and each request is answered with its own result.
+
+A commit costs far more than the rows it writes, so under load the server records many events
+per commit instead of one. Requests that arrive within `window` seconds, or while the previous
+commit runs, go into the next one. Nothing is answered before its commit; a failed commit
+records none of its events and answers each of its requests with an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from tidings.api.errors import ApiError
+from tidings.delivery.outbox import Enqueued, NewDelivery, NewEvent, enqueue_many
+from tidings.dispatch import Plan
+from tidings.store.db import DatabaseError, Store
+
+log = logging.getLogger("tidings.api")
+
+_Waiting = tuple[NewEvent, list[NewDelivery], "asyncio.Future[Enqueued]"]
+
+
+def deliveries_of(plan: Plan) -> list[NewDelivery]:
+    """The deliveries a plan records: one per request, with its redacted address."""
+    return [
+        NewDelivery(request, item.display) for item in plan.planned for request in item.requests
+    ]
+
+
+class Recorder:
+    """Gathers concurrent `record` calls into group commits, one commit at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        run: Callable[..., Awaitable[Any]],
+        *,
+        expires_in: float,
+        committed: Callable[[], None] = lambda: None,
+        redact: Callable[[str], str] = lambda text: text,
+        window: float = 0.001,
+        limit: int = 256,
+    ) -> None:
+        self.store = store
+        self.run = run  # runs a database call: on the loop (SQLite) or in a thread
+        self.expires_in = expires_in
+        self.committed = committed  # new deliveries were recorded: wake the worker
+        self.redact = redact
+        self.window = window
+        self.limit = limit  # events per transaction at most: bounded lock time
+        self._waiting: list[_Waiting] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def record(self, event: NewEvent, deliveries: list[NewDelivery]) -> Enqueued:
+        """Record the event and its deliveries (or find the first one with its idempotency
+        key); returns once they are committed. Raises ApiError (5xx) if the commit failed."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Enqueued] = loop.create_future()
+        self._waiting.append((event, deliveries, waiter))
+        if self._drainer is None:
+            self._drainer = loop.create_task(self._drain())
+        return await waiter
+
+    async def close(self) -> None:
+        """Wait for the commits under way (requests still waiting get their answers)."""
+        if self._drainer is not None:
+            await asyncio.shield(self._drainer)
+
+    async def _drain(self) -> None:
+        batch: list[_Waiting] = []
+        try:
+            while self._waiting:
+                # Let the requests already on their way join this commit.
+                await asyncio.sleep(self.window)
+                batch = self._waiting[: self.limit]
+                del self._waiting[: self.limit]
+                await self._commit(batch)
+                batch = []
+        finally:
+            self._drainer = None
+            # Only when cancelled (the server stops): no request is left waiting forever.
+            for _, _, waiter in [*batch, *self._waiting]:
+                waiter.cancel()
+            self._waiting.clear()
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        items = [(event, deliveries) for event, deliveries, _ in batch]
+        try:
+            results = await self.run(self._enqueue, items)
+        except Exception as exc:  # answered below, to every request of the batch
+            self._fail(batch, exc)
+            return
+        for (_, _, waiter), result in zip(batch, results, strict=True):
+            if not waiter.done():  # the request may have been cancelled meanwhile
+                waiter.set_result(result)
+        if any(not result.duplicate for result in results):
+            self.committed()
+
+    def _enqueue(
+        self, items: Sequence[tuple[NewEvent, list[NewDelivery]]], attempts: int = 5
+    ) -> list[Enqueued]:
+        keyed = any(event.idempotency_key for event, _ in items)
+        for _ in range(attempts - 1):
+            try:
+                return enqueue_many(self.store, items, now=time.time(), expires_in=self.expires_in)
+            except Exception as exc:
+                # Another server committed one of these idempotency keys first (PostgreSQL):
+                # the batch was rolled back whole; the next look answers it as a duplicate.
+                if not (keyed and _unique_conflict(exc)):
+                    raise
+        return enqueue_many(self.store, items, now=time.time(), expires_in=self.expires_in)
+
+    def _fail(self, batch: list[_Waiting], exc: Exception) -> None:
+        orig = _driver_error(self.store, exc)
+        if orig is not None:
+            # The driver's message only: SQLAlchemy's would carry the statement's parameters.
+            log.error(
+                "database error; %d event(s) not recorded: %s",
+                len(batch),
+                self.redact(f"{type(orig).__name__}: {orig}"),
+            )
+        else:
+            trace = self.redact("".join(traceback.format_exception(exc)))
+            log.error("internal error; %d event(s) not recorded: %s", len(batch), trace)
+        for _, _, waiter in batch:
+            if waiter.done():
+                continue
+            # One exception per request: each answer is built from its own.
+            if orig is not None:
+                error = ApiError(
+                    503,
+                    f"the database did not record the event ({type(orig).__name__}); "
+                    "nothing of it was recorded: post it again",
+                )
+            else:
+                error = ApiError(
+                    500,
+                    f"internal error ({type(exc).__name__}) while recording the event; nothing "
+                    "of it was recorded; the server log has details: report it",
+                )
+            waiter.set_exception(error)
+
+
+def _driver_error(store: Store, exc: BaseException) -> BaseException | None:
+    """The database driver's error behind `exc`, or None if it is not a database error."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError | DatabaseError):
+        return exc.orig
+    return exc if isinstance(exc, store.driver_error) else None
+
+
+def _unique_conflict(exc: BaseException) -> bool:
+    """A unique-key violation (PostgreSQL SQLSTATE 23505; SQLAlchemy's IntegrityError)."""
+    from sqlalchemy.exc import IntegrityError
+
+    if isinstance(exc, IntegrityError):
+        return True
+    orig = getattr(exc, "orig", exc)
+    code = getattr(exc, "sqlstate", None) or getattr(orig, "sqlstate", None)
+    return (code or getattr(orig, "pgcode", None)) == "23505"
