@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -94,13 +93,17 @@ def worker_rss_mib(base: str, folder: str, pending: int = 10000) -> float:
         )
     store.close()
     env = {**os.environ, "TIDINGS_DATABASE_URL": url}
-    subprocess.run(
+    worker = subprocess.Popen(
         [str(BIN / "tidings"), "worker", "-c", str(config_path), "--once"],
-        check=True,
-        capture_output=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env=env,
     )
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # This child's own peak (RUSAGE_CHILDREN would be the largest of every child so far).
+    _, status, usage = os.wait4(worker.pid, 0)
+    worker.returncode = os.waitstatus_to_exitcode(status)
+    assert worker.returncode == 0, f"tidings worker exited with {worker.returncode}"
+    return usage.ru_maxrss / 1024
 
 
 def main() -> None:
