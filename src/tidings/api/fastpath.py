@@ -17,6 +17,7 @@ import orjson
 
 from tidings.api.auth import ADMIN, SEND, Tokens
 from tidings.api.errors import ApiError, error_response
+from tidings.api.middleware import replay_body
 from tidings.api.routes.events import MAX_PARAM, accept_event
 from tidings.api.schemas import EventAccepted
 from tidings.api.service import Service
@@ -62,7 +63,7 @@ class FastEvents:
         except orjson.JSONDecodeError:
             payload = None
         if not isinstance(payload, dict):
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         try:
             code, answer = await accept_event(self.service, payload, *params)
@@ -123,17 +124,3 @@ class FastEvents:
             return None
         key = event_uuid or idempotency_key
         return workflow, query.get("status"), query.get("previous_status"), key
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    """A receive that hands the route the body already read, then the connection's own."""
-    replayed = False
-
-    async def replayer() -> dict[str, Any]:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayer

@@ -67,17 +67,7 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        whole = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": whole, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     @staticmethod
     async def _answer(send: Any, status: int, message: str) -> None:
@@ -129,3 +119,18 @@ class Redact:
             await send({"type": "http.response.body", "body": payload})
 
         await self.app(scope, receive, capture)
+
+
+def replay_body(body: bytes, receive: Any) -> Any:
+    """An ASGI receive that hands the app the body already read, then the connection's own
+    messages (a disconnect)."""
+    replayed = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
