@@ -45,11 +45,15 @@ def limits_of(config: Config | None) -> Callable[[str], Limits]:
     return limits
 
 
-def record(store: Store, plan: Plan, event: NewEvent, *, now: float, expires_in: float) -> Enqueued:
-    deliveries = [
+def deliveries_of(plan: Plan) -> list[NewDelivery]:
+    """The deliveries a plan records: one per request, with its redacted address."""
+    return [
         NewDelivery(request, item.display) for item in plan.planned for request in item.requests
     ]
-    return enqueue(store, event, deliveries, now=now, expires_in=expires_in)
+
+
+def record(store: Store, plan: Plan, event: NewEvent, *, now: float, expires_in: float) -> Enqueued:
+    return enqueue(store, event, deliveries_of(plan), now=now, expires_in=expires_in)
 
 
 @dataclass

@@ -18,19 +18,11 @@ from typing import Any
 
 from tidings.api.errors import ApiError
 from tidings.delivery.outbox import Enqueued, NewDelivery, NewEvent, enqueue_many
-from tidings.dispatch import Plan
 from tidings.store.db import DatabaseError, Store
 
 log = logging.getLogger("tidings.api")
 
 _Waiting = tuple[NewEvent, list[NewDelivery], "asyncio.Future[Enqueued]"]
-
-
-def deliveries_of(plan: Plan) -> list[NewDelivery]:
-    """The deliveries a plan records: one per request, with its redacted address."""
-    return [
-        NewDelivery(request, item.display) for item in plan.planned for request in item.requests
-    ]
 
 
 class Recorder:

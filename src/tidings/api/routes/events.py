@@ -129,9 +129,9 @@ async def accept_event(
 ) -> tuple[int, dict[str, Any]]:
     """Plan the event and record it (group commit); the HTTP status (202 new, 200 seen
     before) and the answer. Raises ApiError or InputError for the caller to answer."""
-    from tidings.api.recorder import deliveries_of
     from tidings.delivery.outbox import NewEvent
     from tidings.history import summaries
+    from tidings.sending import deliveries_of
 
     plan = _plan(svc, payload, workflow, status, previous_status)
     task = plan.task
@@ -224,11 +224,11 @@ async def notify(
     idempotency_key: KeyHeader = None,
 ) -> dict[str, Any]:
     from tidings.adhoc import validate_ctl
-    from tidings.api.recorder import deliveries_of
     from tidings.delivery.outbox import NewEvent
     from tidings.dispatch import plan_note
     from tidings.history import summaries
     from tidings.notify.content import Note
+    from tidings.sending import deliveries_of
 
     if not svc.with_worker:
         raise ApiError(
