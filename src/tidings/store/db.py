@@ -112,7 +112,10 @@ class Tx:
             if isinstance(params, list):
                 cursor.executemany(statement, params)
                 return None
-            cursor.execute(statement, params or {})
+            if params:
+                cursor.execute(statement, params)
+            else:  # no parameters: a literal % must not be read as a placeholder (psycopg)
+                cursor.execute(statement)
             return cursor.fetchall() if cursor.description else None
         except Exception as exc:
             if isinstance(exc, self._store.driver_error):
