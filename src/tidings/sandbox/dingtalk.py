@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tidings.sandbox._http import answer, dedupe, read_incoming
+from tidings.sandbox._http import answer, dedupe, read_incoming, record
 from tidings.sandbox.clock import Clock
 from tidings.sandbox.ratelimit import RollingWindow
 from tidings.sandbox.records import MessageLog
@@ -115,7 +115,9 @@ class DingTalk:
         with self._lock:
             code, msg = self._verify(token, request.content_type, inc.raw, inc.query, body, text)
         accepted = code == 0
-        self._log.add(
+        record(
+            self._log,
+            inc,
             platform=PLATFORM,
             destination=token,
             accepted=accepted,
@@ -123,12 +125,8 @@ class DingTalk:
             code=code,
             message=msg,
             msgtype=msgtype,
-            headers=inc.headers,
-            query=inc.query,
-            body=inc.body,
             text=text,
             mentions=mentions(body, text) if accepted and body is not None else [],
-            method=inc.method,
         )
         return answer({"errcode": code, "errmsg": msg})
 

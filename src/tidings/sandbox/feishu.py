@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tidings.sandbox._http import answer, dedupe, read_incoming, strings_in
+from tidings.sandbox._http import answer, dedupe, read_incoming, record, strings_in
 from tidings.sandbox.clock import Clock
 from tidings.sandbox.ratelimit import RollingWindow
 from tidings.sandbox.records import MessageLog
@@ -144,7 +144,9 @@ class Feishu:
         with self._lock:
             status, code, msg = self._verify(token, inc.raw, body)
         accepted = code == 0
-        self._log.add(
+        record(
+            self._log,
+            inc,
             platform=PLATFORM,
             destination=token,
             accepted=accepted,
@@ -152,12 +154,8 @@ class Feishu:
             code=code,
             message=msg,
             msgtype=msg_type,
-            headers=inc.headers,
-            query=inc.query,
-            body=inc.body,
             text=message_text(body) if body is not None else "",
             mentions=mentions(body) if accepted and body is not None else [],
-            method=inc.method,
         )
         return answer({"code": code, "data": {}, "msg": msg}, status=status)
 

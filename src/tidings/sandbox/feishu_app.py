@@ -28,7 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from tidings.sandbox import feishu
-from tidings.sandbox._http import Incoming, answer, read_incoming
+from tidings.sandbox._http import Incoming, answer, read_incoming, record
 from tidings.sandbox.clock import Clock
 from tidings.sandbox.ratelimit import RollingWindow
 from tidings.sandbox.records import MessageLog
@@ -295,7 +295,9 @@ class FeishuApp:
         recorded = body
         if body is not None and content_ok:
             recorded = {**body, "content": content}
-        self._log.add(
+        record(
+            self._log,
+            inc,
             platform=PLATFORM,
             destination=receive_id,
             accepted=code == 0,
@@ -303,12 +305,9 @@ class FeishuApp:
             code=code,
             message=msg,
             msgtype=msg_type,
-            headers=inc.headers,
-            query=inc.query,
             body=recorded if body is not None else inc.body,
             text=feishu.message_text(readable) if readable is not None else "",
             mentions=feishu.mentions(readable) if readable is not None and code == 0 else [],
-            method=inc.method,
             extra=extra,
         )
         return answer(out, status=status, headers=headers)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from tidings.sandbox._http import answer, read_incoming
+from tidings.sandbox._http import answer, read_incoming, record
 from tidings.sandbox.records import MessageLog
 
 PLATFORM = "webhook"
@@ -89,7 +89,9 @@ class Inbox:
         else:
             status = item
             message = "ok" if status < 300 else f"scripted {status}"
-        self._log.add(
+        record(
+            self._log,
+            inc,
             platform=PLATFORM,
             destination=name,
             accepted=200 <= status < 300,
@@ -97,12 +99,8 @@ class Inbox:
             code=None,
             message=message,
             msgtype=None,
-            headers=inc.headers,
-            query=inc.query,
-            body=inc.body,
             text="",
             mentions=[],
-            method=inc.method,
         )
         if item == "reset":
             _drop(request)

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tidings.sandbox._http import dedupe, read_incoming
+from tidings.sandbox._http import dedupe, read_incoming, record
 from tidings.sandbox.clock import Clock
 from tidings.sandbox.ratelimit import RollingWindow
 from tidings.sandbox.records import MessageLog
@@ -134,7 +134,9 @@ class MsTeams:
                 window.add(now)
                 status, message = (200, OK_TEXT) if found is not None else (400, BAD_PAYLOAD)
         accepted = status == 200
-        self._log.add(
+        record(
+            self._log,
+            inc,
             platform=PLATFORM,
             destination=name,
             accepted=accepted,
@@ -142,11 +144,7 @@ class MsTeams:
             code=None,
             message=message,
             msgtype=ADAPTIVE if found is not None else None,
-            headers=inc.headers,
-            query=inc.query,
-            body=inc.body,
             text=message_text(found) if found is not None else "",
             mentions=mentions(found) if accepted and found is not None else [],
-            method=inc.method,
         )
         return web.Response(status=status, text=message, content_type="text/plain")

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tidings.sandbox._http import answer, dedupe, read_incoming
+from tidings.sandbox._http import answer, dedupe, read_incoming, record
 from tidings.sandbox.clock import Clock
 from tidings.sandbox.ratelimit import RollingWindow
 from tidings.sandbox.records import MessageLog
@@ -125,7 +125,9 @@ class WeCom:
         with self._lock:
             code, msg = self._verify(key, body)
         accepted = code == 0
-        self._log.add(
+        record(
+            self._log,
+            inc,
             platform=PLATFORM,
             destination=key,
             accepted=accepted,
@@ -133,12 +135,8 @@ class WeCom:
             code=code,
             message=msg,
             msgtype=msgtype,
-            headers=inc.headers,
-            query=inc.query,
-            body=inc.body,
             text=message_text(body) if body is not None else "",
             mentions=mentions(body) if accepted and body is not None else [],
-            method=inc.method,
         )
         return answer({"errcode": code, "errmsg": msg})
 
