@@ -11,7 +11,7 @@ from tidings.delivery.outbox import upsert_destinations
 from tidings.delivery.resolve import EPHEMERAL_PREFIX
 from tidings.errors import InputError
 from tidings.store import tables
-from tidings.store.db import Store
+from tidings.store.db import Store, in_list
 
 D = tables.deliveries
 E = tables.events
@@ -121,8 +121,8 @@ def requeue(
     """
     now = time.time()
     if ids:
-        names = {f"i{n}": value for n, value in enumerate(ids)}
-        where = f"id IN ({', '.join(f':{name}' for name in names)})"
+        marks, names = in_list(ids)
+        where = f"id IN {marks}"
     elif dead:
         names, where = {}, "status = 'dead'"
     else:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from tidings.store.db import DatabaseError, Store
+from tidings.store.db import DatabaseError, Store, in_list
 
 FINAL = ("sent", "failed", "dead")
 
@@ -191,8 +191,6 @@ def statuses(store: Store, ids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     with store.transaction(write=False) as tx:
         for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            names = {f"i{n}": value for n, value in enumerate(chunk)}
-            marks = ", ".join(f":{name}" for name in names)
-            found.update(tx.run(f"SELECT id, status FROM deliveries WHERE id IN ({marks})", names))
+            marks, params = in_list(ids[start : start + 500])
+            found.update(tx.run(f"SELECT id, status FROM deliveries WHERE id IN {marks}", params))
     return found

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,12 @@ class Tx:
         """The first column of the first row, or None."""
         rows = self.run(sql, params)
         return rows[0][0] if rows else None
+
+
+def in_list(values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """`(:i0, :i1, ...)` and its parameters: the values of an IN list in `raw` SQL."""
+    params = {f"i{n}": value for n, value in enumerate(values)}
+    return "(" + ", ".join(f":{name}" for name in params) + ")", params
 
 
 class _SqlitePool:
