@@ -93,17 +93,27 @@ def worker_rss_mib(base: str, folder: str, pending: int = 10000) -> float:
         )
     store.close()
     env = {**os.environ, "TIDINGS_DATABASE_URL": url}
-    worker = subprocess.Popen(
-        [str(BIN / "tidings"), "worker", "-c", str(config_path), "--once"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    # A child's ru_maxrss starts from its parent's size when it forked (Linux carries the
+    # high-water mark over exec): this bench process is big by now, so a small process starts
+    # the worker and reports the worker's own peak.
+    worker = [str(BIN / "tidings"), "worker", "-c", str(config_path), "--once"]
+    done = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, *worker],
+        capture_output=True,
+        text=True,
         env=env,
+        check=True,
     )
-    # This child's own peak (RUSAGE_CHILDREN would be the largest of every child so far).
-    _, status, usage = os.wait4(worker.pid, 0)
-    worker.returncode = os.waitstatus_to_exitcode(status)
-    assert worker.returncode == 0, f"tidings worker exited with {worker.returncode}"
-    return usage.ru_maxrss / 1024
+    return int(done.stdout) / 1024
+
+
+RSS_PROBE = """
+import os, subprocess, sys
+worker = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(worker.pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, "tidings worker failed"
+print(usage.ru_maxrss)
+"""
 
 
 def main() -> None:
