@@ -274,25 +274,53 @@ def test_notify_spec_errors_name_the_field_and_its_line(tmp_path, cli):
     assert "(line 4)" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_notify_builds_only_the_notify_ctl_models(tmp_path, sandbox):
-    """One notify_ctl is all `tidings notify` validates: no YAML, no configuration, task
-    snapshot or runner job models, no SQLAlchemy (start-up time is a feature)."""
+def _notify_imports(tmp_path, flags: list[str], unwanted: set[str]) -> dict:
+    """Which of `unwanted` a second `tidings notify` run imported (the first creates the
+    database, and migrations use SQLAlchemy)."""
     code = (
         "import json, sys\nfrom tidings.cli import main\n"
-        "try:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    assert not done.code\n"
-        "unwanted = {'yaml', 'tidings.yamlsrc', 'tidings.model', 'tidings.runner.spec',\n"
-        "    'tidings.config', 'sqlalchemy', 'aiohttp'}\n"
+        "try:\n    main(sys.argv[2:])\nexcept SystemExit as done:\n    assert not done.code\n"
+        "unwanted = set(json.loads(sys.argv[1]))\n"
         "print(json.dumps({'imported': sorted(m for m in sys.modules if m in unwanted),\n"
         "    'ctl_models': 'tidings.channel_config' in sys.modules}))"
     )
-    flags = ["notify", "--type", "webhook", "--title", "工作流 t", "--content", "passed"]
-    flags += ["--hook-address", f"{sandbox.url}/webhook/imports"]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
     environ["TIDINGS_HOME"] = str(tmp_path / "home")
-    for _ in range(2):  # the first run creates the database (migrations use SQLAlchemy)
-        done = subprocess.run(
-            [sys.executable, "-c", code, *flags], capture_output=True, text=True, env=environ
-        )
+    argv = [sys.executable, "-c", code, json.dumps(sorted(unwanted)), "notify", *flags]
+    for _ in range(2):
+        done = subprocess.run(argv, capture_output=True, text=True, env=environ)
         assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# What one ad-hoc notification never needs (start-up time is a feature).
+NOT_FOR_NOTIFY = {
+    "pydantic",
+    "tidings.model",
+    "tidings.runner.spec",
+    "tidings.config",
+    "sqlalchemy",
+    "aiohttp",
+}
+
+
+def test_notify_builds_only_the_notify_ctl_models(tmp_path, sandbox):
+    """One notify_ctl is all `tidings notify` validates: no YAML, no pydantic, no
+    configuration, task snapshot or runner job models, no SQLAlchemy."""
+    flags = ["--type", "webhook", "--title", "工作流 t", "--content", "passed"]
+    flags += ["--hook-address", f"{sandbox.url}/webhook/imports"]
+    report = _notify_imports(tmp_path, flags, NOT_FOR_NOTIFY | {"yaml", "tidings.yamlsrc"})
+    assert report == {"imported": [], "ctl_models": True}
+
+
+def test_notify_spec_reads_yaml_but_not_the_configuration_stack(tmp_path, sandbox):
+    spec = tmp_path / "notify-qa.yaml"
+    spec.write_text(
+        "webhook_type: webhook\n"
+        "webhook_notification_config:\n"
+        f"  address: {sandbox.url}/webhook/spec-imports\n"
+        "title: 工作流 t\ncontent: passed\n",
+        "utf-8",
+    )
+    report = _notify_imports(tmp_path, ["--spec", str(spec)], NOT_FOR_NOTIFY)
     assert report == {"imported": [], "ctl_models": True}

@@ -101,7 +101,7 @@ def test_matching_nothing_fires():
 
 
 def test_notify_type_given_as_semicolon_string_is_accepted():
-    parsed = NotifyCtl.model_validate(
+    parsed = NotifyCtl.parse(
         {
             "webhook_type": "webhook",
             "notify_type": "passed;failed",

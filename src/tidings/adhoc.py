@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
-# channel_config, not config: validating one ctl builds only the notify_ctl models.
+# channel_config, not config: validating one ctl loads only the notify_ctl models (no pydantic).
 from tidings.channel_config import SUB_CONFIG_OF, NotifyCtl
 from tidings.errors import InputError, Problem
+from tidings.schema import Invalid
 
 AD_HOC_TYPES = ("dingding", "wechat", "feishu", "msteams", "webhook")
 FLAG_OF = {
@@ -29,16 +28,15 @@ def validate_ctl(
     """The ctl of an ad-hoc notification, or an InputError naming each bad field (as a
     command-line flag when `flags`, else as its path in the spec)."""
     try:
-        ctl = NotifyCtl.model_validate(ctl_data)
-    except ValidationError as exc:
+        ctl = NotifyCtl.parse(ctl_data)
+    except Invalid as exc:
         from tidings.yamlsrc import format_path, line_of  # imports yaml: only on this error
 
         problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
+        for loc, message in exc.problems:
             field = loc[-1] if loc else ""
             name = FLAG_OF.get(str(field)) if flags else format_path(loc)
-            message = "required" if error["type"] == "missing" else error["msg"].lower()
+            message = "required" if message == "field required" else message
             problems.append(
                 Problem(name or format_path(loc), message, line_of(lines, loc) if lines else None)
             )

@@ -1,15 +1,18 @@
 """The models of one notify_ctl: NotifyCtl and each channel's sub-config (Zadig's fields).
 
 Split from config.py (which re-exports every name) so that `tidings notify`, which validates
-one ctl, builds only these models: not the system, users, workflows or the runner's jobs.
+one ctl, loads only these. They are dataclasses checked by tidings.schema, not pydantic models:
+the configuration's pydantic models embed them with the same checks, and `tidings notify`
+never imports pydantic.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from tidings.schema import Model, before
 
 # Every webhook_type of Zadig is sent by this version.
 SUPPORTED_TYPES = (
@@ -36,11 +39,6 @@ SUB_CONFIG_OF = {
 }
 
 
-class _Strict(BaseModel):
-    # Unknown keys are errors: a misspelt key would otherwise silently disable a notification.
-    model_config = ConfigDict(extra="forbid")
-
-
 def _id_list(value: Any) -> Any:
     """Zadig's UI takes several ids separated by ';': accept that string as well as a list."""
     if isinstance(value, str):
@@ -50,37 +48,39 @@ def _id_list(value: Any) -> Any:
     return value
 
 
-class DingdingConfig(_Strict):
+# A list of ids that may also be given as one "a;b" string.
+IDS = before(_id_list)
+
+
+@dataclass
+class DingdingConfig(Model):
     hook_address: str
-    at_mobiles: list[str] = Field(default_factory=list)
-    at_user_ids: list[str] = Field(default_factory=list)
-    dynamic_recipients: list[str] = Field(default_factory=list)
+    at_mobiles: list[str] = field(default_factory=list, metadata=IDS)
+    at_user_ids: list[str] = field(default_factory=list, metadata=IDS)
+    dynamic_recipients: list[str] = field(default_factory=list)
     is_at_all: bool = False
     secret: str | None = None  # tidings extension: DingTalk 加签
 
-    _lists = field_validator("at_mobiles", "at_user_ids", mode="before")(_id_list)
 
-
-class WechatConfig(_Strict):
+@dataclass
+class WechatConfig(Model):
     hook_address: str
-    at_users: list[str] = Field(default_factory=list)
+    at_users: list[str] = field(default_factory=list, metadata=IDS)
     is_at_all: bool = False
 
-    _lists = field_validator("at_users", mode="before")(_id_list)
 
-
-class LarkHookConfig(_Strict):
+@dataclass
+class LarkHookConfig(Model):
     hook_address: str
     app_id: str = ""
-    at_users: list[str] = Field(default_factory=list)
-    dynamic_recipients: list[str] = Field(default_factory=list)
+    at_users: list[str] = field(default_factory=list, metadata=IDS)
+    dynamic_recipients: list[str] = field(default_factory=list)
     is_at_all: bool = False
     secret: str | None = None  # tidings extension: Feishu signature verification
 
-    _lists = field_validator("at_users", mode="before")(_id_list)
 
-
-class WebhookConfig(_Strict):
+@dataclass
+class WebhookConfig(Model):
     address: str
     token: str = ""
 
@@ -89,49 +89,55 @@ class WebhookConfig(_Strict):
 LARK_ID_TYPES = ("open_id", "union_id", "user_id", "email")
 
 
-class LarkUser(_Strict):
+def _user_id_type(value: Any) -> Any:
+    return value or "user_id"  # Zadig leaves it empty for user_id
+
+
+@dataclass
+class LarkUser(Model):
     """Zadig's lark.UserInfo: a Feishu user by id (of `id_type`), or the task creator."""
 
     id: str = ""
-    id_type: Literal["open_id", "union_id", "user_id", "email"] = "user_id"
+    id_type: Literal["open_id", "union_id", "user_id", "email"] = field(
+        default="user_id", metadata=before(_user_id_type)
+    )
     name: str = ""
     avatar: str = ""
     is_executor: bool = False  # the task creator, resolved by phone or email at send time
     is_stage_executor: bool = False  # accepted for compatibility; tidings runs no stages
 
-    @field_validator("id_type", mode="before")
-    @classmethod
-    def _default_type(cls, value: Any) -> Any:
-        return value or "user_id"  # Zadig leaves it empty for user_id
 
-
-class LarkChat(_Strict):
+@dataclass
+class LarkChat(Model):
     chat_id: str
     chat_name: str = ""
 
 
-class LarkGroupConfig(_Strict):
+@dataclass
+class LarkGroupConfig(Model):
     """Feishu app message to a group chat (飞书群组通知 via 自建应用)."""
 
     app_id: str  # the id of a system.im_apps entry
     chat: LarkChat
-    at_users: list[LarkUser] = Field(default_factory=list)
-    dynamic_recipients: list[str] = Field(default_factory=list)
+    at_users: list[LarkUser] = field(default_factory=list)
+    dynamic_recipients: list[str] = field(default_factory=list)
     is_at_all: bool = False
 
 
-class LarkPersonConfig(_Strict):
+@dataclass
+class LarkPersonConfig(Model):
     """Feishu app message to each person (飞书成员通知)."""
 
     app_id: str
-    target_users: list[LarkUser] = Field(default_factory=list)
-    dynamic_recipients: list[str] = Field(default_factory=list)
+    target_users: list[LarkUser] = field(default_factory=list)
+    dynamic_recipients: list[str] = field(default_factory=list)
 
 
 MAIL_TARGET_TYPES = ("user", "group", "task_creator", "stage_executor", "email")
 
 
-class MailTarget(_Strict):
+@dataclass
+class MailTarget(Model):
     """Zadig's User: a configured user, a group, the task creator, or a raw address."""
 
     type: Literal["user", "group", "task_creator", "stage_executor", "email"] = "user"
@@ -141,17 +147,17 @@ class MailTarget(_Strict):
     group_name: str = ""
 
 
-class MailConfig(_Strict):
-    target_users: list[MailTarget] = Field(default_factory=list)
-    dynamic_recipients: list[str] = Field(default_factory=list)
+@dataclass
+class MailConfig(Model):
+    target_users: list[MailTarget] = field(default_factory=list)
+    dynamic_recipients: list[str] = field(default_factory=list)
 
 
-class MsTeamsConfig(_Strict):
+@dataclass
+class MsTeamsConfig(Model):
     hook_address: str
-    at_emails: list[str] = Field(default_factory=list)
-    dynamic_recipients: list[str] = Field(default_factory=list)
-
-    _lists = field_validator("at_emails", mode="before")(_id_list)
+    at_emails: list[str] = field(default_factory=list, metadata=IDS)
+    dynamic_recipients: list[str] = field(default_factory=list)
 
 
 def map_deprecated(data: Any) -> Any:
@@ -199,14 +205,17 @@ def map_deprecated(data: Any) -> Any:
     return data
 
 
-class NotifyCtl(BaseModel):
-    """One notification rule: when (notify_type) and where (webhook_type and its sub-config)."""
+def _statuses(value: Any) -> Any:
+    return _id_list(value) if isinstance(value, str) else value
 
-    model_config = ConfigDict(extra="forbid")
+
+@dataclass(kw_only=True)
+class NotifyCtl(Model):
+    """One notification rule: when (notify_type) and where (webhook_type and its sub-config)."""
 
     enabled: bool = True
     webhook_type: str
-    notify_type: list[str] = Field(default_factory=list)
+    notify_type: list[str] = field(default_factory=list, metadata=before(_statuses))
     dingding_notification_config: DingdingConfig | None = None
     wechat_notification_config: WechatConfig | None = None
     lark_hook_notification_config: LarkHookConfig | None = None
@@ -216,15 +225,9 @@ class NotifyCtl(BaseModel):
     mail_notification_config: MailConfig | None = None
     msteams_notification_config: MsTeamsConfig | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _map_deprecated(cls, data: Any) -> Any:
+    @staticmethod
+    def _prepare(data: Any) -> Any:
         return map_deprecated(data)
-
-    @field_validator("notify_type", mode="before")
-    @classmethod
-    def _statuses(cls, value: Any) -> Any:
-        return _id_list(value) if isinstance(value, str) else value
 
     def sub_config(self) -> Any:
         return getattr(self, SUB_CONFIG_OF.get(self.webhook_type, ""), None)

@@ -240,10 +240,6 @@ def notify(**options: Any) -> None:
                    --title "发布完成" --content "工作流 release #12 已上线"
     tidings notify --spec notify-qa.yaml
     """
-    # A one-shot process that validates one notify_ctl has no use for pydantic plugins, and
-    # looking for them scans every installed package's entry points (~2% of this command's
-    # instructions). Set before the first model is built; an explicit value (even empty) wins.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from tidings.commands import notify as command
 
     sys.exit(command.run(**options))

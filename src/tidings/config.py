@@ -40,12 +40,11 @@ from tidings.channel_config import (  # noqa: F401
     WebhookConfig,
     WechatConfig,
     _id_list,
-    _Strict,
     ctl_secrets,
     map_deprecated,
 )
 from tidings.errors import ConfigError, InputError, Problem
-from tidings.runner.spec import JobDef, StageDef
+from tidings.runner.spec import JobDef, StageDef, _Strict
 
 if TYPE_CHECKING:
     from tidings.yamlsrc import Path
@@ -253,35 +252,16 @@ class Config(_Strict):
 
 # --- loading -------------------------------------------------------------------------------
 
-_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
+def pydantic_problems(error: dict[str, Any]) -> list[tuple[Path, str]]:
+    """One pydantic error as (path, message)s: a notify_ctl (tidings.schema) lists its own."""
+    from tidings.schema import Invalid
 
-def expand_env(data: Any, path: Path, problems: list[Problem], environ: dict[str, str]) -> Any:
-    """Replace ${NAME} in every string with the environment variable; $$ is a literal $."""
-    if isinstance(data, str):
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name is None:
-                return "$"
-            if name not in environ:
-                from tidings.yamlsrc import format_path
-
-                problems.append(
-                    Problem(
-                        format_path(path),
-                        f"environment variable {name} is not set; export it or write the value",
-                    )
-                )
-                return ""
-            return environ[name]
-
-        return _ENV_REF.sub(replace, data)
-    if isinstance(data, dict):
-        return {k: expand_env(v, (*path, str(k)), problems, environ) for k, v in data.items()}
-    if isinstance(data, list):
-        return [expand_env(v, (*path, i), problems, environ) for i, v in enumerate(data)]
-    return data
+    at = tuple(error["loc"])
+    inner = error.get("ctx", {}).get("error")
+    if isinstance(inner, Invalid):
+        return [((*at, *path), message) for path, message in inner.problems]
+    return [(at, _pydantic_message(error))]
 
 
 def _pydantic_message(error: dict[str, Any]) -> str:
@@ -517,7 +497,7 @@ def load(path: str | None = None, environ: dict[str, str] | None = None) -> Conf
 
 
 def loads(text: str, source: str = "<config>", environ: dict[str, str] | None = None) -> Config:
-    from tidings.yamlsrc import format_path, line_of, load_yaml
+    from tidings.yamlsrc import expand_env, format_path, line_of, load_yaml
 
     try:
         data, lines = load_yaml(text, source)
@@ -545,7 +525,8 @@ def loads(text: str, source: str = "<config>", environ: dict[str, str] | None = 
         config = Config.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            add(tuple(error["loc"]), _pydantic_message(error))
+            for path, message in pydantic_problems(error):
+                add(path, message)
         config = None
     for path, message in errors:
         add(path, message)

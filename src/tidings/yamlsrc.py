@@ -1,7 +1,9 @@
-"""YAML loading that remembers where each value came from, so errors can name the line."""
+"""YAML loading that remembers where each value came from, so errors can name the line, and
+the ${ENV} expansion of loaded files (the configuration, notification specs)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -69,3 +71,32 @@ def line_of(lines: dict[Path, int], path: Path) -> int | None:
         if found:
             return found
     return None
+
+
+_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(data: Any, path: Path, problems: list[Problem], environ: dict[str, str]) -> Any:
+    """Replace ${NAME} in every string with the environment variable; $$ is a literal $."""
+    if isinstance(data, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return "$"
+            if name not in environ:
+                problems.append(
+                    Problem(
+                        format_path(path),
+                        f"environment variable {name} is not set; export it or write the value",
+                    )
+                )
+                return ""
+            return environ[name]
+
+        return _ENV_REF.sub(replace, data)
+    if isinstance(data, dict):
+        return {k: expand_env(v, (*path, str(k)), problems, environ) for k, v in data.items()}
+    if isinstance(data, list):
+        return [expand_env(v, (*path, i), problems, environ) for i, v in enumerate(data)]
+    return data

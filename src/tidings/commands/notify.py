@@ -51,9 +51,8 @@ def _from_flags(options: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
 
 
 def _from_spec(path: str) -> tuple[dict[str, Any], str, str, dict]:
-    # Only a spec needs YAML and the config loader's ${ENV} expansion.
-    from tidings.config import expand_env
-    from tidings.yamlsrc import load_yaml
+    # Only a spec needs YAML (and the configuration's ${ENV} expansion).
+    from tidings.yamlsrc import expand_env, load_yaml
 
     try:
         text = Path(path).read_text(encoding="utf-8")

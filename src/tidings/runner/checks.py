@@ -95,15 +95,16 @@ def _typed_problems(config: Config, spec: Any, at: Path, names: list[str]) -> li
 
 
 def _notification_problems(spec: NotificationSpec, at: Path) -> list[tuple]:
-    from tidings.config import SUB_CONFIG_OF, _is_http_url, _pydantic_message
+    from tidings.config import SUB_CONFIG_OF, _is_http_url
+    from tidings.schema import Invalid
 
     sub_name = SUB_CONFIG_OF[spec.webhook_type]
     if getattr(spec, sub_name) is None:
         return [((*at, sub_name), f"field required for webhook_type {spec.webhook_type}")]
     try:
         ctl = spec.ctl()
-    except ValidationError as exc:
-        return [((*at, *error["loc"]), _pydantic_message(error)) for error in exc.errors()]
+    except Invalid as exc:
+        return [((*at, *loc), message) for loc, message in exc.problems]
     sub = ctl.sub_config()
     address = getattr(sub, "address", None) or getattr(sub, "hook_address", "")
     field = "address" if spec.webhook_type == "webhook" else "hook_address"

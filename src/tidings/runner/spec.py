@@ -128,9 +128,7 @@ class NotificationSpec(_Strict):
     def ctl(self) -> NotifyCtl:
         """The destination as a notify_ctl (same sub-config models and checks)."""
         name = SUB_CONFIG_OF[self.webhook_type]
-        return NotifyCtl.model_validate(
-            {"webhook_type": self.webhook_type, name: getattr(self, name)}
-        )
+        return NotifyCtl.parse({"webhook_type": self.webhook_type, name: getattr(self, name)})
 
 
 class ApprovalSpec(_Strict):
