@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tidings import channels
-from tidings.channel_config import SUB_CONFIG_OF
 from tidings.channels.base import Destination, RenderContext, Request
 from tidings.errors import InputError, Problem
 from tidings.notify import rules
 from tidings.notify.content import Note, build_message, workflow_url
 from tidings.notify.recipients import Directory
 from tidings.redact import redact_url
+from tidings.runner.variables import task_values
 
 if TYPE_CHECKING:
     # Task events only: an ad-hoc note (plan_note) needs neither the config nor the snapshot.
@@ -45,6 +46,10 @@ class Skipped:
     webhook_type: str
     reason: str
     ctl_index: int | None = None
+
+    def __str__(self) -> str:
+        which = "" if self.ctl_index is None else f" notify_ctls[{self.ctl_index}]"
+        return f"{self.webhook_type}{which}: {self.reason}"
 
 
 @dataclass
@@ -140,11 +145,13 @@ def plan_event(
     now: float | None = None,
     ctls: list[NotifyCtl] | None = None,
     key_base: str | None = None,
+    values: Mapping[str, str] | None = None,
 ) -> Plan:
     """What to send for `task` reaching `status` (default: the snapshot's status).
 
     `ctls` and `key_base` select other notify_ctls than the workflow's: a job's, named
-    `<key_base>/notify_ctls[i]` (the runner's `<workflow>/jobs/<job>`).
+    `<key_base>/notify_ctls[i]` (the runner's `<workflow>/jobs/<job>`). `values` are the
+    variables dynamic_recipients are read from (default: those of the snapshot).
     """
     status = check_status(status or task.status)
     task = complete_task(task, workflow, status)
@@ -162,7 +169,7 @@ def plan_event(
             )
             continue
         module = channels.get(ctl.webhook_type)
-        sub = ctl.sub_config()
+        sub = _with_dynamic(ctl, values if values is not None else task_values(task), plan, index)
         directory = Directory(config.users, config.groups, task)
         ctx = RenderContext(
             ctl_key(workflow, index) if key_base is None else f"{key_base}/notify_ctls[{index}]",
@@ -197,14 +204,35 @@ def _by_destination(
     ]
 
 
-def plan_note(note: Note, ctl: NotifyCtl, *, instance: str = "", key: str | None = None) -> Plan:
-    """What to send for an ad-hoc notification to one channel."""
+def _with_dynamic(ctl: NotifyCtl, values: Mapping[str, str], plan: Plan, index: int | None) -> Any:
+    """The ctl's sub-config with the people of its dynamic_recipients added; why an entry
+    added no one is noted in the plan."""
+    sub = ctl.sub_config()
+    if not getattr(sub, "dynamic_recipients", None):
+        return sub
+    from tidings.notify.dynamic import add_recipients
+
+    sub, notes = add_recipients(ctl.webhook_type, sub, values)
+    plan.skipped.extend(Skipped(ctl.webhook_type, note, index) for note in notes)
+    return sub
+
+
+def plan_note(
+    note: Note,
+    ctl: NotifyCtl,
+    *,
+    instance: str = "",
+    key: str | None = None,
+    values: Mapping[str, str] | None = None,
+) -> Plan:
+    """What to send for an ad-hoc notification to one channel; `values` are the variables
+    its dynamic_recipients are read from (a notification job's)."""
     plan = Plan("notification")
     if ctl.webhook_type not in channels.supported():
         plan.skipped.append(Skipped(ctl.webhook_type, "not supported yet by this version"))
         return plan
     module = channels.get(ctl.webhook_type)
-    sub = getattr(ctl, SUB_CONFIG_OF[ctl.webhook_type])
+    sub = _with_dynamic(ctl, values or {}, plan, None)
     if key is None:
         from tidings.delivery.resolve import ephemeral_key
 

@@ -24,12 +24,14 @@ __all__ = ["LIMITS", "deliver", "destination", "interpret", "preview", "render"]
 
 def destination(config: LarkPersonConfig, key: str, system: System | None = None) -> Destination:
     """Each person's key is `<ctl key>/to/<id>` (or `/to/executor`); a person no longer in
-    target_users is not sent to."""
+    target_users is not sent to, unless dynamic_recipients (a task's variables) named them."""
     app = feishu_openapi.app_of(system, config.app_id)
     _, _, to = key.partition("/to/")
     if to == EXECUTOR and any(u.is_executor for u in config.target_users):
         return feishu_openapi.destination(app, key, f"{app.base} to the task creator")
     user = next((u for u in config.target_users if u.id and u.id == to), None)
+    if user is None and to and config.dynamic_recipients:
+        return feishu_openapi.destination(app, key, f"{app.base} to {to}")
     if user is None:
         raise ValueError(f"{to or key!r} is no longer in lark_person_notification_config")
     return feishu_openapi.destination(app, key, f"{app.base} to {user.id_type} {user.id}")

@@ -56,22 +56,29 @@ class LineObserver(Observer):
             fg=_COLOUR.get(job.status),
         )
 
+    def _note(self, text: str, fg: str | None = None) -> None:
+        self.out.err(f"{self.name}  {text}", fg=fg)
+
     def notified(self, status: str, job: str | None, deliveries: int) -> None:
         if deliveries:
             what = f"job {job} {status}" if job else status
-            self.out.err(f"{self.name}  notify {what}: {deliveries} message(s) queued")
+            self._note(f"notify {what}: {deliveries} message(s) queued")
+
+    def skipped(self, status: str, job: str | None, reasons: list[str]) -> None:
+        what = f"job {job} {status}" if job else status
+        for reason in reasons:
+            self._note(f"notify {what}: skipped {reason}", fg="yellow")
 
     def delivered(self, final: Any) -> None:
         if final.status != "sent":
-            self.out.err(
-                f"{self.name}  {final.status.upper()} {final.channel} {final.destination}: "
-                f"{final.detail}",
+            self._note(
+                f"{final.status.upper()} {final.channel} {final.destination}: {final.detail}",
                 fg="red",
             )
 
     def waiting(self, task: Any, job: Any, waiting: dict[str, Any]) -> None:
-        self.out.err(
-            f"{self.name}  {job.shown_name} waits for {waiting['needed']} approval(s) of "
+        self._note(
+            f"{job.shown_name} waits for {waiting['needed']} approval(s) of "
             f"{', '.join(waiting['approvers'])}: tidings approve {self.name} --user ID "
             f"(or tidings reject ...)",
             fg="yellow",
@@ -119,10 +126,9 @@ class LiveObserver(LineObserver):
         self.task = task
         self.live.update(self._render())
 
-    def notified(self, status: str, job: str | None, deliveries: int) -> None:
-        if deliveries:
-            what = f"job {job} {status}" if job else status
-            self.live.console.print(f"notify {what}: {deliveries} message(s) queued")
+    def _note(self, text: str, fg: str | None = None) -> None:
+        text = self.out.redact(text)  # what Output.err would do
+        self.live.console.print(text, style=fg, markup=False, highlight=False)
 
 
 def run(

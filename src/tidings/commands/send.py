@@ -34,9 +34,7 @@ def _plan(
 
 def _report_skipped(plan: Plan, out: Output) -> None:
     for skipped in plan.skipped:
-        out.err(
-            f"skipped {skipped.webhook_type} notify_ctls[{skipped.ctl_index}]: {skipped.reason}"
-        )
+        out.err(f"skipped {skipped}")
 
 
 def preview(

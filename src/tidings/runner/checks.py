@@ -11,7 +11,7 @@ from tidings.runner import variables
 from tidings.runner.spec import SPEC_MODELS, NotificationSpec
 
 if TYPE_CHECKING:
-    from tidings.config import Config, WorkflowConfig
+    from tidings.config import Config, NotifyCtl, WorkflowConfig
     from tidings.yamlsrc import Path
 
 Found = tuple[list[tuple["Path", str]], list[tuple["Path", str]]]
@@ -23,6 +23,8 @@ def workflow_problems(config: Config, workflow: WorkflowConfig, at: Path) -> Fou
     errors: list[tuple[Path, str]] = []
     warnings: list[tuple[Path, str]] = []
     names = [job.name for job in workflow.jobs()]
+    for ci, ctl in enumerate(workflow.notify_ctls):
+        errors.extend(dynamic_problems(ctl, (*at, "notify_ctls", ci), names))
     seen_jobs: set[str] = set()
     seen_stages: set[str] = set()
     for si, stage in enumerate(workflow.stages):
@@ -53,8 +55,24 @@ def workflow_problems(config: Config, workflow: WorkflowConfig, at: Path) -> Fou
                 found = _ctl_reference_problems(config, ctl, (*job_at, "notify_ctls", ci))
                 errors.extend(found[0])
                 warnings.extend(found[1])
+                errors.extend(dynamic_problems(ctl, (*job_at, "notify_ctls", ci), names))
             errors.extend(_typed_problems(config, job.typed, (*job_at, "spec"), names))
     return errors, warnings
+
+
+def dynamic_problems(ctl: NotifyCtl, at: Path, names: list[str]) -> list[tuple[Path, str]]:
+    """dynamic_recipients entries that can never add anyone (at: the ctl's path)."""
+    from tidings.channel_config import SUB_CONFIG_OF
+    from tidings.notify import dynamic
+
+    templates = getattr(ctl.sub_config(), "dynamic_recipients", None) or []
+    if not templates:
+        return []  # also: an unknown webhook_type, reported on its own
+    where = (*at, SUB_CONFIG_OF[ctl.webhook_type], "dynamic_recipients")
+    return [
+        ((*where, index), message)
+        for index, message in dynamic.problems(ctl.webhook_type, templates, names)
+    ]
 
 
 def _typed_problems(config: Config, spec: Any, at: Path, names: list[str]) -> list[tuple]:
@@ -68,7 +86,7 @@ def _typed_problems(config: Config, spec: Any, at: Path, names: list[str]) -> li
         texts.update({(*at, "title"): spec.title, (*at, "content"): spec.content})
         if not spec.title and not spec.content:
             errors.append((at, "a notification needs a title or content"))
-        errors.extend(_notification_problems(spec, at))
+        errors.extend(_notification_problems(spec, at, names))
     if isinstance(spec, ApprovalSpec):
         if not spec.users and not spec.groups:
             errors.append((at, "no approvers: list configured user ids in users: or groups:"))
@@ -94,7 +112,7 @@ def _typed_problems(config: Config, spec: Any, at: Path, names: list[str]) -> li
     return errors
 
 
-def _notification_problems(spec: NotificationSpec, at: Path) -> list[tuple]:
+def _notification_problems(spec: NotificationSpec, at: Path, names: list[str]) -> list[tuple]:
     from tidings.config import SUB_CONFIG_OF, _is_http_url
     from tidings.schema import Invalid
 
@@ -110,7 +128,7 @@ def _notification_problems(spec: NotificationSpec, at: Path) -> list[tuple]:
     field = "address" if spec.webhook_type == "webhook" else "hook_address"
     if not _is_http_url(address):
         return [((*at, sub_name, field), "must be an http:// or https:// URL")]
-    return []
+    return dynamic_problems(ctl, at, names)
 
 
 def approvers(config: Config, spec: Any) -> list[str]:

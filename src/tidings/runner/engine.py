@@ -44,6 +44,9 @@ class Observer:
 
     def notified(self, status: str, job: str | None, deliveries: int) -> None: ...
 
+    def skipped(self, status: str, job: str | None, reasons: list[str]) -> None:
+        """Why a ctl of this event sends nothing, or reaches fewer people."""
+
     def delivered(self, final: Any) -> None: ...
 
     def waiting(self, task: Task, job: Job, waiting: dict[str, Any]) -> None: ...
@@ -138,18 +141,7 @@ class Run:
 
     def _values(self) -> dict[str, str]:
         task = self.task
-        values = {
-            "task.id": str(task.task_id),
-            "task.status": task.status,
-            "task.creator": task.task_creator,
-            "task.creator_id": task.task_creator_id,
-            "task.remark": task.remark,
-            "task.url": task.detail_url,
-            "workflow.name": task.workflow_name,
-            "workflow.display_name": task.display_name,
-            "project.name": task.project_name,
-            "project.display_name": task.project_display_name or task.project_name,
-        }
+        values = variables.task_values(task)
         values.update({f"var.{k}": v for k, v in self.options.variables.items()})
         for job in task.jobs():
             values[f"job.{job.name}.status"] = job.status
@@ -177,6 +169,7 @@ class Run:
                 status=status,
                 ctls=job.notify_ctls,
                 key_base=f"{self.workflow.name}/jobs/{job.name}",
+                values=self._values(),
             )
         else:
             if status in TERMINAL:
@@ -184,8 +177,16 @@ class Run:
                 found = state.previous_status(self.store, task.workflow_name, task.task_id)
                 previous = "" if found is None else found
             plan = plan_event(
-                self.config, self.workflow, task, status=status, previous_status=previous
+                self.config,
+                self.workflow,
+                task,
+                status=status,
+                previous_status=previous,
+                values=self._values(),
             )
+        if plan.skipped:
+            reasons = [str(skipped) for skipped in plan.skipped]
+            self.observer.skipped(status, job.name if job else None, reasons)
         if job is not None and not plan.planned:
             return  # a job without ctls for this status: nothing to record
         name = f"{task.workflow_name}#{task.task_id}"
@@ -446,7 +447,11 @@ class Run:
             language=self.config.system.language,
         )
         key = f"{self.workflow.name}/jobs/{job.name}/spec"
-        plan = plan_note(note, spec.ctl(), instance=self.config.system.address, key=key)
+        plan = plan_note(
+            note, spec.ctl(), instance=self.config.system.address, key=key, values=values
+        )
+        for skipped in plan.skipped:
+            _log(log_path, f"[tidings] skipped {skipped}")
         name = f"{self.workflow.name}#{self.task.task_id}"
         event = NewEvent(
             kind="notification",
