@@ -184,6 +184,46 @@ async def test_rate_limit_is_retried_after_the_reset_with_the_same_uuid(sb, stor
     assert sb.feishu_token_requests(APP_ID) == 1
 
 
+async def test_an_apps_messages_to_many_people_stay_within_its_50_a_second(sb, store):
+    """Each person is paced on its own (5/s); the app's 50/s spans them all."""
+    people = [{"open_id": f"ou_p{i}", "user_id": f"u_p{i}", "name": f"P{i}"} for i in range(80)]
+    sb.feishu_app(APP_ID, APP_SECRET, users=people)
+    targets = "".join(f"\n      - {{id: u_p{i}}}" for i in range(80))
+    ctl = f"""
+- webhook_type: feishu_person
+  notify_type: [passed]
+  lark_person_notification_config:
+    app_id: feishu-main
+    target_users:{targets}
+"""
+    config = loads(config_text(sb.url, ctl), "t.yaml", {})
+    async with Sender(store, config) as sender:
+        finals = await sender.send()
+    assert [f.status for f in finals] == ["sent"] * 80
+    rows = sb.received("feishu_app")
+    assert [r.http_status for r in rows if r.http_status != 200] == []  # no 429
+    assert len(rows) == 80 and rows[-1].at - rows[0].at >= 0.55  # 80 needs a second window
+
+
+async def test_an_app_past_its_1000_a_minute_retries_when_the_minute_frees():
+    from tidings.channels.base import Destination
+    from tidings.channels.feishu_steps import App, pace_app
+    from tidings.delivery.clock import Clock
+    from tidings.delivery.worker import SendIO
+
+    clock = Clock()
+    app = App(Destination("k", "https://open.feishu.cn", options={"app_id": APP_ID}))
+    start = clock.now() - 30.0  # 1000 sends in the last 30 seconds
+    io = SendIO(transport=None, clock=clock, cache={}, timeout=5)
+    io.cache[("feishu_app_sends", *app.cache_key)] = [start + i * 0.03 for i in range(1000)]
+    paced = await pace_app(io, app)
+    assert isinstance(paced, Retry) and "1000 messages a minute" in paced.reason
+    assert 29.0 < paced.after < 31.5  # when the oldest leaves the minute
+    io.cache[("feishu_app_sends", *app.cache_key)] = [start] * 10
+    assert await pace_app(io, app) is None  # room: sent at once, and counted
+    assert len(io.cache[("feishu_app_sends", *app.cache_key)]) == 11
+
+
 async def test_an_expired_token_is_refreshed_once_and_the_message_sent(sb, store):
     config = loads(config_text(sb.url, GROUP.replace("    is_at_all: true\n", "")), "t.yaml", {})
     async with Sender(store, config) as sender:

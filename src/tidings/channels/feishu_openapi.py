@@ -36,6 +36,7 @@ from tidings.channels.feishu_steps import (
     App,
     code_of,
     lookup,
+    pace_app,
     post,
     reset_after,
     tenant_token,
@@ -48,8 +49,8 @@ from tidings.redact import MASK
 if TYPE_CHECKING:
     from tidings.config import ImApp, LarkUser, System
 
-# 5 messages a second to one chat or one user (50 a second per app are not paced: an
-# app-wide 429 is retried after the reset it names).
+# 5 messages a second to one chat or one user; an app's own limits (50 a second, 1000 a
+# minute, across its destinations) are paced by feishu_steps.pace_app when it sends.
 LIMITS = Limits(per_second=5)
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 MAX_CARD_BYTES = 30 * 1024  # `content` of an interactive message
@@ -174,6 +175,9 @@ async def deliver(
                 if not isinstance(found, tuple):
                     return found, None
                 id_type, body["receive_id"] = found
+            paced = await pace_app(io, app)
+            if paced is not None:
+                return paced, None
             response = await post(
                 io, f"{app.base}{MESSAGES_PATH}?receive_id_type={quote(id_type)}", body, token
             )

@@ -1,8 +1,10 @@
 """The I/O steps a Feishu app message needs besides the send (DESIGN.md: declared steps with a
-cache): the tenant token, and the task creator's id looked up by phone or email.
+cache): the tenant token, the task creator's id looked up by phone or email, and the app's
+own rate limit.
 
-Both are kept in the worker's cache (`SendIO.cache`): one token per app, reused until less
-than 30 minutes of it are left; an id for an hour ("nobody has it" for five minutes).
+All are kept in the worker's cache (`SendIO.cache`): one token per app, reused until less
+than 30 minutes of it are left; an id for an hour ("nobody has it" for five minutes); the
+app's recent sends.
 """
 
 from __future__ import annotations
@@ -10,7 +12,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tidings.channels.base import Destination, Fail, Outcome, Response, Retry, encode_json
+from tidings.channels.base import (
+    Destination,
+    Fail,
+    Limits,
+    Outcome,
+    Response,
+    Retry,
+    encode_json,
+)
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 LOOKUP_PATH = "/open-apis/contact/v3/users/batch_get_id"
@@ -22,6 +32,8 @@ LOOKUP_TYPES = ("open_id", "user_id", "union_id")
 INVALID_TOKEN = 99991663
 RATE_LIMITED = 99991400
 _PERMISSION = 99991672
+# An app's messages, whichever chats and people they go to (specs/platforms.md).
+APP_LIMITS = Limits(per_second=50, per_minute=1000)
 
 
 class App:
@@ -42,6 +54,29 @@ async def post(io: Any, url: str, body: dict[str, Any], token: str | None = None
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return await io.transport.send(HttpCall("POST", url, headers, encode_json(body)), io.timeout)
+
+
+async def pace_app(io: Any, app: App) -> Retry | None:
+    """Wait until one more message of this app fits its limits and count it; a Retry when
+    that is more than a second away (the minute's 1000 are used up).
+
+    The worker paces each destination (a chat, a person) on its own; this window spans all
+    of an app's destinations in this worker. Several workers may still exceed it together:
+    the platform's 429 is then retried after the reset it names.
+    """
+    from tidings.delivery import pacing
+
+    recent: list[float] = io.cache.setdefault(("feishu_app_sends", *app.cache_key), [])
+    while (wait := pacing.wait_time(recent, APP_LIMITS, io.clock.now())) > 0:
+        if wait > 1.0:
+            return Retry(
+                f"the app's limit of {APP_LIMITS.per_minute} messages a minute is reached",
+                after=wait,
+            )
+        await io.clock.sleep(wait)
+    # No await between the check and the count: concurrent sends cannot both take the slot.
+    recent[:] = pacing.remember(recent, APP_LIMITS, io.clock.now())
+    return None
 
 
 def code_of(response: Response) -> Any:
