@@ -24,6 +24,7 @@ import socket
 import ssl
 import tempfile
 import time
+from collections.abc import Sequence
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -48,8 +49,8 @@ SERVER_NAME = "localhost"  # EHLO name; avoids aiosmtpd's slow socket.getfqdn()
 CERT_VALIDITY = datetime.timedelta(days=1)
 
 
-def write_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost and 127.0.0.1, usable as its own CA file:
+def write_certificate(directory: Path, names: Sequence[str] = ("localhost",)) -> tuple[Path, Path]:
+    """A self-signed certificate for ``names`` and 127.0.0.1, usable as its own CA file:
     (cert.pem, key.pem) in ``directory``."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tidings sandbox SMTP")])
@@ -65,7 +66,10 @@ def write_certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_after(now + CERT_VALIDITY)
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    *(x509.DNSName(name) for name in names),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )
