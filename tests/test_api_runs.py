@@ -35,6 +35,12 @@ def _config(tmp_path, hook: str) -> str:
                     type: freestyle
                     spec: {{script: "echo shipped $TIDINGS_JOB $V"}}
           - name: external
+          - name: manual
+            stages:
+              - {{name: a, jobs: [{{name: a, type: freestyle, spec: {{script: "true"}}}}]}}
+              - name: b
+                manual_exec: {{enabled: true, manual_exec_users: [{{type: user, user_id: alice}}]}}
+                jobs: [{{name: b, type: freestyle, spec: {{script: "true"}}}}]
         """
         )
     )
@@ -80,6 +86,28 @@ def test_start_approve_and_logs(tmp_path, sandbox):
         assert [t["task_id"] for t in listed] == [1]
         again = api.call("POST", "/api/v1/tasks/wf/1/cancel", token=RUNNER)
         assert again.status == 409 and "already ended" in again.json()["error"]
+
+
+def test_a_manual_stage_is_run_over_the_api_by_one_of_its_executors(tmp_path, sandbox):
+    hook = sandbox.webhook_inbox("runs")
+    with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+        start = api.call("POST", "/api/v1/workflows/manual/tasks", token=RUNNER, body={})
+        assert start.status == 202
+
+        def status() -> str:
+            return api.call("GET", "/api/v1/tasks/manual/1", token=READER).json()["status"]
+
+        wait_for(lambda: status() == "pause", what="the pause before stage b")
+        task = api.call("GET", "/api/v1/tasks/manual/1", token=READER).json()
+        assert task["waiting"] == {"stage": "b", "executors": ["alice"]}
+        url = "/api/v1/tasks/manual/1"
+        approve = api.call("POST", f"{url}/approve", token=RUNNER, body={"user": "alice"})
+        assert approve.status == 409 and "not waiting for an approval" in approve.json()["error"]
+        refused = api.call("POST", f"{url}/run-stage", token=RUNNER, body={"user": "mallory"})
+        assert refused.status == 422 and refused.json()["problems"][0]["path"] == "user"
+        ran = api.call("POST", f"{url}/run-stage", token=RUNNER, body={"user": "alice"})
+        assert ran.status == 200 and ran.json()["result"] == "stage b run by alice"
+        assert wait_for(lambda: status() not in ("pause", "running") and status()) == "passed"
 
 
 def test_reject_cancel_and_refusals(tmp_path, sandbox):
@@ -160,7 +188,11 @@ def test_serve_command_starts_and_stops_gracefully(tmp_path, sandbox):
             headers={"Authorization": f"Bearer {READER}"},
         )
         with urllib.request.urlopen(request, timeout=5) as answer:
-            assert [w["name"] for w in __import__("json").load(answer)] == ["wf", "external"]
+            assert [w["name"] for w in __import__("json").load(answer)] == [
+                "wf",
+                "external",
+                "manual",
+            ]
     finally:
         server.send_signal(signal.SIGTERM)
         _out, err = server.communicate(timeout=20)

@@ -34,7 +34,7 @@ def test_users_groups_creator_and_raw_addresses_each_once_in_order():
             {"type": "email", "user_name": "qa@example.com"},  # the same mailbox as u-qa
             {"type": "task_creator"},
             {"type": "email", "user_name": "ops@example.com"},
-            {"type": "stage_executor"},  # tidings runs no manual stages: nobody
+            {"type": "stage_executor"},  # no manual stage waits: nobody
         )
     )
     assert found == ["dev@example.com", "QA@Example.com", "ada@example.com", "ops@example.com"]

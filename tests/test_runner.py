@@ -288,6 +288,6 @@ def test_examples_are_valid_workflows():
     from tidings.config import load
 
     examples = Path(__file__).parent.parent / "examples"
-    for name in ("release", "nightly", "hotfix"):
+    for name in ("release", "nightly", "hotfix", "staged-rollout"):
         config = load(str(examples / f"{name}.yaml"), {"SANDBOX": "http://127.0.0.1:8900"})
         assert config.workflows[0].stages

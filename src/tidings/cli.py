@@ -477,6 +477,17 @@ def _decision(name: str, decision: str, help_text: str) -> None:
         sys.exit(module.decide_command(config_path, task, user, comment, decision))
 
 
+@main.command("run-stage", epilog=_TASK_HELP)
+@config_option
+@click.argument("task", metavar="TASK")
+@click.option("--user", required=True, metavar="USER_ID", help="One of its manual_exec_users.")
+def run_stage(config_path: str | None, task: str, user: str) -> None:
+    """Run the manual stage a task is paused before (Zadig's 手动执行)."""
+    from tidings.commands import tasks as command
+
+    sys.exit(command.run_stage_command(config_path, task, user))
+
+
 _decision("approve", "approve", "Approve the approval job a task waits for.")
 _decision(
     "reject", "reject", "Reject the approval job a task waits for: the task ends with reject."

@@ -426,11 +426,12 @@ def _ctl_reference_problems(
         if not sub.target_users:
             warnings.append(((*sub_path, "target_users"), "empty: nobody receives this"))
         for ui, user in enumerate(sub.target_users):
-            if not user.id and not user.is_executor:
+            if not user.id and not (user.is_executor or user.is_stage_executor):
                 errors.append(
                     (
                         (*sub_path, "target_users", ui, "id"),
-                        "must not be empty (or set is_executor: true for the task creator)",
+                        "must not be empty (or set is_executor: true for the task creator, "
+                        "is_stage_executor: true for who may run a manual stage)",
                     )
                 )
     if isinstance(sub, MailConfig):
@@ -444,13 +445,6 @@ def _ctl_reference_problems(
             )
         for ti, target in enumerate(sub.target_users):
             errors.extend(_mail_target_problems(config, target, (*sub_path, "target_users", ti)))
-            if target.type == "stage_executor":
-                warnings.append(
-                    (
-                        (*sub_path, "target_users", ti, "type"),
-                        "stage_executor is not known to tidings (no manual stages): skipped",
-                    )
-                )
     return errors, warnings
 
 

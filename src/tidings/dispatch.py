@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,12 +146,14 @@ def plan_event(
     ctls: list[NotifyCtl] | None = None,
     key_base: str | None = None,
     values: Mapping[str, str] | None = None,
+    stage_executors: Sequence[str] = (),
 ) -> Plan:
     """What to send for `task` reaching `status` (default: the snapshot's status).
 
     `ctls` and `key_base` select other notify_ctls than the workflow's: a job's, named
     `<key_base>/notify_ctls[i]` (the runner's `<workflow>/jobs/<job>`). `values` are the
-    variables dynamic_recipients are read from (default: those of the snapshot).
+    variables dynamic_recipients are read from (default: those of the snapshot);
+    `stage_executors` the user ids who may run the manual stage the task is paused before.
     """
     status = check_status(status or task.status)
     task = complete_task(task, workflow, status)
@@ -170,7 +172,7 @@ def plan_event(
             continue
         module = channels.get(ctl.webhook_type)
         sub = _with_dynamic(ctl, values if values is not None else task_values(task), plan, index)
-        directory = Directory(config.users, config.groups, task)
+        directory = Directory(config.users, config.groups, task, stage_executors)
         ctx = RenderContext(
             ctl_key(workflow, index) if key_base is None else f"{key_base}/notify_ctls[{index}]",
             config.system.language,

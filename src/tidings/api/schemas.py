@@ -83,7 +83,9 @@ class TaskOut(BaseModel):
     run_here: bool = Field(description="Run by tidings (else a snapshot another system sent).")
     task: dict[str, Any] = Field(description="The task snapshot: stages, jobs, statuses.")
     waiting: dict[str, Any] | None = Field(
-        default=None, description="The approval the task waits for."
+        default=None,
+        description="What the task waits for: an approval {job, approvers, needed, message}, "
+        "or a manual stage {stage, executors}.",
     )
     cancel_requested: bool = False
 
@@ -93,6 +95,14 @@ class DecisionIn(BaseModel):
 
     user: str = Field(min_length=1, max_length=200, description="A listed approver.")
     comment: str = Field(default="", max_length=2000)
+
+
+class RunStageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str = Field(
+        min_length=1, max_length=200, description="One of the stage's manual_exec_users."
+    )
 
 
 class CancelIn(BaseModel):

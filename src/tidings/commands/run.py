@@ -76,6 +76,14 @@ class LineObserver(Observer):
                 fg="red",
             )
 
+    def paused(self, task: Any, stage: Any, waiting: dict[str, Any]) -> None:
+        who = ", ".join(waiting["executors"]) or "nobody (check manual_exec_users)"
+        self._note(
+            f"stage {stage.name} waits to be run by hand by one of {who}: "
+            f"tidings run-stage {self.name} --user ID (or tidings cancel ...)",
+            fg="yellow",
+        )
+
     def waiting(self, task: Any, job: Any, waiting: dict[str, Any]) -> None:
         self._note(
             f"{job.shown_name} waits for {waiting['needed']} approval(s) of "

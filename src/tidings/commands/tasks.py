@@ -100,6 +100,15 @@ def cancel_command(config_path: str | None, ref: str, user: str) -> int:
     return 0
 
 
+def run_stage_command(config_path: str | None, ref: str, user: str) -> int:
+    out = Output()
+    store = _store(config_path, out)
+    workflow, task_id = state.find(store, ref)
+    waiting = state.run_stage(store, workflow, task_id, user)
+    out.err(f"{workflow}#{task_id} stage {waiting['stage']}: run by {user}")
+    return 0
+
+
 def decide_command(
     config_path: str | None, ref: str, user: str, comment: str, decision: str
 ) -> int:

@@ -241,7 +241,10 @@ def build_message(
         task_type_text=task_type,
         display_name=task.display_name,
         task_id=task.task_id,
-        status_text=texts.status_text(status, language),
+        # Paused before a manual stage: Zadig's 等待手动执行, not a bare 暂停.
+        status_text=texts.status_text(
+            "manual_pause" if status == "pause" and pending else status, language
+        ),
         info=tuple(info),
         jobs=jobs,
         url=detail_url(address, task),

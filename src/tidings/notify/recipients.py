@@ -37,6 +37,7 @@ class Directory:
     users: Sequence[User] = ()
     groups: Sequence[Group] = ()
     task: Task | None = None
+    stage_executors: Sequence[str] = ()  # user ids: who may run the stage the task waits at
     problems: list[str] = field(default_factory=list)
 
     def user(self, user_id: str) -> User | None:
@@ -71,6 +72,21 @@ class Directory:
             return None
         return person
 
+    def stage_executor_people(self) -> list[tuple[str, Person]]:
+        """(user id, Person) of each who may run the manual stage the task is paused before,
+        with a phone or an email to be found by; the others are noted as problems."""
+        found = []
+        for user_id in self.stage_executors:
+            user = self.user(user_id)
+            if user is None or not (user.phone or user.email):
+                self.problems.append(
+                    f"stage executor {user_id!r} has neither phone nor email under users: "
+                    "not sent to them"
+                )
+                continue
+            found.append((user_id, Person(user.name or user.id, user.email, user.phone)))
+        return found
+
     def mail_addresses(self, targets: Iterable[MailTarget]) -> list[str]:
         """Each address once (compared without case), in the order first named."""
         found: dict[str, str] = {}
@@ -102,5 +118,8 @@ class Directory:
                 add(person.email if person else "", who)
             elif target.type == "email":
                 add(target.user_name, "a target_users entry of type email")
-            # stage_executor: tidings runs no manual stages, so there is nobody to add.
+            else:  # stage_executor: nobody unless the task is paused before a manual stage
+                for member in self.stage_executors:
+                    user = self.user(member)
+                    add(user.email if user else "", f"stage executor {member!r}")
         return list(found.values())

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from tidings.runner import variables
-from tidings.runner.spec import SPEC_MODELS, NotificationSpec
+from tidings.runner.spec import SPEC_MODELS, ManualExec, NotificationSpec
 
 if TYPE_CHECKING:
     from tidings.config import Config, NotifyCtl, WorkflowConfig
@@ -29,6 +29,8 @@ def workflow_problems(config: Config, workflow: WorkflowConfig, at: Path) -> Fou
     seen_stages: set[str] = set()
     for si, stage in enumerate(workflow.stages):
         stage_at: Path = (*at, "stages", si)
+        if stage.manual is not None:
+            errors.extend(_manual_problems(config, stage.manual, (*stage_at, "manual_exec")))
         if stage.name in seen_stages:
             errors.append(((*stage_at, "name"), f"duplicate stage name {stage.name!r}"))
         seen_stages.add(stage.name)
@@ -129,6 +131,40 @@ def _notification_problems(spec: NotificationSpec, at: Path, names: list[str]) -
     if not _is_http_url(address):
         return [((*at, sub_name, field), "must be an http:// or https:// URL")]
     return dynamic_problems(ctl, at, names)
+
+
+def _manual_problems(config: Config, manual: ManualExec, at: Path) -> list[tuple[Path, str]]:
+    users = manual.manual_exec_users
+    if not users:
+        return [((*at, "manual_exec_users"), "empty: list who may run this stage")]
+    errors: list[tuple[Path, str]] = []
+    for ui, target in enumerate(users):
+        where = (*at, "manual_exec_users", ui)
+        if target.type == "user" and config.user(target.user_id) is None:
+            message = f"unknown user {target.user_id!r}; add it under users:"
+            errors.append(((*where, "user_id"), message))
+        elif target.type == "group" and config.group(target.group_id) is None:
+            message = f"unknown group {target.group_id!r}; add it under groups:"
+            errors.append(((*where, "group_id"), message))
+        elif target.type not in ("user", "group", "task_creator"):
+            errors.append(((*where, "type"), "must be user, group or task_creator"))
+    return errors
+
+
+def stage_executors(config: Config, manual: ManualExec, task: Any) -> list[str]:
+    """The user ids who may run a manual stage: the listed users, the members of the listed
+    groups, and the task creator when listed (and known)."""
+    ids: list[str] = []
+    for target in manual.manual_exec_users:
+        if target.type == "user":
+            found = [target.user_id]
+        elif target.type == "group":
+            group = config.group(target.group_id)
+            found = list(group.members) if group else []
+        else:
+            found = [task.task_creator_id] if task.task_creator_id else []
+        ids.extend(i for i in found if i not in ids)
+    return ids
 
 
 def approvers(config: Config, spec: Any) -> list[str]:

@@ -1,9 +1,10 @@
 """The task state machine: runs a workflow's stages and jobs, persists the snapshot after every
 change, and records every event in the outbox while a worker in this process delivers them.
 
-Statuses (specs/zadig.md §2): task created -> running -> passed | failed | cancelled | timeout |
-reject; jobs prepare, running, wait_for_approval, then passed | failed | cancelled | timeout |
-reject, or skipped when an earlier stage did not pass. Events are recorded in the order they
+Statuses (specs/zadig.md §2): task created -> running (-> pause before a manual stage, until
+someone runs it) -> passed | failed | cancelled | timeout | reject; jobs prepare, running,
+wait_for_approval, then passed | failed | cancelled | timeout | reject, or skipped when an
+earlier stage did not pass. Events are recorded in the order they
 happen, so each destination gets its messages in that order; each is recorded once per task
 (an idempotency key), so a message is never sent twice for the same change.
 """
@@ -26,7 +27,7 @@ from tidings.delivery.outbox import NewEvent
 from tidings.model import Job, Stage, Task
 from tidings.runner import state, variables
 from tidings.runner.jobs import JobFailed, ScriptRun, job_spec, run_script, test_result
-from tidings.runner.spec import SCRIPT_TYPES, JobDef, TestSpec
+from tidings.runner.spec import SCRIPT_TYPES, JobDef, StageDef, TestSpec
 from tidings.store.db import Store
 
 TERMINAL = ("passed", "failed", "cancelled", "timeout", "reject")
@@ -50,6 +51,9 @@ class Observer:
     def delivered(self, final: Any) -> None: ...
 
     def waiting(self, task: Task, job: Job, waiting: dict[str, Any]) -> None: ...
+
+    def paused(self, task: Task, stage: Stage, waiting: dict[str, Any]) -> None:
+        """The task waits before a manual stage until one of `waiting['executors']` runs it."""
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Run:
         self._abort: tuple[str, str] | None = None  # (status, error) of a cancel or timeout
         self._stages_task: asyncio.Task[None] | None = None
         self._worker: Any = None
+        self._stage_executors: list[str] = []  # of the manual stage the task is paused before
 
     # --- the snapshot -------------------------------------------------------------------
 
@@ -183,6 +188,7 @@ class Run:
                 status=status,
                 previous_status=previous,
                 values=self._values(),
+                stage_executors=self._stage_executors,
             )
         if plan.skipped:
             reasons = [str(skipped) for skipped in plan.skipped]
@@ -337,6 +343,8 @@ class Run:
     async def _stages(self) -> None:
         for index, definition in enumerate(self.workflow.stages):
             stage = self.task.stages[index]
+            if definition.manual is not None:
+                await self._manual(definition, stage)
             stage.status, stage.start_time = "running", int(time.time())
             self._save()
             if definition.parallel:
@@ -509,6 +517,35 @@ class Run:
                 await asyncio.sleep(POLL)
         finally:
             state.set_waiting(self.store, self.workflow.name, self.task.task_id, None)
+
+    async def _manual(self, definition: StageDef, stage: Stage) -> None:
+        """Pause before a manual stage (task and stage `pause`, notified) until one of its
+        executors runs it with `tidings run-stage`."""
+        from tidings.runner.checks import stage_executors
+
+        assert definition.manual is not None
+        executors = stage_executors(self.config, definition.manual, self.task)
+        waiting = {"stage": stage.name, "executors": executors}
+        stage.status = self.task.status = "pause"
+        self._save()
+        state.set_waiting(self.store, self.workflow.name, self.task.task_id, waiting)
+        self.observer.task_changed(self.task)
+        self._stage_executors = executors
+        try:
+            self._emit("pause", key=f"pause:{stage.name}")
+        finally:
+            self._stage_executors = []
+        self.observer.paused(self.task, stage, waiting)
+        key = state.manual_key(stage.name)
+        try:
+            while not state.decisions(self.store, self.workflow.name, self.task.task_id, key):
+                await asyncio.sleep(POLL)
+        finally:
+            state.set_waiting(self.store, self.workflow.name, self.task.task_id, None)
+        stage.status = ""
+        self.task.status = "running"
+        self._save()
+        self.observer.task_changed(self.task)
 
     def _stage_of(self, job: Job) -> Stage:
         return next(s for s in self.task.stages if job in s.jobs)

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from tidings.channel_config import SUB_CONFIG_OF, NotifyCtl
+from tidings.channel_config import SUB_CONFIG_OF, MailTarget, NotifyCtl
 
 JOB_TYPES = (
     "freestyle",
@@ -186,7 +186,22 @@ class JobDef(_Strict):
         return self.display_name or self.name
 
 
+class ManualExec(_Strict):
+    """Zadig's manual execution: the workflow pauses before the stage until one of these
+    users runs it (`tidings run-stage`)."""
+
+    enabled: bool = False
+    manual_exec_users: list[MailTarget] = Field(default_factory=list)  # user, group, creator
+    modify_params: bool = False  # accepted for compatibility; tidings has no stage params
+
+
 class StageDef(_Strict):
     name: str
     parallel: bool = True
     jobs: list[JobDef] = Field(default_factory=list)
+    manual_exec: ManualExec | None = None
+
+    @property
+    def manual(self) -> ManualExec | None:
+        """Its manual execution settings when enabled."""
+        return self.manual_exec if self.manual_exec and self.manual_exec.enabled else None

@@ -7,6 +7,7 @@ the next `tidings run` / `tidings tasks` instead of showing `running` forever.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -26,7 +27,7 @@ R = tables.runs
 A = tables.approvals
 HEARTBEAT = 1.0  # seconds between a runner's heartbeats
 STALE = 15.0  # a heartbeat older than this (from another host) means the runner died
-ACTIVE = ("created", "running")
+ACTIVE = ("created", "running", "pause")  # a task whose runner is (or should be) alive
 HOST = socket.gethostname()
 
 
@@ -215,7 +216,7 @@ def mark_ended(task: Task, status: str, error: str, now: int) -> Task:
                 job.status = "skipped"
             elif job.status in ("running", "wait_for_approval"):
                 job.status, job.end_time = status, now
-        if stage.status in ("running", "prepare", ""):
+        if stage.status in ("running", "prepare", "", "pause"):
             stage.status = "skipped" if all(j.status == "skipped" for j in stage.jobs) else status
     task.status, task.error, task.end_time = status, error, now
     return task
@@ -287,6 +288,11 @@ def decide(
     if run.finished_at is not None or not run.waiting:
         raise InputError(f"task {name} is not waiting for an approval")
     waiting = run.waiting
+    if "stage" in waiting:
+        raise InputError(
+            f"task {name} waits for stage {waiting['stage']} to be run by hand, not for an "
+            f"approval: tidings run-stage {name} --user ID"
+        )
     if user not in waiting["approvers"]:
         raise InputError(
             f"user {user!r} may not approve job {waiting['job']} of {name}; approvers: "
@@ -310,6 +316,39 @@ def decide(
             f"user {user!r} has already decided on job {waiting['job']} of {name}"
         ) from None
     return waiting
+
+
+def run_stage(store: Store, workflow: str, task_id: int, user: str) -> dict[str, Any]:
+    """Record that `user` runs the manual stage the task is paused before; the waiting info."""
+    run = run_row(store, workflow, task_id)
+    name = f"{workflow}#{task_id}"
+    waiting = run.waiting if run.finished_at is None else None
+    if not waiting or "stage" not in waiting:
+        raise InputError(f"task {name} is not paused before a manual stage")
+    if user not in waiting["executors"]:
+        raise InputError(
+            f"user {user!r} may not run stage {waiting['stage']} of {name}; it may be run by: "
+            + (", ".join(waiting["executors"]) or "nobody (check its manual_exec_users)")
+        )
+    # Run twice by one user: the first one counts.
+    with contextlib.suppress(IntegrityError), store.engine.begin() as connection:
+        connection.execute(
+            A.insert().values(
+                workflow=workflow,
+                task_id=task_id,
+                job=manual_key(waiting["stage"]),
+                user_id=user,
+                decision="run",
+                comment="",
+                at=time.time(),
+            )
+        )
+    return waiting
+
+
+def manual_key(stage: str) -> str:
+    """Where a manual stage's run is recorded among the approvals ('/' is never in a job name)."""
+    return f"stage/{stage}"
 
 
 def decisions(store: Store, workflow: str, task_id: int, job: str) -> list[dict[str, Any]]:

@@ -117,7 +117,8 @@ runs = Table(
     Column("created_at", Float, nullable=False),
 )
 
-# Decisions on approval jobs: one per user per job.
+# Decisions on approval jobs, one per user per job; and who ran a manual stage (job
+# `stage/<name>`, decision `run`).
 approvals = Table(
     "approvals",
     metadata,
@@ -126,7 +127,7 @@ approvals = Table(
     Column("task_id", Integer, nullable=False),
     Column("job", String(255), nullable=False),
     Column("user_id", String(255), nullable=False),
-    Column("decision", String(16), nullable=False),  # approve | reject
+    Column("decision", String(16), nullable=False),  # approve | reject | run
     Column("comment", Text, nullable=False, default=""),
     Column("at", Float, nullable=False),
     UniqueConstraint("workflow", "task_id", "job", "user_id", name="uq_approvals_user"),

@@ -1,5 +1,6 @@
-"""Tasks: list, one (stages, jobs, statuses), cancel, approve, reject, logs — the runner's
-state layer, as `tidings tasks`, `cancel`, `approve`, `reject` and `logs` use it."""
+"""Tasks: list, one (stages, jobs, statuses), cancel, approve, reject, run a manual stage,
+logs — the runner's state layer, as `tidings tasks`, `cancel`, `approve`, `reject`,
+`run-stage` and `logs` use it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Body, Path, Query
 from tidings.api.auth import CanRead, CanRun
 from tidings.api.errors import ApiError
 from tidings.api.routes import Svc, errors
-from tidings.api.schemas import ActionOut, CancelIn, DecisionIn, LogsOut, TaskOut
+from tidings.api.schemas import ActionOut, CancelIn, DecisionIn, LogsOut, RunStageIn, TaskOut
 from tidings.api.service import Service
 from tidings.errors import InputError, Problem
 from tidings.model import STATUSES
@@ -110,7 +111,7 @@ async def _decide(
 ) -> dict[str, Any]:
     row = await _run(svc, workflow, task_id)
     waiting = row["waiting"] if row["finished_at"] is None else None
-    if not waiting:
+    if not waiting or "stage" in waiting:
         raise ApiError(409, f"task {workflow}#{task_id} is not waiting for an approval")
     if body.user not in waiting["approvers"]:
         raise ApiError(
@@ -154,6 +155,37 @@ async def reject(
     _who: CanRun,
 ) -> dict[str, Any]:
     return await _decide(svc, workflow, task_id, body, "reject")
+
+
+@router.post(
+    "/{workflow}/{task_id}/run-stage",
+    response_model=ActionOut,
+    responses=errors(401, 403, 404, 409, 422),
+    summary="Run the manual stage the task is paused before",
+)
+async def run_stage(
+    workflow: Workflow,
+    task_id: TaskId,
+    body: RunStageIn,
+    svc: Svc,
+    _who: CanRun,
+) -> dict[str, Any]:
+    row = await _run(svc, workflow, task_id)
+    waiting = row["waiting"] if row["finished_at"] is None else None
+    if not waiting or "stage" not in waiting:
+        raise ApiError(409, f"task {workflow}#{task_id} is not paused before a manual stage")
+    if body.user not in waiting["executors"]:
+        raise ApiError(
+            422,
+            f"user {body.user!r} may not run stage {waiting['stage']}",
+            [Problem("user", "may be run by: " + ", ".join(waiting["executors"]))],
+        )
+    try:
+        await svc.db(state.run_stage, svc.store, workflow, task_id, body.user)
+    except InputError as exc:
+        raise ApiError(409, exc.message) from None
+    result = f"stage {waiting['stage']} run by {body.user}"
+    return {"workflow": workflow, "task_id": task_id, "result": result}
 
 
 @router.get(
