@@ -181,3 +181,23 @@ def test_run_stage_of_a_task_that_is_not_paused_is_refused(tmp_path, sandbox, cl
     result = cli("run-stage", "-c", config, "wf#1", "--user", "qa", env=env)
     assert result.code == 2 and "task wf#1 is not paused before a manual stage" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_manual_stage_nobody_may_run_fails_the_task_at_once(tmp_path, sandbox):
+    hook = sandbox.webhook_inbox("nobody")
+    config = write_config(
+        tmp_path,
+        f"""
+        workflows:
+          - name: wf
+            notify_ctls: [{hook_ctl(hook, "pause, failed")}]
+            stages:
+              - name: gate
+                manual_exec: {{enabled: true, manual_exec_users: [{{type: task_creator}}]}}
+                jobs: [{{name: a, type: freestyle, spec: {{script: "true"}}}}]
+        """,
+    )
+    task = run_workflow(tmp_path, config).task  # no --creator: the creator has no user id
+    assert task.status == "failed" and "tidings run --creator USER_ID" in task.error
+    assert [j.status for j in task.jobs()] == ["skipped"]
+    assert statuses(sandbox.received("webhook", "nobody")) == ["failed"]

@@ -19,8 +19,13 @@ from typing import Any
 from tidings.runner import variables
 
 # How a variable's name ends -> what it holds (compared without case).
-_KINDS = (("email", "email"), ("mobile", "mobile"), ("phone", "mobile"), ("userid", "user id"))
-_KINDS += (("uid", "user id"),)
+_KINDS = (
+    ("email", "email"),
+    ("mobile", "mobile"),
+    ("phone", "mobile"),
+    ("userid", "user id"),
+    ("uid", "user id"),
+)
 
 # webhook_type -> {kind: the sub-config field the people are added to}.
 FIELDS: dict[str, dict[str, str]] = {

@@ -343,8 +343,8 @@ class Run:
     async def _stages(self) -> None:
         for index, definition in enumerate(self.workflow.stages):
             stage = self.task.stages[index]
-            if definition.manual is not None:
-                await self._manual(definition, stage)
+            if definition.manual is not None and not await self._manual(definition, stage):
+                return  # nobody may run it: the task fails (mark_ended skips the rest)
             stage.status, stage.start_time = "running", int(time.time())
             self._save()
             if definition.parallel:
@@ -518,13 +518,21 @@ class Run:
         finally:
             state.set_waiting(self.store, self.workflow.name, self.task.task_id, None)
 
-    async def _manual(self, definition: StageDef, stage: Stage) -> None:
+    async def _manual(self, definition: StageDef, stage: Stage) -> bool:
         """Pause before a manual stage (task and stage `pause`, notified) until one of its
-        executors runs it with `tidings run-stage`."""
+        executors runs it with `tidings run-stage`; False if nobody may."""
         from tidings.runner.checks import stage_executors
 
         assert definition.manual is not None
         executors = stage_executors(self.config, definition.manual, self.task)
+        if not executors:
+            stage.status = "failed"
+            stage.error = (
+                "nobody may run this manual stage: manual_exec_users names only the task "
+                "creator, and this task has none (tidings run --creator USER_ID)"
+            )
+            self._save()
+            return False
         waiting = {"stage": stage.name, "executors": executors}
         stage.status = self.task.status = "pause"
         self._save()
@@ -546,6 +554,7 @@ class Run:
         self.task.status = "running"
         self._save()
         self.observer.task_changed(self.task)
+        return True
 
     def _stage_of(self, job: Job) -> Stage:
         return next(s for s in self.task.stages if job in s.jobs)
