@@ -528,8 +528,9 @@ class Run:
         if not executors:
             stage.status = "failed"
             stage.error = (
-                "nobody may run this manual stage: manual_exec_users names only the task "
-                "creator, and this task has none (tidings run --creator USER_ID)"
+                "nobody may run this manual stage: its manual_exec_users name no user here "
+                "(empty groups; the task creator is known only with tidings run --creator "
+                "USER_ID)"
             )
             self._save()
             return False
