@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from tidings.channel_config import LarkUser, NotifyCtl
+from tidings.channel_config import DingdingConfig, LarkUser, NotifyCtl
 from tidings.schema import Invalid
 
 
@@ -62,6 +62,8 @@ def test_values_are_converted_as_zadig_writes_them():
     assert sub.at_user_ids == ["1001", "u2"]
     assert sub.is_at_all is True and sub.secret is None and sub.dynamic_recipients == []
     assert LarkUser.parse({"id": "u1", "id_type": ""}).id_type == "user_id"
+    one = {"hook_address": "https://oapi.dingtalk.com/robot/send", "at_mobiles": 13800000000}
+    assert DingdingConfig.parse(one).at_mobiles == ["13800000000"]  # a YAML number
 
 
 def test_deprecated_flat_fields_are_mapped_before_checking():

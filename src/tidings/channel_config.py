@@ -45,6 +45,8 @@ def _id_list(value: Any) -> Any:
         return [part.strip() for part in re.split(r"[;,]", value) if part.strip()]
     if isinstance(value, list):
         return [str(v) if isinstance(v, int) else v for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [str(value)]  # one mobile, written as a YAML number
     return value
 
 
