@@ -4,6 +4,8 @@ configuration share, and how the configuration's pydantic models embed them."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from tidings.channel_config import DingdingConfig, LarkUser, NotifyCtl
@@ -109,3 +111,29 @@ def test_a_pydantic_model_embeds_the_same_checks_and_dumps_plain_data():
     assert error["ctx"]["error"].problems == [
         (("bogus",), "unknown field; check its spelling against docs/configuration.md")
     ]
+
+
+# Anything YAML or JSON can hold, with the keys a notify_ctl has (deprecated ones included).
+KEYS = [
+    "webhook_type", "notify_type", "enabled", "is_at_all", "at_mobiles", "hook_address",
+    "dingding_notification_config", "lark_group_notification_config", "chat", "at_users",
+    "id", "id_type", "mail_notification_config", "target_users", "type", "webhook_notify",
+    "lark_at_users", "feishu_chat", "feishu_app_id", "mail_users", "dingding_webhook", "bogus",
+]  # fmt: skip
+SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+VALUES = st.recursive(
+    SCALARS | st.sampled_from(["dingding", "feishu_app", "mail", "webhook", "user", "email"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6) | VALUES)
+def test_any_input_is_a_ctl_or_a_list_of_problems_never_a_crash(data):
+    try:
+        ctl = NotifyCtl.parse(data)
+    except Invalid as exc:
+        assert exc.problems and all(isinstance(message, str) for _, message in exc.problems)
+    else:
+        assert isinstance(ctl.webhook_type, str) and isinstance(ctl.notify_type, list)
