@@ -275,8 +275,8 @@ def test_notify_spec_errors_name_the_field_and_its_line(tmp_path, cli):
 
 
 def _notify_imports(tmp_path, flags: list[str], unwanted: set[str]) -> dict:
-    """Which of `unwanted` a second `tidings notify` run imported (the first creates the
-    database, and migrations use SQLAlchemy)."""
+    """Which of `unwanted` each of two `tidings notify` runs imported (the first creates the
+    database)."""
     code = (
         "import json, sys\nfrom tidings.cli import main\n"
         "try:\n    main(sys.argv[2:])\nexcept SystemExit as done:\n    assert not done.code\n"
@@ -287,10 +287,13 @@ def _notify_imports(tmp_path, flags: list[str], unwanted: set[str]) -> dict:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
     environ["TIDINGS_HOME"] = str(tmp_path / "home")
     argv = [sys.executable, "-c", code, json.dumps(sorted(unwanted)), "notify", *flags]
+    reports = []
     for _ in range(2):
         done = subprocess.run(argv, capture_output=True, text=True, env=environ)
         assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        reports.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert reports[0] == reports[1]
+    return reports[1]
 
 
 # What one ad-hoc notification never needs (start-up time is a feature).

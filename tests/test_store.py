@@ -70,3 +70,27 @@ def test_an_in_memory_database_is_refused_with_the_reason() -> None:
     for url in ("sqlite://", "sqlite:///:memory:"):
         with pytest.raises(StoreError, match="in-memory SQLite database cannot hold the outbox"):
             Store(url)
+
+
+def test_a_new_sqlite_file_gets_the_migrated_schema_in_one_step(tmp_path) -> None:
+    """A new file is created from store/schema_sqlite.sql (no Alembic: start-up time); it must
+    be exactly what the migrations make."""
+    import re
+
+    from tidings.store import fresh
+    from tidings.store.db import HEAD
+
+    assert fresh.script()[0] == HEAD, "after a new migration: python -m tidings.store.fresh"
+    quick = Store(f"sqlite:///{tmp_path}/quick.db").open()
+    migrated = Store(f"sqlite:///{tmp_path}/migrated.db")
+    migrated.upgrade()
+    assert quick.version() == migrated.version() == HEAD
+    quick.close()
+    migrated.close()
+
+    def schema(name: str) -> list[str]:
+        return [re.sub(r"\s+", " ", sql) for sql in fresh.dump(f"{tmp_path}/{name}")]
+
+    assert schema("quick.db") == schema("migrated.db")
+    # A file that already holds something is left to Alembic.
+    assert not fresh.create_if_empty(Store(f"sqlite:///{tmp_path}/quick.db"), HEAD)

@@ -232,11 +232,20 @@ class Store:
     def open(self) -> Store:
         """Connect and migrate if needed. Cheap when already at the newest version."""
         try:
-            if self.version() != HEAD:
+            version = self.version()
+            if version != HEAD and not (version is None and self._created_fresh()):
                 self.upgrade()
         except DatabaseError as exc:
             raise StoreError(f"cannot open database {self.display}: {exc}") from None
         return self
+
+    def _created_fresh(self) -> bool:
+        """A new SQLite file gets the newest schema at once, without Alembic (see fresh)."""
+        if self.dialect != "sqlite":
+            return False
+        from tidings.store import fresh
+
+        return fresh.create_if_empty(self, HEAD)
 
     def version(self) -> str | None:
         with self.transaction(write=False) as tx:
