@@ -135,8 +135,12 @@ class LiveObserver(LineObserver):
         self.live.update(self._render())
 
     def _note(self, text: str, fg: str | None = None) -> None:
-        text = self.out.redact(text)  # what Output.err would do
-        self.live.console.print(text, style=fg, markup=False, highlight=False)
+        from rich.text import Text
+
+        # A Text, not a str: brackets in it (notify_ctls[0]) are not markup. (markup=False
+        # would also turn off the markup of the live table redrawn with this line.)
+        line = Text(self.out.redact(text), style=fg or "")  # redacted, as Output.err does
+        self.live.console.print(line, highlight=False)
 
 
 def run(
