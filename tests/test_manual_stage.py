@@ -147,6 +147,22 @@ def test_manual_exec_users_must_name_who_may_run_the_stage():
     )
 
 
+def test_a_manual_stage_nobody_is_told_about_is_a_warning():
+    text = """
+    users: [{id: qa}]
+    workflows:
+      - name: wf
+        stages:
+          - name: a
+            manual_exec: {enabled: true, manual_exec_users: [{type: user, user_id: qa}]}
+            jobs: [{name: a, type: freestyle, spec: {script: "true"}}]
+    """
+    assert [str(w) for w in loads(text, "t.yaml", {}).warnings] == [
+        "workflows[0].stages[0].manual_exec: nobody is told when the task waits here: add "
+        "pause to a notify_type (line 7)"
+    ]
+
+
 def test_mail_to_stage_executors_reaches_them_only_while_a_stage_waits():
     config = loads(
         """
@@ -197,6 +213,9 @@ def test_a_manual_stage_nobody_may_run_fails_the_task_at_once(tmp_path, sandbox)
                 jobs: [{{name: a, type: freestyle, spec: {{script: "true"}}}}]
         """,
     )
+    from tidings.config import load
+
+    assert [str(w) for w in load(config).warnings] == []  # pause is notified
     task = run_workflow(tmp_path, config).task  # no --creator: the creator has no user id
     assert task.status == "failed" and "tidings run --creator USER_ID" in task.error
     assert [j.status for j in task.jobs()] == ["skipped"]

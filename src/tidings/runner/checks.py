@@ -31,6 +31,9 @@ def workflow_problems(config: Config, workflow: WorkflowConfig, at: Path) -> Fou
         stage_at: Path = (*at, "stages", si)
         if stage.manual is not None:
             errors.extend(_manual_problems(config, stage.manual, (*stage_at, "manual_exec")))
+            if not any(c.enabled and "pause" in c.notify_type for c in workflow.notify_ctls):
+                message = "nobody is told when the task waits here: add pause to a notify_type"
+                warnings.append(((*stage_at, "manual_exec"), message))
         if stage.name in seen_stages:
             errors.append(((*stage_at, "name"), f"duplicate stage name {stage.name!r}"))
         seen_stages.add(stage.name)
