@@ -10,7 +10,7 @@ IP addresses and networks (`10.0.0.0/8`), each optionally with `:port`. Loopback
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -26,7 +26,8 @@ class Proxy:
 
     host: str
     port: int
-    authorization: str | None  # Proxy-Authorization, from user:password@ in its URL
+    # Proxy-Authorization, from user:password@ in its URL: never in a repr.
+    authorization: str | None = field(repr=False)
 
     @property
     def shown(self) -> str:  # for messages: never the credentials
