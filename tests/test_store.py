@@ -94,3 +94,30 @@ def test_a_new_sqlite_file_gets_the_migrated_schema_in_one_step(tmp_path) -> Non
     assert schema("quick.db") == schema("migrated.db")
     # A file that already holds something is left to Alembic.
     assert not fresh.create_if_empty(Store(f"sqlite:///{tmp_path}/quick.db"), HEAD)
+
+
+def _open_and_report(path: str, results) -> None:  # a process of the test below
+    import sys
+
+    opened = Store(f"sqlite:///{path}").open()
+    results.put((opened.version(), "alembic" in sys.modules))
+    opened.close()
+
+
+def test_processes_opening_one_new_file_at_once_create_it_once(tmp_path) -> None:
+    import multiprocessing
+
+    from tidings.store import fresh
+    from tidings.store.db import HEAD
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    path = f"{tmp_path}/shared.db"
+    processes = [context.Process(target=_open_and_report, args=(path, results)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    # Every one sees the newest schema, and none needed the migration machinery for it.
+    assert sorted(results.get(timeout=5) for _ in processes) == [(HEAD, False)] * 4
+    assert len(fresh.dump(path)) == len(fresh.script()[1])

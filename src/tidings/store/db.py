@@ -245,7 +245,8 @@ class Store:
             return False
         from tidings.store import fresh
 
-        return fresh.create_if_empty(self, HEAD)
+        # Or another process just created it while this one waited for the write lock.
+        return fresh.create_if_empty(self, HEAD) or self.version() == HEAD
 
     def version(self) -> str | None:
         with self.transaction(write=False) as tx:
