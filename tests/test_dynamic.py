@@ -34,6 +34,7 @@ def test_values_add_each_person_once_and_say_why_an_entry_added_no_one():
         dynamic_recipients=["{{.var.qa_mobile}}", "{{.var.dev_userId}}", "{{.var.oncall_phone}}"],
     )
     values = {"var.qa_mobile": "13800000001; 13800000000", "var.dev_userId": "dev1 dev2"}
+    values["job.build.status"] = "passed"  # a task of tidings run
     merged, notes = add_recipients("dingding", sub, values)
     assert merged.at_mobiles == ["13800000000", "13800000001"]
     assert merged.at_user_ids == ["dev1", "dev2"]
@@ -42,6 +43,10 @@ def test_values_add_each_person_once_and_say_why_an_entry_added_no_one():
         "dynamic_recipients[2]: {{.var.oncall_phone}} has no value: "
         "pass --var oncall_phone=VALUE to tidings run; no one added"
     ]
+    _, notes = add_recipients("dingding", sub, {"task.id": "3"})  # an event from elsewhere
+    assert notes[0].startswith(
+        "dynamic_recipients[0]: {{.var.qa_mobile}} has no value here: only a task of tidings run"
+    )
     mail, _ = add_recipients(
         "mail",
         MailConfig(dynamic_recipients=["{{.task.creator_email}}"]),

@@ -89,7 +89,13 @@ def add_recipients(webhook_type: str, sub: Any, values: Mapping[str, str]) -> tu
         try:
             value = variables.render(template, values)
         except variables.UnknownVariable as exc:
-            notes.append(f"dynamic_recipients[{index}]: {exc}; no one added")
+            reason = str(exc)
+            if not any(key.startswith("job.") for key in values):  # not from tidings run
+                reason = (
+                    f"{template} has no value here: only a task of tidings run has --var "
+                    "values and job outputs; events from elsewhere have the task.* variables"
+                )
+            notes.append(f"dynamic_recipients[{index}]: {reason}; no one added")
             continue
         current = added.setdefault(name, list(getattr(sub, name)))
         known = {_identity(entry) for entry in current}
