@@ -76,6 +76,11 @@ def test_the_task_pauses_until_an_executor_runs_the_stage(tmp_path, sandbox):
     hook = sandbox.webhook_inbox("manual")
 
     def act(store, task):
+        (row,) = state.list_tasks(store, task.workflow_name, 1)
+        assert (row["status"], row["waiting"]) == (
+            "pause",
+            {"stage": "deploy", "executors": ["qa", "dev"]},
+        )
         with pytest.raises(InputError, match="user 'ops' may not run stage deploy"):
             state.run_stage(store, task.workflow_name, task.task_id, "ops")
         with pytest.raises(InputError, match="waits for stage deploy to be run by hand"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tidings.commands.common import open_store
 from tidings.commands.history import _maybe_config
@@ -28,6 +28,11 @@ def _when(ts: int) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
+def _waiting(row: dict[str, Any]) -> dict[str, Any] | None:
+    """What a task still running waits for: an approval, or someone to run a manual stage."""
+    return row.get("waiting") if row.get("finished_at") is None else None
+
+
 def list_command(config_path: str | None, workflow: str | None, limit: int, as_json: bool) -> int:
     out = Output()
     store = _store(config_path, out)
@@ -40,6 +45,7 @@ def list_command(config_path: str | None, workflow: str | None, limit: int, as_j
                     "task_id": r["task_id"],
                     "status": r["status"],
                     "run_here": r["pid"] is not None,
+                    "waiting": _waiting(r),
                     "task": r["snapshot"],
                 }
                 for r in rows
@@ -56,11 +62,16 @@ def list_command(config_path: str | None, workflow: str | None, limit: int, as_j
         jobs = [j for s in snap.get("stages", []) for j in s.get("jobs", [])]
         done = sum(1 for j in jobs if j.get("status") == "passed")
         error = f"  {snap.get('error')}" if snap.get("error") else ""
+        waiting = _waiting(r)
+        if waiting and "stage" in waiting:
+            error += f"  waits for stage {waiting['stage']}: {', '.join(waiting['executors'])}"
+        elif waiting:
+            error += f"  waits for approval of {', '.join(waiting['approvers'])}"
         out.out(
             f"{r['workflow']}#{r['task_id']:<5} {r['status']:<10} {_when(start)}  {took:>6}  "
             f"{done}/{len(jobs)} jobs  {snap.get('task_creator') or '-'}"
             f"{'  ' + snap['remark'] if snap.get('remark') else ''}{error}",
-            fg={"passed": "green", "running": "cyan"}.get(r["status"], "red"),
+            fg={"passed": "green", "running": "cyan", "pause": "yellow"}.get(r["status"], "red"),
         )
     return 0
 

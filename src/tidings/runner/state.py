@@ -366,7 +366,16 @@ def list_tasks(
 ) -> list[dict[str, Any]]:
     """Newest first; `pid` tells tasks run here from snapshots sent by other systems."""
     query = (
-        select(T.c.workflow, T.c.task_id, T.c.status, T.c.snapshot, R.c.pid, R.c.run_dir)
+        select(
+            T.c.workflow,
+            T.c.task_id,
+            T.c.status,
+            T.c.snapshot,
+            R.c.pid,
+            R.c.run_dir,
+            R.c.waiting,
+            R.c.finished_at,
+        )
         .outerjoin(R, and_(R.c.workflow == T.c.workflow, R.c.task_id == T.c.task_id))
         .order_by(T.c.created_at.desc(), T.c.task_id.desc())
         .limit(limit)
