@@ -77,9 +77,9 @@ class LineObserver(Observer):
             )
 
     def paused(self, task: Any, stage: Any, waiting: dict[str, Any]) -> None:
-        who = ", ".join(waiting["executors"]) or "nobody (check manual_exec_users)"
         self._note(
-            f"stage {stage.name} waits to be run by hand by one of {who}: "
+            f"stage {stage.name} waits to be run by hand by one of "
+            f"{', '.join(waiting['executors'])}: "
             f"tidings run-stage {self.name} --user ID (or tidings cancel ...)",
             fg="yellow",
         )
