@@ -361,25 +361,26 @@ def decisions(store: Store, workflow: str, task_id: int, job: str) -> list[dict[
     return [dict(row._mapping) for row in rows]
 
 
+def _tasks_query() -> Any:
+    """Tasks with their runner's state (none for snapshots sent by other systems)."""
+    return select(
+        T.c.workflow,
+        T.c.task_id,
+        T.c.status,
+        T.c.snapshot,
+        R.c.pid,
+        R.c.run_dir,
+        R.c.waiting,
+        R.c.cancel_requested_at,
+        R.c.finished_at,
+    ).outerjoin(R, and_(R.c.workflow == T.c.workflow, R.c.task_id == T.c.task_id))
+
+
 def list_tasks(
     store: Store, workflow: str | None, limit: int, status: str | None = None
 ) -> list[dict[str, Any]]:
     """Newest first; `pid` tells tasks run here from snapshots sent by other systems."""
-    query = (
-        select(
-            T.c.workflow,
-            T.c.task_id,
-            T.c.status,
-            T.c.snapshot,
-            R.c.pid,
-            R.c.run_dir,
-            R.c.waiting,
-            R.c.finished_at,
-        )
-        .outerjoin(R, and_(R.c.workflow == T.c.workflow, R.c.task_id == T.c.task_id))
-        .order_by(T.c.created_at.desc(), T.c.task_id.desc())
-        .limit(limit)
-    )
+    query = _tasks_query().order_by(T.c.created_at.desc(), T.c.task_id.desc()).limit(limit)
     if workflow:
         query = query.where(T.c.workflow == workflow)
     if status:
@@ -390,20 +391,7 @@ def list_tasks(
 
 def get_task(store: Store, workflow: str, task_id: int) -> dict[str, Any] | None:
     """One task with its runner's state (None when unknown): what the API shows of a task."""
-    query = (
-        select(
-            T.c.workflow,
-            T.c.task_id,
-            T.c.status,
-            T.c.snapshot,
-            R.c.pid,
-            R.c.waiting,
-            R.c.cancel_requested_at,
-            R.c.finished_at,
-        )
-        .outerjoin(R, and_(R.c.workflow == T.c.workflow, R.c.task_id == T.c.task_id))
-        .where(and_(T.c.workflow == workflow, T.c.task_id == task_id))
-    )
+    query = _tasks_query().where(and_(T.c.workflow == workflow, T.c.task_id == task_id))
     with store.engine.connect() as connection:
         row = connection.execute(query).first()
     return dict(row._mapping) if row is not None else None
