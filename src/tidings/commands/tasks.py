@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tidings.commands.common import open_store
 from tidings.commands.history import _maybe_config
@@ -28,11 +28,6 @@ def _when(ts: int) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
-def _waiting(row: dict[str, Any]) -> dict[str, Any] | None:
-    """What a task still running waits for: an approval, or someone to run a manual stage."""
-    return row.get("waiting") if row.get("finished_at") is None else None
-
-
 def list_command(config_path: str | None, workflow: str | None, limit: int, as_json: bool) -> int:
     out = Output()
     store = _store(config_path, out)
@@ -45,7 +40,7 @@ def list_command(config_path: str | None, workflow: str | None, limit: int, as_j
                     "task_id": r["task_id"],
                     "status": r["status"],
                     "run_here": r["pid"] is not None,
-                    "waiting": _waiting(r),
+                    "waiting": state.waiting_of(r),
                     "task": r["snapshot"],
                 }
                 for r in rows
@@ -62,7 +57,7 @@ def list_command(config_path: str | None, workflow: str | None, limit: int, as_j
         jobs = [j for s in snap.get("stages", []) for j in s.get("jobs", [])]
         done = sum(1 for j in jobs if j.get("status") == "passed")
         error = f"  {snap.get('error')}" if snap.get("error") else ""
-        waiting = _waiting(r)
+        waiting = state.waiting_of(r)
         if waiting and "stage" in waiting:
             error += f"  waits for stage {waiting['stage']}: {', '.join(waiting['executors'])}"
         elif waiting:

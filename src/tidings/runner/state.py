@@ -361,6 +361,12 @@ def decisions(store: Store, workflow: str, task_id: int, job: str) -> list[dict[
     return [dict(row._mapping) for row in rows]
 
 
+def waiting_of(row: dict[str, Any]) -> dict[str, Any] | None:
+    """What a task of `list_tasks` / `get_task` still waits for: an approval {job, approvers,
+    needed, message} or a manual stage {stage, executors}; None once its run finished."""
+    return row.get("waiting") if row.get("finished_at") is None else None
+
+
 def _tasks_query() -> Any:
     """Tasks with their runner's state (none for snapshots sent by other systems)."""
     return select(

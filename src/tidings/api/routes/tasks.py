@@ -31,7 +31,7 @@ def _out(row: dict[str, Any]) -> dict[str, Any]:
         "status": row["status"],
         "run_here": row["pid"] is not None,
         "task": row["snapshot"],
-        "waiting": row.get("waiting") if row.get("finished_at") is None else None,
+        "waiting": state.waiting_of(row),
         "cancel_requested": row.get("cancel_requested_at") is not None,
     }
 
@@ -106,23 +106,36 @@ async def cancel(
     return {"workflow": workflow, "task_id": task_id, "result": "cancel requested"}
 
 
+async def _waiting(svc: Service, workflow: str, task_id: int, stage: bool) -> dict[str, Any]:
+    """What the run waits for, if it is an approval (`stage` False) or a manual stage; 409
+    otherwise."""
+    waiting = state.waiting_of(await _run(svc, workflow, task_id))
+    if not waiting or ("stage" in waiting) != stage:
+        what = "paused before a manual stage" if stage else "waiting for an approval"
+        raise ApiError(409, f"task {workflow}#{task_id} is not {what}")
+    return waiting
+
+
+async def _record(svc: Service, call: Any, *args: Any) -> None:
+    """A decision recorded by the state layer; its refusal (decided already, the run ended
+    meanwhile) is a 409."""
+    try:
+        await svc.db(call, svc.store, *args)
+    except InputError as exc:
+        raise ApiError(409, exc.message) from None
+
+
 async def _decide(
     svc: Service, workflow: str, task_id: int, body: DecisionIn, decision: str
 ) -> dict[str, Any]:
-    row = await _run(svc, workflow, task_id)
-    waiting = row["waiting"] if row["finished_at"] is None else None
-    if not waiting or "stage" in waiting:
-        raise ApiError(409, f"task {workflow}#{task_id} is not waiting for an approval")
+    waiting = await _waiting(svc, workflow, task_id, stage=False)
     if body.user not in waiting["approvers"]:
         raise ApiError(
             422,
             f"user {body.user!r} may not decide on job {waiting['job']}",
             [Problem("user", "not an approver; approvers: " + ", ".join(waiting["approvers"]))],
         )
-    try:
-        await svc.db(state.decide, svc.store, workflow, task_id, body.user, decision, body.comment)
-    except InputError as exc:
-        raise ApiError(409, exc.message) from None
+    await _record(svc, state.decide, workflow, task_id, body.user, decision, body.comment)
     word = "approved" if decision == "approve" else "rejected"
     return {"workflow": workflow, "task_id": task_id, "result": f"{word} by {body.user}"}
 
@@ -170,20 +183,14 @@ async def run_stage(
     svc: Svc,
     _who: CanRun,
 ) -> dict[str, Any]:
-    row = await _run(svc, workflow, task_id)
-    waiting = row["waiting"] if row["finished_at"] is None else None
-    if not waiting or "stage" not in waiting:
-        raise ApiError(409, f"task {workflow}#{task_id} is not paused before a manual stage")
+    waiting = await _waiting(svc, workflow, task_id, stage=True)
     if body.user not in waiting["executors"]:
         raise ApiError(
             422,
             f"user {body.user!r} may not run stage {waiting['stage']}",
             [Problem("user", "may be run by: " + ", ".join(waiting["executors"]))],
         )
-    try:
-        await svc.db(state.run_stage, svc.store, workflow, task_id, body.user)
-    except InputError as exc:
-        raise ApiError(409, exc.message) from None
+    await _record(svc, state.run_stage, workflow, task_id, body.user)
     result = f"stage {waiting['stage']} run by {body.user}"
     return {"workflow": workflow, "task_id": task_id, "result": result}
 
