@@ -171,7 +171,7 @@ def plan_event(
             )
             continue
         module = channels.get(ctl.webhook_type)
-        sub = _with_dynamic(ctl, values if values is not None else task_values(task), plan, index)
+        sub = _with_dynamic(ctl, values, task, plan, index)
         directory = Directory(config.users, config.groups, task, stage_executors)
         ctx = RenderContext(
             ctl_key(workflow, index) if key_base is None else f"{key_base}/notify_ctls[{index}]",
@@ -206,14 +206,22 @@ def _by_destination(
     ]
 
 
-def _with_dynamic(ctl: NotifyCtl, values: Mapping[str, str], plan: Plan, index: int | None) -> Any:
-    """The ctl's sub-config with the people of its dynamic_recipients added; why an entry
-    added no one is noted in the plan."""
+def _with_dynamic(
+    ctl: NotifyCtl,
+    values: Mapping[str, str] | None,
+    task: Task | None,
+    plan: Plan,
+    index: int | None,
+) -> Any:
+    """The ctl's sub-config with the people of its dynamic_recipients added (read from
+    `values`, else the task's variables); why an entry added no one is noted in the plan."""
     sub = ctl.sub_config()
     if not getattr(sub, "dynamic_recipients", None):
         return sub
     from tidings.notify.dynamic import add_recipients
 
+    if values is None:
+        values = task_values(task) if task is not None else {}
     sub, notes = add_recipients(ctl.webhook_type, sub, values)
     plan.skipped.extend(Skipped(ctl.webhook_type, note, index) for note in notes)
     return sub
@@ -234,7 +242,7 @@ def plan_note(
         plan.skipped.append(Skipped(ctl.webhook_type, "not supported yet by this version"))
         return plan
     module = channels.get(ctl.webhook_type)
-    sub = _with_dynamic(ctl, values or {}, plan, None)
+    sub = _with_dynamic(ctl, values, None, plan, None)
     if key is None:
         from tidings.delivery.resolve import ephemeral_key
 
