@@ -8,7 +8,8 @@ turned into a Feishu id when sent (batch_get_id, cached), see feishu_openapi. So
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from tidings.channels import feishu_openapi
 from tidings.channels.base import Destination, RenderContext, Request
@@ -16,7 +17,8 @@ from tidings.channels.feishu_openapi import LIMITS, deliver, interpret, preview
 from tidings.notify.content import Message
 
 if TYPE_CHECKING:
-    from tidings.config import LarkPersonConfig, LarkUser, System
+    from tidings.config import LarkPersonConfig, System
+    from tidings.notify.recipients import Person
 
 WEBHOOK_TYPE = "feishu_person"
 EXECUTOR = "executor"  # the key suffix of the task creator's deliveries
@@ -45,55 +47,40 @@ def destination(config: LarkPersonConfig, key: str, system: System | None = None
 def render(message: Message, config: LarkPersonConfig, ctx: RenderContext) -> list[Request]:
     content = feishu_openapi.card_content(message)
     requests: dict[str, Request] = {}
-    for user in config.target_users:
-        if user.is_stage_executor:
-            requests.update(_to_stage_executors(user, content, ctx))
-            continue
-        key = f"{ctx.destination}/to/{EXECUTOR if user.is_executor else user.id}"
-        if key in requests:
-            continue
-        person = None
-        if user.is_executor:
-            person = ctx.directory.executor() if ctx.directory is not None else None
-            if person is None:
-                continue  # noted by the directory: reported as skipped
-        target = (
-            f"the task creator {person.name}"
-            if person is not None
-            else f"{user.name or user.id} ({user.id_type} {user.id})"
-        )
-        requests[key] = feishu_openapi.message_request(
-            WEBHOOK_TYPE,
-            key,
-            receive_id_type=user.id_type,
-            receive_id=user.id if person is None else "",
-            msg_type="interactive",
-            content=content,
-            label="card",
-            target=target,
-            executor=person,
-        )
+    for to, id_type, receive_id, person, target in _people(config, ctx):
+        key = f"{ctx.destination}/to/{to}"
+        if key not in requests:
+            requests[key] = feishu_openapi.message_request(
+                WEBHOOK_TYPE,
+                key,
+                receive_id_type=id_type,
+                receive_id=receive_id,
+                msg_type="interactive",
+                content=content,
+                label="card",
+                target=target,
+                executor=person,
+            )
     return list(requests.values())
 
 
-def _to_stage_executors(
-    user: LarkUser, content: dict[str, Any], ctx: RenderContext
-) -> dict[str, Request]:
-    """One request per executor of the manual stage the task is paused before (none at other
-    times), each found in Feishu by phone or email when sent."""
-    people = ctx.directory.stage_executor_people() if ctx.directory is not None else []
-    requests = {}
-    for user_id, person in people:
-        key = f"{ctx.destination}/to/{STAGE_EXECUTOR}{user_id}"
-        requests[key] = feishu_openapi.message_request(
-            WEBHOOK_TYPE,
-            key,
-            receive_id_type=user.id_type,
-            receive_id="",
-            msg_type="interactive",
-            content=content,
-            label="card",
-            target=f"stage executor {person.name}",
-            executor=person,
-        )
-    return requests
+def _people(
+    config: LarkPersonConfig, ctx: RenderContext
+) -> Iterator[tuple[str, str, str, Person | None, str]]:
+    """(key suffix, id type, Feishu id, the person to look up when sent, how errors name them)
+    of everyone a card goes to: the listed users, the task creator (is_executor) and, while the
+    task is paused before a manual stage, its executors (is_stage_executor)."""
+    directory = ctx.directory
+    for user in config.target_users:
+        if user.is_stage_executor:
+            people = directory.stage_executor_people() if directory is not None else []
+            for user_id, person in people:
+                target = f"stage executor {person.name}"
+                yield f"{STAGE_EXECUTOR}{user_id}", user.id_type, "", person, target
+        elif user.is_executor:
+            person = directory.executor() if directory is not None else None
+            if person is not None:  # else noted by the directory: reported as skipped
+                yield EXECUTOR, user.id_type, "", person, f"the task creator {person.name}"
+        else:
+            target = f"{user.name or user.id} ({user.id_type} {user.id})"
+            yield user.id, user.id_type, user.id, None, target
