@@ -104,7 +104,6 @@ class Run:
         self._abort: tuple[str, str] | None = None  # (status, error) of a cancel or timeout
         self._stages_task: asyncio.Task[None] | None = None
         self._worker: Any = None
-        self._stage_executors: list[str] = []  # of the manual stage the task is paused before
 
     # --- the snapshot -------------------------------------------------------------------
 
@@ -156,7 +155,13 @@ class Run:
 
     # --- events --------------------------------------------------------------------------
 
-    def _emit(self, status: str, job: JobDef | None = None, key: str = "") -> None:
+    def _emit(
+        self,
+        status: str,
+        job: JobDef | None = None,
+        key: str = "",
+        stage_executors: list[str] | None = None,  # of the manual stage the task waits at
+    ) -> None:
         """Record the notifications of one event in the outbox; the worker sends them."""
         from tidings.dispatch import plan_event
         from tidings.sending import record
@@ -188,7 +193,7 @@ class Run:
                 status=status,
                 previous_status=previous,
                 values=self._values(),
-                stage_executors=self._stage_executors,
+                stage_executors=stage_executors or (),
             )
         if plan.skipped:
             reasons = [str(skipped) for skipped in plan.skipped]
@@ -539,11 +544,7 @@ class Run:
         self._save()
         state.set_waiting(self.store, self.workflow.name, self.task.task_id, waiting)
         self.observer.task_changed(self.task)
-        self._stage_executors = executors
-        try:
-            self._emit("pause", key=f"pause:{stage.name}")
-        finally:
-            self._stage_executors = []
+        self._emit("pause", key=f"pause:{stage.name}", stage_executors=executors)
         self.observer.paused(self.task, stage, waiting)
         key = state.manual_key(stage.name)
         try:
