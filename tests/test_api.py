@@ -259,13 +259,14 @@ def test_dead_delivery_is_retried(tmp_path, sandbox):
         refused = api.call("POST", f"/api/v1/deliveries/{sent_id}/retry", token=SENDER)
         assert refused.status == 409
         retried = api.call("POST", f"/api/v1/deliveries/{hook_id}/retry", token=SENDER)
-        assert retried.status == 202 and retried.json() == {"queued": [hook_id]}
+        assert retried.status == 202 and retried.json() == {"queued": [hook_id], "not_queued": []}
         wait_for(lambda: sandbox.accepted("webhook"), what="the retried delivery")
         wait_for(lambda: _status(api, hook_id) == "sent", what="the retry recorded as sent")
         shown = api.call("GET", f"/api/v1/deliveries/{hook_id}", token=READER).json()
         assert shown["status"] == "sent"
         assert api.call("POST", "/api/v1/deliveries/retry-dead", token=SENDER).json() == {
-            "queued": []
+            "queued": [],
+            "not_queued": [],
         }
 
 

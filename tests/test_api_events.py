@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from api_helpers import READER, SENDER, Answer, ApiServer, tokens_yaml, wait_for
 from runner_helpers import hook_ctl
-from test_postgres import pg_url  # noqa: F401 - the fixture
 
 POSTS = 40
 
@@ -209,7 +208,7 @@ def _up(server: subprocess.Popen, port: int) -> bool:
 
 def test_two_servers_on_postgres_record_an_event_posted_to_both_once(
     tmp_path,
-    pg_url,  # noqa: F811 - the fixture
+    pg_url,
     sandbox,
 ):
     config = _config(tmp_path, sandbox.webhook_inbox("ci"))

@@ -27,6 +27,11 @@ def deliveries_of(config, task_id: int) -> list[NewDelivery]:
     return [NewDelivery(r, item.display) for item in plan.planned for r in item.requests]
 
 
+def keys_of(config) -> list[str]:
+    task = parse_task({**seed_task(), "workflow_name": "w", "task_id": 1})
+    return [item.key for item in plan_event(config, config.workflow("w"), task).planned]
+
+
 def test_a_batch_records_each_event_whole_and_in_order(store) -> None:
     config = loads(webhook_config(["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"], "w"))
     batch = [
@@ -40,7 +45,7 @@ def test_a_batch_records_each_event_whole_and_in_order(store) -> None:
     later = enqueue_many(store, batch[1:2], now=time.time(), expires_in=60)[0]
     assert later.duplicate and later.delivery_ids == second.delivery_ids  # key seen before
     # Each destination sees task 1 before task 2, as a worker reads them.
-    for key in ("w/notify_ctls[0]", "w/notify_ctls[1]"):
+    for key in keys_of(config):
         pending = queue.pending(store, key, 10)
         assert [p.request["body"]["workflow"]["task_id"] for p in pending] == [1, 2]
 

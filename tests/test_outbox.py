@@ -293,5 +293,5 @@ def test_an_ad_hoc_message_is_not_retried_from_history(tmp_path, cli):
     assert dead.code == 1 and "deliveries --status dead" in dead.stderr
     (row,) = cli("deliveries", "--status", "dead", "--json").json()
     again = cli("retry", row["id"])
-    assert again.code == 0 and "not ad-hoc" in again.stderr
+    assert again.code == 1 and "ad-hoc notify message" in again.stderr
     assert cli("deliveries", "--status", "dead", "--json").json()[0]["id"] == row["id"]

@@ -29,7 +29,7 @@ workflows:
     notify_ctls:
       - webhook_type: webhook
         notify_type: [passed]
-        webhook_notification_config: {address: "https://hooks.example.com/a"}
+        webhook_notification_config: {address: "https://hooks.example.com/a", token: s3cr3t}
 """
 
 
@@ -126,15 +126,13 @@ def test_webhook_uuid_is_a_uuid_stable_for_the_same_ctl():
     assert str(uuid.UUID(one)) == one
 
 
-def test_webhook_uuid_differs_across_ctls():
+def test_webhook_uuid_names_the_webhook_not_the_ctl():
+    """One receiver URL is one webhook, whichever workflow names it; two URLs are two."""
     a, b = planned(seed())
-    other = planned(seed(), "other-workflow")[0]
-    ids = {
-        a.requests[0].headers["X-Zadig-Webhook-UUID"],
-        b.requests[0].headers["X-Zadig-Webhook-UUID"],
-        other.requests[0].headers["X-Zadig-Webhook-UUID"],
-    }
-    assert len(ids) == 3
+    other = planned(seed(), "other-workflow")[0]  # the same URL as `a`
+    uuid_of = [item.requests[0].headers["X-Zadig-Webhook-UUID"] for item in (a, b, other)]
+    assert uuid_of[0] != uuid_of[1]
+    assert uuid_of[0] == uuid_of[2]
 
 
 def test_event_id_header_name():

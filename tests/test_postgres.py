@@ -8,50 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from helpers import enqueue_tasks, first_arrivals, seed_task, webhook_config, write_json
 from tidings.config import loads
 from tidings.sandbox import SandboxThread
 from tidings.store.db import Store
-
-ADMIN_URL = os.environ.get(
-    "TIDINGS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh database on the server, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(
-        ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        reason = (
-            f"PostgreSQL not reachable at {make_url(ADMIN_URL).render_as_string()}: "
-            f"{type(exc).__name__}; set TIDINGS_TEST_POSTGRES_URL to run these tests"
-        )
-        if os.environ.get("TIDINGS_REQUIRE_POSTGRES"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"tidings_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def wait_for_logs(folder, text: str, timeout: float = 30) -> None:

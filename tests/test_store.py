@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from test_postgres import pg_url  # noqa: F401 - the fixture
 from tidings.delivery.queue import retry_on_conflict
 from tidings.store.db import DatabaseError, Store, StoreError
 
@@ -31,7 +30,7 @@ def test_sqlite_transactions_commit_or_leave_nothing(tmp_path) -> None:
     check_transactions(Store(f"sqlite:///{tmp_path}/t.db").open())
 
 
-def test_postgres_transactions_commit_or_leave_nothing(pg_url) -> None:  # noqa: F811
+def test_postgres_transactions_commit_or_leave_nothing(pg_url) -> None:
     store = Store(pg_url).open()
     try:
         check_transactions(store)

@@ -364,6 +364,12 @@ def deliveries_show(config_path: str | None, delivery_id: str, as_json: bool) ->
 @config_option
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--dead", is_flag=True, help="Retry every dead delivery.")
+@click.option(
+    "--replan",
+    is_flag=True,
+    help="Plan their events again with today's configuration and send them wherever they "
+    "have not arrived (for a destination removed or edited since they were queued).",
+)
 @deadline_option
 @click.option("--wait/--no-wait", default=True, help="Deliver now, or leave it to a worker.")
 @json_option
@@ -371,6 +377,7 @@ def retry(
     config_path: str | None,
     ids: tuple[str, ...],
     dead: bool,
+    replan: bool,
     deadline: float,
     wait: bool,
     as_json: bool,
@@ -378,7 +385,7 @@ def retry(
     """Send failed or dead deliveries again (same ids, so receivers can still deduplicate)."""
     from tidings.commands import history as command
 
-    sys.exit(command.retry_command(config_path, ids, dead, deadline, wait, as_json))
+    sys.exit(command.retry_command(config_path, ids, dead, replan, deadline, wait, as_json))
 
 
 @main.group()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Iterator
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -161,6 +163,9 @@ class ApiToken(_Strict):
 
 
 class System(_Strict):
+    # Names the configuration for its queued deliveries (default: the file's absolute path):
+    # give every copy of one configuration (hosts, CI jobs) the same name.
+    name: str = Field(default="", max_length=255)
     address: str = ""
     language: Literal["zh-cn", "en-us"] = "zh-cn"
     database_url: str = ""  # else $TIDINGS_DATABASE_URL, else a SQLite file (docs)
@@ -205,6 +210,7 @@ class Config(_Strict):
     # Set by load(): where the file came from and the problems that do not stop it from working.
     _source: str = PrivateAttr(default="")
     _warnings: list[Problem] = PrivateAttr(default_factory=list)
+    _loaded_at: float = PrivateAttr(default_factory=time.time)
 
     @property
     def source(self) -> str:
@@ -230,6 +236,42 @@ class Config(_Strict):
     def group(self, group_id: str) -> Group | None:
         return next((g for g in self.groups if g.id == group_id), None)
 
+    @property
+    def name(self) -> str:
+        """Which configuration this is, for the deliveries it queues: `system.name`, else the
+        file's absolute path. Deliveries queued under one name are ended as "destination gone"
+        only by a process running that configuration (docs/delivery.md)."""
+        if self.system.name:
+            return self.system.name
+        if not self._source or self._source.startswith("<"):
+            return self._source or "<config>"
+        return str(FilePath(self._source).resolve())
+
+    @property
+    def loaded_at(self) -> float:
+        """When this process read the configuration: what was queued before it, under the
+        same name, was planned with this configuration or an older one."""
+        return self._loaded_at
+
+    def ctls(self) -> Iterator[tuple[Path, str, NotifyCtl]]:
+        """Every notify_ctl with its YAML path and how history names it: workflow-level,
+        job-level, and each notification job's spec."""
+        for wi, workflow in enumerate(self.workflows):
+            for ci, ctl in enumerate(workflow.notify_ctls):
+                yield (
+                    ("workflows", wi, "notify_ctls", ci),
+                    f"{workflow.name}/notify_ctls[{ci}]",
+                    ctl,
+                )
+            for si, stage in enumerate(workflow.stages):
+                for ji, job in enumerate(stage.jobs):
+                    at: Path = ("workflows", wi, "stages", si, "jobs", ji)
+                    base = f"{workflow.name}/jobs/{job.name}"
+                    for ci, ctl in enumerate(job.notify_ctls):
+                        yield (*at, "notify_ctls", ci), f"{base}/notify_ctls[{ci}]", ctl
+                    if job.type == "notification" and job.typed is not None:
+                        yield (*at, "spec"), f"{base}/spec", job.typed.ctl()
+
     def secrets(self) -> list[str]:
         """Every secret value in the configuration, for redaction of all output."""
         from tidings.redact import url_secrets
@@ -239,14 +281,8 @@ class Config(_Strict):
         found.extend(t.token for t in self.system.api_tokens if t.token)
         if self.system.smtp is not None and self.system.smtp.password:
             found.append(self.system.smtp.password)
-        for workflow in self.workflows:
-            for ctl in workflow.notify_ctls:
-                found.extend(ctl_secrets(ctl))
-            for job in workflow.jobs():
-                for ctl in job.notify_ctls:
-                    found.extend(ctl_secrets(ctl))
-                if job.type == "notification" and job.typed is not None:
-                    found.extend(ctl_secrets(job.typed.ctl()))
+        for _, _, ctl in self.ctls():
+            found.extend(ctl_secrets(ctl))
         return found
 
 
@@ -397,7 +433,39 @@ def _reference_problems(config: Config) -> tuple[list[tuple[Path, str]], list[tu
         found = workflow_problems(config, workflow, ("workflows", wi))
         errors.extend(found[0])
         warnings.extend(found[1])
+    errors.extend(_shared_destination_problems(config))
     return errors, warnings
+
+
+def _shared_destination_problems(config: Config) -> list[tuple[Path, str]]:
+    """Ctls that address one destination (a robot named in two workflows) must agree on its
+    secret and token: a queued delivery is sent with the one its destination has today."""
+    from tidings import channels
+    from tidings.yamlsrc import format_path
+
+    seen: dict[str, tuple[Path, Any]] = {}
+    errors: list[tuple[Path, str]] = []
+    for at, _source, ctl in config.ctls():
+        sub = ctl.sub_config()
+        if sub is None or ctl.webhook_type not in channels.supported():
+            continue
+        try:
+            destination = channels.get(ctl.webhook_type).destination(sub, config.system)
+        except ValueError:
+            continue  # its app or mail server is missing: reported on its own
+        first = seen.setdefault(destination.key, (at, destination))
+        other = first[1]
+        if other.secret != destination.secret or other.token != destination.token:
+            field = "token" if other.token != destination.token else "secret"
+            where = format_path(first[0])
+            errors.append(
+                (
+                    (*at, SUB_CONFIG_OF[ctl.webhook_type], field),
+                    f"this destination is also configured at {where} with another {field}; "
+                    f"one robot or URL has one {field}: give both the same value",
+                )
+            )
+    return errors
 
 
 def _ctl_reference_problems(

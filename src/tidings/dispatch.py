@@ -23,22 +23,21 @@ from tidings.runner.variables import task_values
 
 if TYPE_CHECKING:
     # Task events only: an ad-hoc note (plan_note) needs neither the config nor the snapshot.
-    from tidings.config import Config, NotifyCtl, WorkflowConfig
+    from tidings.config import Config, NotifyCtl, System, WorkflowConfig
     from tidings.model import Task
 
 
 @dataclass
 class Planned:
-    """The requests of one fired ctl, and where they go."""
+    """The requests of one fired ctl to one destination, and where they come from."""
 
     webhook_type: str
-    destination: Destination
+    key: str  # the destination key of every request (channels.identity)
+    destination: Destination  # what the ctl addresses, with today's secrets
     requests: list[Request]
+    display: str  # the destination as people see it, secrets masked
+    source: str = ""  # where the ctl stands: "release/notify_ctls[0]" (history only)
     ctl_index: int | None = None
-
-    @property
-    def display(self) -> str:
-        return self.destination.display or redact_url(self.destination.url)
 
 
 @dataclass
@@ -63,6 +62,7 @@ class Plan:
         return [request for item in self.planned for request in item.requests]
 
     def destinations(self) -> dict[str, Destination]:
+        """What the plan's ctls address, by address key."""
         return {item.destination.key: item.destination for item in self.planned}
 
 
@@ -131,10 +131,6 @@ def check_status(status: str, option: str = "--status") -> str:
     return status
 
 
-def ctl_key(workflow: WorkflowConfig, index: int) -> str:
-    return f"{workflow.name}/notify_ctls[{index}]"
-
-
 def plan_event(
     config: Config,
     workflow: WorkflowConfig,
@@ -144,14 +140,14 @@ def plan_event(
     previous_status: str | None = None,
     now: float | None = None,
     ctls: list[NotifyCtl] | None = None,
-    key_base: str | None = None,
+    source: str | None = None,
     values: Mapping[str, str] | None = None,
     stage_executors: Sequence[str] = (),
 ) -> Plan:
     """What to send for `task` reaching `status` (default: the snapshot's status).
 
-    `ctls` and `key_base` select other notify_ctls than the workflow's: a job's, named
-    `<key_base>/notify_ctls[i]` (the runner's `<workflow>/jobs/<job>`). `values` are the
+    `ctls` and `source` select other notify_ctls than the workflow's: a job's, shown in
+    history as `<source>/notify_ctls[i]` (the runner's `<workflow>/jobs/<job>`). `values` are the
     variables dynamic_recipients are read from (default: those of the snapshot);
     `stage_executors` the user ids who may run the manual stage the task is paused before.
     """
@@ -173,35 +169,46 @@ def plan_event(
         module = channels.get(ctl.webhook_type)
         sub = _with_dynamic(ctl, values, task, plan, index)
         directory = Directory(config.users, config.groups, task, stage_executors)
+        destination = module.destination(sub, config.system)
         ctx = RenderContext(
-            ctl_key(workflow, index) if key_base is None else f"{key_base}/notify_ctls[{index}]",
+            destination.key,
             config.system.language,
             config.system.address,
             system=config.system,
             directory=directory,
         )
         requests = module.render(message, sub, ctx)
-        plan.planned.extend(_by_destination(module, sub, requests, ctl, index, config))
+        where = f"{source or workflow.name}/notify_ctls[{index}]"
+        plan.planned.extend(_by_destination(module, destination, requests, ctl, where, index))
         plan.skipped.extend(Skipped(ctl.webhook_type, p, index) for p in directory.problems)
     return plan
 
 
 def _by_destination(
     module: Any,
-    sub: Any,
+    destination: Destination,
     requests: list[Request],
     ctl: NotifyCtl,
+    source: str,
     index: int | None,
-    config: Config | None,
 ) -> list[Planned]:
     """One Planned per destination key, in order: a ctl may send to several (each mailbox,
     each Feishu user), and each is paced and shown on its own."""
     keys: dict[str, list[Request]] = {}
     for request in requests:
         keys.setdefault(request.destination, []).append(request)
-    system = config.system if config is not None else None
+    describe = getattr(module, "describe", None)
+    shown = destination.display or redact_url(destination.url)
     return [
-        Planned(ctl.webhook_type, module.destination(sub, key, system), group, index)
+        Planned(
+            ctl.webhook_type,
+            key,
+            destination,
+            group,
+            describe(group[0], destination) if describe is not None else shown,
+            source,
+            index,
+        )
         for key, group in keys.items()
     ]
 
@@ -232,24 +239,21 @@ def plan_note(
     ctl: NotifyCtl,
     *,
     instance: str = "",
-    key: str | None = None,
+    source: str = "",
     values: Mapping[str, str] | None = None,
+    system: System | None = None,
 ) -> Plan:
     """What to send for an ad-hoc notification to one channel; `values` are the variables
-    its dynamic_recipients are read from (a notification job's)."""
+    its dynamic_recipients are read from (a notification job's); `source` names it in history
+    (a notification job: `<workflow>/jobs/<job>/spec`)."""
     plan = Plan("notification")
     if ctl.webhook_type not in channels.supported():
         plan.skipped.append(Skipped(ctl.webhook_type, "not supported yet by this version"))
         return plan
     module = channels.get(ctl.webhook_type)
     sub = _with_dynamic(ctl, values, None, plan, None)
-    if key is None:
-        from tidings.delivery.resolve import ephemeral_key
-
-        address = getattr(sub, "address", None) or sub.hook_address
-        key = ephemeral_key(ctl.webhook_type, address)
-    ctx = RenderContext(key, note.language, instance)
-    plan.planned.extend(
-        _by_destination(module, sub, module.render_note(note, sub, ctx), ctl, None, None)
-    )
+    destination = module.destination(sub, system)
+    ctx = RenderContext(destination.key, note.language, instance, system=system)
+    requests = module.render_note(note, sub, ctx)
+    plan.planned.extend(_by_destination(module, destination, requests, ctl, source, None))
     return plan

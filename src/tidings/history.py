@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
+from tidings.delivery.ids import short
 from tidings.delivery.outbox import upsert_destinations
-from tidings.delivery.resolve import EPHEMERAL_PREFIX
 from tidings.errors import InputError
 from tidings.store import tables
 from tidings.store.db import Store, in_list
@@ -33,6 +35,7 @@ def list_deliveries(
             D.c.status,
             D.c.channel,
             D.c.destination,
+            D.c.source,
             D.c.address,
             D.c.label,
             D.c.attempts,
@@ -60,10 +63,10 @@ def list_deliveries(
 
 
 def summaries(store: Store, ids: list[str]) -> list[dict[str, Any]]:
-    """Id, channel, destination, label and status of these deliveries, in the given order."""
+    """Id, channel, destination, source, label and status of these deliveries, in order."""
     if not ids:
         return []
-    query = select(D.c.id, D.c.channel, D.c.destination, D.c.label, D.c.status).where(
+    query = select(D.c.id, D.c.channel, D.c.destination, D.c.source, D.c.label, D.c.status).where(
         D.c.id.in_(ids)
     )
     with store.read() as connection:
@@ -110,14 +113,40 @@ def show(store: Store, delivery_id: str) -> dict[str, Any]:
     return data
 
 
-def requeue(
-    store: Store, ids: list[str] | None = None, *, dead: bool = False, max_age: float = 86400.0
-) -> list[str]:
-    """Put failed or dead deliveries back in the queue with a fresh retry budget.
+@dataclass(frozen=True)
+class Left:
+    """A delivery `requeue` could not put back: its destination is not in the configuration."""
 
-    Returns the ids queued again. Sent and pending deliveries are left alone, and so are
-    ad-hoc `tidings notify` messages: their address and secret were never stored, so no
-    process could send them again.
+    id: str
+    ad_hoc: bool  # a notify's: its address and secret were never stored
+
+    def explain(self, replan: str) -> str:
+        """Why it was left, and what to do: `replan` says how to re-plan it here."""
+        if self.ad_hoc:
+            return (
+                f"{short(self.id)} is an ad-hoc notify message: its address and secret were "
+                "never stored, so only a new notify can send it"
+            )
+        return (
+            f"{short(self.id)}: its destination is not in this configuration (removed, or its "
+            f"address edited, since it was queued); {replan} sends its event to today's "
+            "configuration"
+        )
+
+
+def requeue(
+    store: Store,
+    ids: list[str] | None = None,
+    *,
+    dead: bool = False,
+    max_age: float = 86400.0,
+    can_send: Callable[[str], bool] = lambda _key: True,
+) -> tuple[list[str], list[Left]]:
+    """Put failed or dead deliveries back in the queue, under their ids, with a fresh retry
+    budget: (ids queued again, those left because `can_send` says their destination is not
+    one this configuration has: removed or edited since, or an ad-hoc notify's).
+
+    Sent and pending deliveries are left alone.
     """
     now = time.time()
     if ids:
@@ -126,22 +155,31 @@ def requeue(
     elif dead:
         names, where = {}, "status = 'dead'"
     else:
-        return []
+        return [], []
     with store.transaction() as tx:
         found = tx.run(
-            f"SELECT id, destination, channel, status FROM deliveries WHERE {where}", names
+            "SELECT d.id, d.destination, d.status, e.workflow FROM deliveries d "
+            f"JOIN events e ON e.id = d.event_id WHERE d.{where}",
+            names,
         )
-        rows = [
-            (id_, destination, channel)
-            for id_, destination, channel, status in found
-            if status in ("failed", "dead") and not destination.startswith(EPHEMERAL_PREFIX)
+        failed = [row for row in found if row[2] in ("failed", "dead")]
+        rows = [(id_, key) for id_, key, _, _ in failed if can_send(key)]
+        left = [
+            Left(id_, workflow is None) for id_, key, _, workflow in failed if not can_send(key)
         ]
         if not rows:
-            return []
+            return [], left
         tx.run(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = :now, "
             "expires_at = :expires_at, finished_at = NULL, updated_at = :now WHERE id = :id",
-            [{"id": id_, "now": now, "expires_at": now + max_age} for id_, _, _ in sorted(rows)],
+            [{"id": id_, "now": now, "expires_at": now + max_age} for id_, _ in sorted(rows)],
         )
-        upsert_destinations(tx, {destination: channel for _, destination, channel in rows}, now)
-    return [id_ for id_, _, _ in rows]
+        upsert_destinations(tx, (key for _, key in rows), now)
+    return [id_ for id_, _ in rows], left
+
+
+def dead_ids(store: Store) -> list[str]:
+    """Every dead delivery, oldest first."""
+    with store.transaction(write=False) as tx:
+        rows = tx.run("SELECT id FROM deliveries WHERE status = 'dead' ORDER BY seq")
+    return [row[0] for row in rows or []]

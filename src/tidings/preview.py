@@ -43,31 +43,31 @@ def prepared_calls(plan: Plan) -> list[dict]:
     """
     from tidings import channels
 
-    destinations = plan.destinations()
     calls = []
     shown_tokens: set[str] = set()
     now = time.time()
-    for request in plan.requests():
-        destination = destinations[request.destination]
-        hook = getattr(channels.get(request.channel), "preview", None)
-        # The id a delivery will get when recorded; shown as a placeholder.
-        if hook is None:
-            rows = [describe_call(prepare(request, destination, "<delivery id>", now))]
-        else:
-            rows = hook(request, destination, "<delivery id>", now)
-        for row in rows:
-            label = row.pop("label", request.label)
-            if label == "tenant_access_token":
-                seen = json.dumps([row["url"], row["body"]], sort_keys=True)
-                if seen in shown_tokens:
-                    continue
-                shown_tokens.add(seen)
-            calls.append(
-                {
-                    "channel": request.channel,
-                    "destination": request.destination,
-                    "label": label,
-                    **redact_call(row, mask_url=hook is None),
-                }
-            )
+    for item in plan.planned:
+        hook = getattr(channels.get(item.webhook_type), "preview", None)
+        for request in item.requests:
+            # The id a delivery will get when recorded; shown as a placeholder.
+            if hook is None:
+                rows = [describe_call(prepare(request, item.destination, "<delivery id>", now))]
+            else:
+                rows = hook(request, item.destination, "<delivery id>", now)
+            for row in rows:
+                label = row.pop("label", request.label)
+                if label == "tenant_access_token":
+                    seen = json.dumps([row["url"], row["body"]], sort_keys=True)
+                    if seen in shown_tokens:
+                        continue
+                    shown_tokens.add(seen)
+                calls.append(
+                    {
+                        "channel": request.channel,
+                        "destination": request.destination,
+                        "source": item.source,
+                        "label": label,
+                        **redact_call(row, mask_url=hook is None),
+                    }
+                )
     return calls

@@ -46,9 +46,12 @@ def limits_of(config: Config | None) -> Callable[[str], Limits]:
 
 
 def deliveries_of(plan: Plan) -> list[NewDelivery]:
-    """The deliveries a plan records: one per request, with its redacted address."""
+    """The deliveries a plan records: one per request, with its redacted address and the
+    ctl it came from."""
     return [
-        NewDelivery(request, item.display) for item in plan.planned for request in item.requests
+        NewDelivery(request, item.display, item.source)
+        for item in plan.planned
+        for request in item.requests
     ]
 
 

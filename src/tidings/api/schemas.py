@@ -20,7 +20,11 @@ class ErrorOut(BaseModel):
 class DeliveryRef(BaseModel):
     id: str
     channel: str
-    destination: str = Field(description="The destination's key, e.g. `release/notify_ctls[0]`.")
+    destination: str = Field(
+        description="The destination's key: a hash of what it addresses, e.g. "
+        "`dingding:5f0c9a3e61b27d4488a1c2e0` (docs/delivery.md)."
+    )
+    source: str = Field(default="", description="The ctl it came from: `release/notify_ctls[0]`.")
     label: str
     status: str = Field(description="pending, sent, failed or dead.")
 
@@ -132,8 +136,11 @@ class DeliveryRow(BaseModel):
     id: str
     status: str
     channel: str
-    destination: str
-    address: str
+    destination: str = Field(description="The destination's key (what it addresses, hashed).")
+    source: str = Field(
+        default="", description="The ctl it came from, e.g. `release/notify_ctls[0]`."
+    )
+    address: str = Field(description="The destination as people see it, secrets masked.")
     label: str
     attempts: int
     last_code: str | None = None
@@ -165,6 +172,11 @@ class DeliveryDetail(DeliveryRow):
 
 class RetryOut(BaseModel):
     queued: list[str]
+    not_queued: list[str] = Field(
+        default_factory=list,
+        description="Why something was not queued: a destination not in this configuration "
+        "(retry with replan=true), or an event that could not be planned again.",
+    )
 
 
 class HealthOut(BaseModel):

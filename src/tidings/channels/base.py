@@ -32,9 +32,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a request goes, resolved from the configuration at send time. Holds secrets."""
+    """What a notify_ctl addresses, as the configuration says today. Holds secrets.
 
-    key: str  # stable, secret-free name, e.g. "release/notify_ctls[0]"
+    `key` is its address key (channels.identity): a hash of what it addresses, the same in
+    every workflow and file that names it; a sender finds it by that key at send time.
+    """
+
+    key: str  # e.g. "dingding:5f0c9a3e61b27d4488a1c2e0"
     url: str
     secret: str | None = None  # DingTalk 加签 / Feishu signature secret / app secret
     token: str | None = None  # X-Zadig-Token of generic webhooks
@@ -48,7 +52,7 @@ class Request:
     """One HTTP request to send, without secrets: signing and tokens are added at send time."""
 
     channel: str  # the webhook_type
-    destination: str  # Destination.key
+    destination: str  # its destination key (channels.identity): the address, and the person
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     sign: str | None = None  # "dingtalk" | "feishu": how the transport signs it
@@ -104,7 +108,8 @@ Outcome = Ok | Retry | Fail
 
 @dataclass(frozen=True)
 class RenderContext:
-    """What rendering needs beyond the message: language, and the ctl's stable name."""
+    """What rendering needs beyond the message: language, and the address key of the ctl's
+    destination (a request's `destination`, or with a person: identity.key(it, person))."""
 
     destination: str
     language: str = "zh-cn"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from tidings.channels import escape
+from tidings.channels import escape, identity
 from tidings.channels import markdown as md
 from tidings.channels.base import (
     KEYWORD_HINT,
@@ -43,7 +43,9 @@ _HINTS = {
 }
 
 
-def destination(config: DingdingConfig, key: str, system: System | None = None) -> Destination:
+def destination(config: DingdingConfig, system: System | None = None) -> Destination:
+    """The robot is its URL (with its access_token); the 加签 secret is today's, not its name."""
+    key = identity.address_key(WEBHOOK_TYPE, [config.hook_address])
     return Destination(key=key, url=config.hook_address, secret=config.secret or None)
 
 

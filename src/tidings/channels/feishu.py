@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from tidings.channels import escape
+from tidings.channels import escape, identity
 from tidings.channels.base import (
     KEYWORD_HINT,
     Destination,
@@ -46,7 +46,8 @@ _HINTS = {
 }
 
 
-def destination(config: LarkHookConfig, key: str, system: System | None = None) -> Destination:
+def destination(config: LarkHookConfig, system: System | None = None) -> Destination:
+    key = identity.address_key(WEBHOOK_TYPE, [config.hook_address])
     return Destination(key=key, url=config.hook_address, secret=config.secret or None)
 
 

@@ -20,9 +20,12 @@ WEBHOOK_TYPE = "feishu_app"
 __all__ = ["LIMITS", "deliver", "destination", "interpret", "preview", "render"]
 
 
-def destination(config: LarkGroupConfig, key: str, system: System | None = None) -> Destination:
+def destination(config: LarkGroupConfig, system: System | None = None) -> Destination:
+    """The group chat of an app: the app and the chat_id are what is addressed."""
     app = feishu_openapi.app_of(system, config.app_id)
-    return feishu_openapi.destination(app, key, f"{app.base} chat {_chat(config)}")
+    return feishu_openapi.destination(
+        app, WEBHOOK_TYPE, [config.chat.chat_id], f"{app.base} chat {_chat(config)}"
+    )
 
 
 def _chat(config: LarkGroupConfig) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from tidings.channels import escape
+from tidings.channels import escape, identity
 from tidings.channels.base import (
     Destination,
     Fail,
@@ -77,9 +77,11 @@ def app_of(system: System | None, app_ref: str) -> ImApp:
     return app
 
 
-def destination(app: ImApp, key: str, display: str) -> Destination:
+def destination(app: ImApp, channel: str, parts: list[str], display: str) -> Destination:
+    """The app is its open platform and app_id (not the im_apps id that names it in the
+    file): `parts` add what of it the ctl addresses (a chat)."""
     return Destination(
-        key=key,
+        key=identity.address_key(channel, [app.base, app.app_id, *parts]),
         url=app.base,
         secret=app.app_secret,
         display=display,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from tidings.channels import feishu_openapi
+from tidings.channels import feishu_openapi, identity
 from tidings.channels.base import Destination, RenderContext, Request
 from tidings.channels.feishu_openapi import LIMITS, deliver, interpret, preview
 from tidings.notify.content import Message
@@ -21,34 +21,26 @@ if TYPE_CHECKING:
     from tidings.notify.recipients import Person
 
 WEBHOOK_TYPE = "feishu_person"
-EXECUTOR = "executor"  # the key suffix of the task creator's deliveries
-STAGE_EXECUTOR = "stage-executor/"  # + user id: a manual stage's executor's deliveries
-__all__ = ["LIMITS", "deliver", "destination", "interpret", "preview", "render"]
+__all__ = ["LIMITS", "deliver", "describe", "destination", "interpret", "preview", "render"]
 
 
-def destination(config: LarkPersonConfig, key: str, system: System | None = None) -> Destination:
-    """Each person's key is `<ctl key>/to/<id>` (or `/to/executor`); a person no longer in
-    target_users is not sent to, unless dynamic_recipients (a task's variables) named them."""
+def destination(config: LarkPersonConfig, system: System | None = None) -> Destination:
+    """The app is what is addressed; each person is a destination of it of their own (their
+    key adds the person, channels.identity), whoever the ctl names today."""
     app = feishu_openapi.app_of(system, config.app_id)
-    _, _, to = key.partition("/to/")
-    if to == EXECUTOR and any(u.is_executor for u in config.target_users):
-        return feishu_openapi.destination(app, key, f"{app.base} to the task creator")
-    if to.startswith(STAGE_EXECUTOR) and any(u.is_stage_executor for u in config.target_users):
-        who = to.removeprefix(STAGE_EXECUTOR)
-        return feishu_openapi.destination(app, key, f"{app.base} to stage executor {who}")
-    user = next((u for u in config.target_users if u.id and u.id == to), None)
-    if user is None and to and config.dynamic_recipients:
-        return feishu_openapi.destination(app, key, f"{app.base} to {to}")
-    if user is None:
-        raise ValueError(f"{to or key!r} is no longer in lark_person_notification_config")
-    return feishu_openapi.destination(app, key, f"{app.base} to {user.id_type} {user.id}")
+    return feishu_openapi.destination(app, WEBHOOK_TYPE, [], f"{app.base} (app {app.id})")
+
+
+def describe(request: Request, destination: Destination) -> str:
+    """How history shows one person's destination: the app's platform and who."""
+    return f"{destination.url} to {request.body.get('target', '?')}"
 
 
 def render(message: Message, config: LarkPersonConfig, ctx: RenderContext) -> list[Request]:
     content = feishu_openapi.card_content(message)
     requests: dict[str, Request] = {}
-    for to, id_type, receive_id, person, target in _people(config, ctx):
-        key = f"{ctx.destination}/to/{to}"
+    for person_id, id_type, receive_id, person, target in _people(config, ctx):
+        key = identity.key(ctx.destination, person_id)
         if key not in requests:
             requests[key] = feishu_openapi.message_request(
                 WEBHOOK_TYPE,
@@ -67,20 +59,27 @@ def render(message: Message, config: LarkPersonConfig, ctx: RenderContext) -> li
 def _people(
     config: LarkPersonConfig, ctx: RenderContext
 ) -> Iterator[tuple[str, str, str, Person | None, str]]:
-    """(key suffix, id type, Feishu id, the person to look up when sent, how errors name them)
+    """(who: the person's identity, id type, Feishu id, the person to look up when sent, how
+    errors name them)
     of everyone a card goes to: the listed users, the task creator (is_executor) and, while the
     task is paused before a manual stage, its executors (is_stage_executor)."""
     directory = ctx.directory
     for user in config.target_users:
         if user.is_stage_executor:
             people = directory.stage_executor_people() if directory is not None else []
-            for user_id, person in people:
+            for _user_id, person in people:
                 target = f"stage executor {person.name}"
-                yield f"{STAGE_EXECUTOR}{user_id}", user.id_type, "", person, target
+                yield _looked_up(user.id_type, person), user.id_type, "", person, target
         elif user.is_executor:
             person = directory.executor() if directory is not None else None
             if person is not None:  # else noted by the directory: reported as skipped
-                yield EXECUTOR, user.id_type, "", person, f"the task creator {person.name}"
+                who = _looked_up(user.id_type, person)
+                yield who, user.id_type, "", person, f"the task creator {person.name}"
         else:
             target = f"{user.name or user.id} ({user.id_type} {user.id})"
-            yield user.id, user.id_type, user.id, None, target
+            yield f"{user.id_type}:{user.id}", user.id_type, user.id, None, target
+
+
+def _looked_up(id_type: str, person: Person) -> str:
+    """A person found by phone or email when sent is addressed by those."""
+    return f"lookup:{id_type}:{person.phone}:{person.email}"

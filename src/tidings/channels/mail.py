@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from tidings.channels import escape
+from tidings.channels import escape, identity
 from tidings.channels.base import (
     Destination,
     Fail,
@@ -39,21 +39,25 @@ _HINTS = {
 }
 
 
-def destination(config: MailConfig, key: str, system: System | None = None) -> Destination:
-    """One destination per mailbox: `<ctl key>/to/<address>`."""
+def destination(config: MailConfig, system: System | None = None) -> Destination:
+    """The mail server is what is addressed; each mailbox is a destination of it of its own
+    (its key adds the address, channels.identity)."""
     smtp = system.smtp if system is not None else None
     if smtp is None:
         raise ValueError("system.smtp is no longer configured")
-    _, _, address = key.partition("/to/")
-    if not address:
-        raise ValueError(f"{key} names no mailbox")
+    server = f"{smtp.host}:{smtp.server_port}"
     return Destination(
-        key=key,
-        url=f"mailto:{address}",
+        key=identity.address_key(WEBHOOK_TYPE, [smtp.host, str(smtp.server_port)]),
+        url=f"smtp://{server}",
         secret=smtp.password or None,
-        display=f"{address} via {smtp.host}:{smtp.server_port}",
+        display=f"via {server}",
         options={"smtp": smtp},
     )
+
+
+def describe(request: Request, destination: Destination) -> str:
+    """How history shows one mailbox: `qa@example.com via smtp.example.com:587`."""
+    return f"{request.body['to']} {destination.display}"
 
 
 # --- rendering (pure) ----------------------------------------------------------------------
@@ -153,7 +157,7 @@ def render(message: Message, config: MailConfig, ctx: RenderContext) -> list[Req
     return [
         Request(
             WEBHOOK_TYPE,
-            f"{ctx.destination}/to/{address}",
+            identity.key(ctx.destination, address.lower()),
             {**body, "to": address},
             label="mail",
             method="SMTP",

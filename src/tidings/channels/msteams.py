@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tidings.channels import escape
+from tidings.channels import escape, identity
 from tidings.channels.base import (
     Destination,
     Fail,
@@ -44,8 +44,10 @@ _HINTS = {
 }
 
 
-def destination(config: MsTeamsConfig, key: str, system: System | None = None) -> Destination:
-    return Destination(key=key, url=config.hook_address)
+def destination(config: MsTeamsConfig, system: System | None = None) -> Destination:
+    return Destination(
+        identity.address_key(WEBHOOK_TYPE, [config.hook_address]), config.hook_address
+    )
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from tidings import __version__
+from tidings.channels import identity
 from tidings.channels.base import (
     Destination,
     Fail,
@@ -37,7 +38,9 @@ TOKEN_HEADER = "X-Zadig-Token"
 _WEBHOOK_NAMESPACE = uuid.UUID("6f1c2f4e-3a57-4d0b-9a43-1c0de7a1d1a5")
 
 
-def destination(config: WebhookConfig, key: str, system: System | None = None) -> Destination:
+def destination(config: WebhookConfig, system: System | None = None) -> Destination:
+    """The receiver is its URL; X-Zadig-Token is today's, not part of its name."""
+    key = identity.address_key(WEBHOOK_TYPE, [config.address])
     return Destination(key=key, url=config.address, token=config.token or None)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tidings.channels import escape
+from tidings.channels import escape, identity
 from tidings.channels import markdown as md
 from tidings.channels.base import (
     Destination,
@@ -36,8 +36,10 @@ _HINTS = {
 }
 
 
-def destination(config: WechatConfig, key: str, system: System | None = None) -> Destination:
-    return Destination(key=key, url=config.hook_address)
+def destination(config: WechatConfig, system: System | None = None) -> Destination:
+    return Destination(
+        identity.address_key(WEBHOOK_TYPE, [config.hook_address]), config.hook_address
+    )
 
 
 def _mentions(config: WechatConfig) -> str:

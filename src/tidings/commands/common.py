@@ -37,7 +37,8 @@ class CommandError(Exception):
 def print_calls(calls: list[dict], out: Output) -> None:
     for index, call in enumerate(calls, 1):
         out.out(
-            f"# {index}/{len(calls)} {call['channel']} {call['destination']} ({call['label']})",
+            f"# {index}/{len(calls)} {call['channel']} {call.get('source') or call['destination']}"
+            f" ({call['label']})",
             bold=True,
         )
         out.out(f"{call['method']} {call['url']}")

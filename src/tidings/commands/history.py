@@ -12,6 +12,7 @@ from tidings.config import Config
 from tidings.delivery.ids import short
 from tidings.errors import InputError
 from tidings.output import Output
+from tidings.store.db import Store
 
 
 def _when(ts: float | None) -> str:
@@ -56,7 +57,7 @@ def list_command(
         out.out(
             f"{short(row['id'])}  {_when(row['created_at'])}  {row['status']:<7}  "
             f"{row['attempts']:>2}x  {row['channel']:<8}  {task_text:<24}  "
-            f"{row['destination']} [{row['label']}]{problem}",
+            f"{row['source'] or '-'}  {row['address']} [{row['label']}]{problem}",
             fg={"sent": "green", "failed": "red", "dead": "red"}.get(row["status"]),
         )
     return 0
@@ -77,7 +78,8 @@ def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> in
     out.out(f"  event:       {task_text if data['workflow'] else data['kind']}")
     out.out(f"  status:      {data['status']} after {data['attempts']} attempt(s)")
     out.out(f"  channel:     {data['channel']} [{data['label']}]")
-    out.out(f"  destination: {data['destination']}  {data['address']}")
+    out.out(f"  from:        {data['source'] or '-'}")
+    out.out(f"  destination: {data['address']}  ({data['destination']})")
     out.out(f"  created:     {_when(data['created_at'])}   finished: {_when(data['finished_at'])}")
     if data["status"] == "pending":
         out.out(
@@ -109,12 +111,14 @@ def retry_command(
     config_path: str | None,
     ids: tuple[str, ...],
     dead: bool,
+    replan: bool,
     deadline: float,
     wait: bool,
     as_json: bool,
 ) -> int:
     from tidings.commands.send import describe_final, print_final
     from tidings.delivery.outbox import Enqueued
+    from tidings.delivery.resolve import Resolver, Unresolved
     from tidings.history import find, requeue
     from tidings.sending import deliver_now
 
@@ -125,15 +129,35 @@ def retry_command(
     store = open_store(config)
     full = [find(store, i) for i in ids]
     max_age = deadline if wait else config.system.delivery.max_age
-    queued = requeue(store, full, dead=dead, max_age=max_age)
-    if not queued:
-        out.err(
-            "nothing to retry: only failed or dead deliveries are retried, and not ad-hoc "
-            "`tidings notify` messages (their secrets were never stored: run notify again)"
+    resolver = Resolver(config)
+    if replan:
+        queued = _replan(store, config, full, dead, max_age, out)
+    else:
+        queued, left = requeue(
+            store,
+            full,
+            dead=dead,
+            max_age=max_age,
+            can_send=lambda key: not isinstance(resolver(key), Unresolved),
         )
+        for item in left:
+            out.err(f"not retried: {item.explain(f'`tidings retry {short(item.id)} --replan`')}")
+        if left and not queued:
+            return 1
+    if not queued:
+        if as_json:
+            out.json({"deliveries": []})
+        else:
+            out.err(
+                "nothing to send"
+                if replan
+                else "nothing to retry: only failed or dead deliveries are retried"
+            )
         return 0
-    out.err(f"queued again: {len(queued)} deliveries")
+    out.err(f"queued {'after re-planning' if replan else 'again'}: {len(queued)} deliveries")
     if not wait:
+        if as_json:
+            out.json({"deliveries": [{"delivery_id": i, "outcome": "pending"} for i in queued]})
         return 0
     outcome = asyncio.run(
         deliver_now(
@@ -148,6 +172,23 @@ def retry_command(
     if as_json:
         out.json({"deliveries": [describe_final(f) for f in outcome.finals]})
     return 1 if outcome.failed else 0
+
+
+def _replan(
+    store: Store, config: Config, ids: list[str], dead: bool, max_age: float, out: Output
+) -> list[str]:
+    """New deliveries of these deliveries' events, to where today's configuration sends them."""
+    from tidings.history import dead_ids
+    from tidings.replan import replan
+
+    if dead and not ids:
+        ids = dead_ids(store)
+    if not ids:
+        return []
+    done = replan(store, config, ids, now=time.time(), expires_in=max_age)
+    for note in done.notes:
+        out.err(f"not re-planned: {note}")
+    return done.delivery_ids
 
 
 def db_upgrade(config_path: str | None) -> int:

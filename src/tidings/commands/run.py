@@ -72,7 +72,8 @@ class LineObserver(Observer):
     def delivered(self, final: Any) -> None:
         if final.status != "sent":
             self._note(
-                f"{final.status.upper()} {final.channel} {final.destination}: {final.detail}",
+                f"{final.status.upper()} {final.channel} {final.source or final.address}: "
+                f"{final.detail}",
                 fg="red",
             )
 

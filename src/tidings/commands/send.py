@@ -72,6 +72,7 @@ def describe_final(final: Final) -> dict[str, Any]:
         "delivery_id": final.id,
         "channel": final.channel,
         "destination": final.destination,
+        "source": final.source,
         "address": final.address,
         "label": final.label,
         "outcome": final.status,
@@ -91,7 +92,7 @@ def print_final(final: Final, out: Output) -> None:
     attempts = f" after {final.attempts} attempts" if final.attempts > 1 and ok else ""
     detail = code if ok else final.detail
     out.out(
-        f"{_WORD.get(final.status, final.status)}  {final.channel:<13}  {final.destination}  "
+        f"{_WORD.get(final.status, final.status)}  {final.channel:<13}  {final.source or '-'}  "
         f"{final.address}  [{final.label}]  {detail}{attempts}",
         fg="green" if ok else "red",
     )
@@ -198,6 +199,8 @@ def send(
         task_id=task.task_id,
         status=plan.status,
         snapshot=task.model_dump(mode="json"),
+        config=config.name,
+        scope={"previous_status": previous_status} if previous_status else None,
     )
     return run_plan(
         plan, event, config=config, deadline=deadline, wait=wait, as_json=as_json, out=out

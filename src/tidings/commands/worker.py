@@ -21,6 +21,8 @@ def _log_line(final, fmt: str) -> str:
         "status": final.status,
         "channel": final.channel,
         "destination": final.destination,
+        "source": final.source,
+        "address": final.address,
         "label": final.label,
         "attempts": final.attempts,
         "code": final.code,

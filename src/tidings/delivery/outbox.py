@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from tidings.channels import identity
 from tidings.channels.base import Request
 from tidings.delivery.ids import new_id
 from tidings.store.db import Store, Tx
@@ -21,13 +22,19 @@ class NewEvent:
     task_id: int | None = None
     status: str | None = None
     idempotency_key: str | None = None
-    snapshot: dict[str, Any] | None = None  # the task, kept in `tasks`
+    snapshot: dict[str, Any] | None = None  # the task's latest state, kept in `tasks`
+    config: str | None = None  # Config.name of the configuration that planned it
+    # What `retry --replan` plans again: the task as notified (default: `snapshot`), and the
+    # scope of the ctls that fired ({"job": name}, with "note" for a notification job).
+    notified: dict[str, Any] | None = None
+    scope: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class NewDelivery:
     request: Request
     address: str  # redacted, for people
+    source: str = ""  # the ctl it came from, for history: "release/notify_ctls[0]"
 
 
 @dataclass(frozen=True)
@@ -41,10 +48,10 @@ _REQUEST_FIELDS = tuple(f.name for f in fields(Request))
 
 
 _INSERT_DELIVERY = """
-INSERT INTO deliveries (id, event_id, channel, destination, address, label, request, status,
-    attempts, next_attempt_at, expires_at, created_at, updated_at)
-VALUES (:id, :event_id, :channel, :destination, :address, :label, :request::json, 'pending',
-    0, :now, :expires_at, :now, :now)
+INSERT INTO deliveries (id, event_id, channel, destination, source, address, label, request,
+    status, attempts, next_attempt_at, expires_at, created_at, updated_at)
+VALUES (:id, :event_id, :channel, :destination, :source, :address, :label, :request::json,
+    'pending', 0, :now, :expires_at, :now, :now)
 """
 
 
@@ -58,22 +65,30 @@ def request_from_json(data: dict[str, Any]) -> Request:
 
 
 _UPSERT_DESTINATION = """
-INSERT INTO destinations (key, channel, next_due_at, recent) VALUES (:key, :channel, :now, NULL)
+INSERT INTO destinations (key, channel, address_key, next_due_at, recent)
+VALUES (:key, :channel, :address_key, :now, NULL)
 ON CONFLICT (key) DO UPDATE SET next_due_at = CASE
     WHEN destinations.next_due_at IS NULL OR destinations.next_due_at > excluded.next_due_at
     THEN excluded.next_due_at ELSE destinations.next_due_at END
 """
 _INSERT_EVENT = """
-INSERT INTO events (id, kind, workflow, task_id, status, idempotency_key, created_at)
-VALUES (:id, :kind, :workflow, :task_id, :status, :idempotency_key, :created_at)
+INSERT INTO events (id, kind, workflow, task_id, status, idempotency_key, created_at, config,
+    snapshot, scope)
+VALUES (:id, :kind, :workflow, :task_id, :status, :idempotency_key, :created_at, :config,
+    :snapshot::json, :scope::json)
 """
 
 
-def upsert_destinations(tx: Tx, keys: dict[str, str], now: float) -> None:
+def upsert_destinations(tx: Tx, keys: Iterable[str], now: float) -> None:
     """Make each destination due now (or keep an earlier due time), creating it if new."""
     rows = [
-        {"key": key, "channel": channel, "now": now}
-        for key, channel in sorted(keys.items())  # a fixed order: no deadlock between writers
+        {
+            "key": key,
+            "channel": identity.channel_of(key),
+            "address_key": identity.address_of(key),
+            "now": now,
+        }
+        for key in sorted(set(keys))  # a fixed order: no deadlock between writers
     ]
     if rows:
         tx.run(_UPSERT_DESTINATION, rows)
@@ -116,7 +131,7 @@ def _enqueue(
     results: list[Enqueued] = []
     seen: dict[str, Enqueued] = {}  # idempotency keys recorded by this batch
     rows: list[dict[str, Any]] = []
-    destinations: dict[str, str] = {}
+    destinations: set[str] = set()
     with store.transaction() as tx:
         for event, deliveries in batch:
             key = event.idempotency_key
@@ -126,6 +141,8 @@ def _enqueue(
                     results.append(Enqueued(earlier.event_id, earlier.delivery_ids, True))
                     continue
             event_id = new_id()
+            snapshot = _json_text(event.snapshot)
+            notified = snapshot if event.notified is None else _json_text(event.notified)
             tx.run(
                 _INSERT_EVENT,
                 {
@@ -136,27 +153,15 @@ def _enqueue(
                     "status": event.status,
                     "idempotency_key": key,
                     "created_at": now,
+                    "config": event.config,
+                    "snapshot": notified,
+                    "scope": _json_text(event.scope),
                 },
             )
-            if event.snapshot is not None and event.workflow and event.task_id is not None:
-                _save_task(tx, event, now)
-            ids = []
-            for d in deliveries:
-                ids.append(new_id())
-                rows.append(
-                    {
-                        "id": ids[-1],
-                        "event_id": event_id,
-                        "channel": d.request.channel,
-                        "destination": d.request.destination,
-                        "address": d.address,
-                        "label": d.request.label,
-                        "request": orjson.dumps(request_to_json(d.request)).decode("utf-8"),
-                        "now": now,
-                        "expires_at": now + expires_in,
-                    }
-                )
-                destinations[d.request.destination] = d.request.channel
+            if snapshot is not None and event.workflow and event.task_id is not None:
+                _save_task(tx, event, snapshot, now)
+            ids = _delivery_rows(event_id, deliveries, now, expires_in, rows)
+            destinations.update(d.request.destination for d in deliveries)
             results.append(Enqueued(event_id, ids))
             if key:
                 seen[key] = results[-1]
@@ -164,6 +169,52 @@ def _enqueue(
             tx.run(_INSERT_DELIVERY, rows)
             upsert_destinations(tx, destinations, now)
     return results
+
+
+def _delivery_rows(
+    event_id: str,
+    deliveries: Sequence[NewDelivery],
+    now: float,
+    expires_in: float,
+    rows: list[dict[str, Any]],
+) -> list[str]:
+    """Add the rows of an event's deliveries to `rows`; their new ids."""
+    ids = []
+    for d in deliveries:
+        ids.append(new_id())
+        rows.append(
+            {
+                "id": ids[-1],
+                "event_id": event_id,
+                "channel": d.request.channel,
+                "destination": d.request.destination,
+                "source": d.source,
+                "address": d.address,
+                "label": d.request.label,
+                "request": orjson.dumps(request_to_json(d.request)).decode("utf-8"),
+                "now": now,
+                "expires_at": now + expires_in,
+            }
+        )
+    return ids
+
+
+def add_deliveries(
+    store: Store,
+    event_id: str,
+    deliveries: Sequence[NewDelivery],
+    *,
+    now: float,
+    expires_in: float,
+) -> list[str]:
+    """Record more deliveries of an event already recorded (`retry --replan`); their ids."""
+    rows: list[dict[str, Any]] = []
+    ids = _delivery_rows(event_id, deliveries, now, expires_in, rows)
+    if rows:
+        with store.transaction() as tx:
+            tx.run(_INSERT_DELIVERY, rows)
+            upsert_destinations(tx, (d.request.destination for d in deliveries), now)
+    return ids
 
 
 def _recorded(tx: Tx, key: str) -> Enqueued | None:
@@ -183,7 +234,11 @@ ON CONFLICT (workflow, task_id) DO UPDATE SET status = excluded.status,
 """
 
 
-def _save_task(tx: Tx, event: NewEvent, now: float) -> None:
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode("utf-8")
+
+
+def _save_task(tx: Tx, event: NewEvent, snapshot: str, now: float) -> None:
     """Keep the latest snapshot of the task (history and `tasks` show it)."""
     tx.run(
         _SAVE_TASK,
@@ -191,7 +246,7 @@ def _save_task(tx: Tx, event: NewEvent, now: float) -> None:
             "workflow": event.workflow,
             "task_id": event.task_id,
             "status": event.status or "",
-            "snapshot": orjson.dumps(event.snapshot).decode("utf-8"),
+            "snapshot": snapshot,
             "now": now,
         },
     )

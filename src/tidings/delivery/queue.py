@@ -2,7 +2,10 @@
 
 A destination is held by one sender at a time (a lease in `destinations`), which keeps its
 deliveries in event order; on PostgreSQL claims skip rows another worker holds (SKIP LOCKED),
-so workers on several machines share the work without waiting on each other.
+so workers on several machines share the work without waiting on each other. A sender claims
+only destinations its configuration addresses (their address keys): what another
+configuration queued is left to it, and ended only by it (sweep_gone) or by its age limit
+(sweep_expired).
 """
 
 from __future__ import annotations
@@ -51,19 +54,38 @@ UPDATE destinations SET lease_owner = :owner, lease_until = :until
 WHERE key IN (
     SELECT key FROM destinations
     WHERE next_due_at <= :now AND (lease_until IS NULL OR lease_until < :now)
+        AND address_key IN {addresses}
     ORDER BY next_due_at LIMIT :limit {lock}
 ) AND (lease_until IS NULL OR lease_until < :now)
 RETURNING key, channel, recent
 """
 
 
-def claim(store: Store, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
-    """Lease up to `limit` destinations that have work due and nobody holding them."""
+def _each(store: Store, name: str) -> str:
+    """A subquery of the strings of the JSON array parameter `name` (one statement for any
+    number of them, so its text, and the driver's prepared plan, never change)."""
+    if store.dialect == "postgresql":
+        return f"(SELECT json_array_elements_text(:{name}::json))"
+    return f"(SELECT value FROM json_each(:{name}))"
+
+
+def claim(
+    store: Store, owner: str, now: float, lease: float, limit: int, addresses: str
+) -> list[Claimed]:
+    """Lease up to `limit` destinations that have work due, nobody holding them, and whose
+    address key is among `addresses` (a JSON array: what this sender can resolve)."""
     # PostgreSQL: skip rows another worker is claiming instead of waiting for it.
     lock = "FOR UPDATE SKIP LOCKED" if store.dialect == "postgresql" else ""
-    params = {"owner": owner, "until": now + lease, "now": now, "limit": limit}
+    params = {
+        "owner": owner,
+        "until": now + lease,
+        "now": now,
+        "limit": limit,
+        "addresses": addresses,
+    }
+    sql = _CLAIM.format(lock=lock, addresses=_each(store, "addresses"))
     with store.transaction() as tx:
-        rows = tx.run(_CLAIM.format(lock=lock), params)
+        rows = tx.run(sql, params)
     return [
         Claimed(key, channel, list(_json(recent) or []), now + lease)
         for key, channel, recent in rows
@@ -87,11 +109,12 @@ class Pending:
     address: str
     label: str
     destination: str
+    source: str
 
 
 _PENDING = """
 SELECT seq, id, channel, request, attempts, next_attempt_at, expires_at, address, label,
-    destination
+    destination, source
 FROM deliveries WHERE destination = :key AND status = 'pending' ORDER BY seq LIMIT :limit
 """
 
@@ -185,6 +208,90 @@ def repair(store: Store, now: float) -> None:
     retry, or anything else that left it idle)."""
     with store.transaction() as tx:
         tx.run(_REPAIR, {"now": now})
+
+
+@dataclass
+class Swept:
+    """A pending delivery a sweep ended (dead) without sending it."""
+
+    id: str
+    channel: str
+    destination: str
+    address: str
+    label: str
+    attempts: int
+    source: str
+    reason: str
+
+
+_UNHELD = "(SELECT key FROM destinations WHERE lease_until IS NULL OR lease_until < :now)"
+_EXPIRED = f"""
+SELECT id, channel, destination, address, label, attempts, source FROM deliveries
+WHERE status = 'pending' AND expires_at <= :now AND destination IN {_UNHELD}
+    AND destination IN (SELECT key FROM destinations WHERE address_key NOT IN {{mine}})
+"""
+EXPIRED_UNKNOWN = (
+    "expired: no process whose configuration has its destination sent it before its age "
+    "limit (system.delivery.max_age, or the --deadline of the command that queued it)"
+)
+_GONE = f"""
+SELECT id, channel, destination, address, label, attempts, source FROM deliveries
+WHERE status = 'pending' AND created_at < :loaded_at AND destination IN {_UNHELD}
+    AND destination IN (SELECT key FROM destinations WHERE address_key NOT IN {{mine}})
+    AND event_id IN (SELECT id FROM events WHERE config = :config)
+"""
+GONE = (
+    "its destination ({address}) is no longer in {config}: it was removed, or its address "
+    "changed, after this delivery was queued, and it is sent nowhere else; `tidings retry "
+    "{id} --replan` sends its event to today's configuration"
+)
+_END = """
+UPDATE deliveries SET status = 'dead', updated_at = :now, finished_at = :now,
+    last_error = :reason
+WHERE id = :id AND status = 'pending'
+"""
+_IDLE = f"""
+UPDATE destinations SET next_due_at = {_HEAD_DUE}
+WHERE key = :key AND (lease_until IS NULL OR lease_until < :now)
+"""
+
+
+def sweep_expired(store: Store, now: float, addresses: str) -> list[Swept]:
+    """End the pending deliveries past their age limit whose destination no process here
+    can send (those this sender can send end when it works their destination)."""
+    sql = _EXPIRED.format(mine=_each(store, "addresses"))
+    return _sweep(
+        store, sql, {"now": now, "addresses": addresses}, now, lambda row: EXPIRED_UNKNOWN
+    )
+
+
+def sweep_gone(
+    store: Store, now: float, addresses: str, config: str, loaded_at: float
+) -> list[Swept]:
+    """End the pending deliveries this configuration (by name) queued before it was read,
+    whose destination it no longer has: removed, or its address edited. A delivery queued
+    after it was read may come from a newer copy of it (a rolling deploy): left alone."""
+    sql = _GONE.format(mine=_each(store, "addresses"))
+    params = {"now": now, "addresses": addresses, "config": config, "loaded_at": loaded_at}
+
+    def reason(row: Any) -> str:
+        return GONE.format(address=row[3] or row[2], config=config, id=row[0][-8:])
+
+    return _sweep(store, sql, params, now, reason)
+
+
+def _sweep(
+    store: Store, select: str, params: dict[str, Any], now: float, reason: Any
+) -> list[Swept]:
+    with store.transaction() as tx:
+        rows = tx.run(select, params) or []
+        if not rows:
+            return []
+        swept = [Swept(*row, reason(row)) for row in sorted(rows)]
+        tx.run(_END, [{"id": s.id, "now": now, "reason": s.reason} for s in swept])
+        keys = sorted({s.destination for s in swept})
+        tx.run(_IDLE, [{"key": key, "now": now} for key in keys])
+    return swept
 
 
 def statuses(store: Store, ids: list[str]) -> dict[str, str]:

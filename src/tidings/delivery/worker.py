@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tidings import channels
-from tidings.channels.base import Fail, Limits, Ok, Outcome, Retry
+from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Retry
 from tidings.delivery import pacing, queue
 from tidings.delivery.clock import Clock
 from tidings.delivery.outbox import request_from_json
@@ -66,6 +66,7 @@ class Settings:
     max_attempts: int = 12
     timeout: float = 10.0  # per HTTP attempt
     poll: float = 0.05  # idle wait between claims
+    sweep_every: float = 60.0  # seconds between looks for deliveries nobody here can send
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -82,6 +83,7 @@ class Final:
     code: Any
     detail: str
     attempts: int
+    source: str = ""  # the ctl it came from
 
 
 def _outcome_name(outcome: Outcome) -> str:
@@ -114,6 +116,11 @@ class Worker:
         self.redact = redactor or Redactor()
         self.on_final = on_final
         self.metrics = metrics
+        # The configuration this worker runs with, by name and since when: deliveries it
+        # queued earlier whose destination it no longer has are ended (queue.sweep_gone).
+        config = resolver.config
+        self._config = (config.name, config.loaded_at) if config is not None else None
+        self._swept_at = 0.0
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         # One thread for the database: SQLite wants a single writer, and it keeps the event
         # loop free while a statement runs.
@@ -131,7 +138,23 @@ class Worker:
     async def __aenter__(self) -> Worker:
         await self._transport.__aenter__()
         await self._run_db(queue.repair, self.store, self.clock.now())
+        await self.sweep()
         return self
+
+    async def sweep(self) -> None:
+        """End what nobody can send any more: past its age limit with a destination no
+        process here knows, or queued by this configuration to a destination it dropped."""
+        now = self.clock.now()
+        self._swept_at = now
+        addresses = self.resolver.addresses_json()
+        swept = await self._run_db(queue.sweep_expired, self.store, now, addresses)
+        if self._config is not None:
+            name, loaded_at = self._config
+            swept += await self._run_db(
+                queue.sweep_gone, self.store, now, addresses, name, loaded_at
+            )
+        for row in swept:
+            self._report(row, "dead", Fail(row.reason), row.attempts)
 
     async def __aexit__(self, *exc: object) -> None:
         try:
@@ -199,8 +222,13 @@ class Worker:
         }
 
     async def _process(self, claimed: queue.Claimed) -> int:
+        destination = self.resolver(claimed.key)
+        if isinstance(destination, Unresolved):
+            # Claimed just as an ad-hoc destination was forgotten: leave it to its owner.
+            self._batch.releases.append(queue.Release(claimed.key, claimed.recent))
+            await self._schedule_flush()
+            return 0
         rows = await self._run_db(queue.pending, self.store, claimed.key, self.settings.per_claim)
-        destination = self.resolver(claimed.key, claimed.channel)
         limits = self.limits(claimed.channel)
         recent = claimed.recent
         not_before: float | None = None
@@ -208,19 +236,10 @@ class Worker:
         sent = 0
         for row in rows:
             now = self.clock.now()
-            if isinstance(destination, Unresolved) and not destination.permanent:
-                if row.expires_at <= now:
-                    self._conclude(row, "dead", Fail(f"expired: {destination.reason}"), now)
-                    continue
-                not_before = min(row.expires_at, now + 5.0)
-                break
             if row.next_attempt_at > now:
                 break  # the head is waiting to be retried: later ones wait too (order)
             if row.expires_at <= now:
                 self._conclude(row, "dead", Fail("expired before it could be sent"), now)
-                continue
-            if isinstance(destination, Unresolved):
-                self._conclude(row, "failed", Fail(destination.reason), now)
                 continue
             if now > claimed.lease_until - self.settings.timeout - 1.0:
                 break  # the lease ends soon: let the next claim continue in order
@@ -253,7 +272,7 @@ class Worker:
         self._report(row, status, outcome, row.attempts)
 
     async def _send(
-        self, row: Any, destination: Any
+        self, row: Any, destination: Destination
     ) -> tuple[float, bool, float | None, asyncio.Future[None]]:
         """One attempt: (answered at, whether the platform answered, retry time if to retry,
         a future set when its result is written)."""
@@ -339,14 +358,24 @@ class Worker:
                     code=outcome.code,
                     detail=self.redact(_detail(outcome)),
                     attempts=attempts,
+                    source=row.source,
                 )
             )
 
     # --- loops ------------------------------------------------------------------------------
 
     async def _claim(self, limit: int) -> list[queue.Claimed]:
+        now = self.clock.now()
+        if now - self._swept_at >= self.settings.sweep_every:
+            await self.sweep()
         return await self._run_db(
-            queue.claim, self.store, self.name, self.clock.now(), self.settings.lease, limit
+            queue.claim,
+            self.store,
+            self.name,
+            now,
+            self.settings.lease,
+            limit,
+            self.resolver.addresses_json(),
         )
 
     async def step(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import getpass
 import os
 import signal
@@ -178,7 +179,7 @@ class Run:
                 task,
                 status=status,
                 ctls=job.notify_ctls,
-                key_base=f"{self.workflow.name}/jobs/{job.name}",
+                source=f"{self.workflow.name}/jobs/{job.name}",
                 values=self._values(),
             )
         else:
@@ -201,12 +202,20 @@ class Run:
         if job is not None and not plan.planned:
             return  # a job without ctls for this status: nothing to record
         name = f"{task.workflow_name}#{task.task_id}"
+        scope: dict[str, Any] = {"job": job.name} if job is not None else {}
+        if previous is not None:
+            scope["previous_status"] = previous
+        if stage_executors:
+            scope["stage_executors"] = list(stage_executors)
         event = NewEvent(
             kind="task",
             workflow=task.workflow_name,
             task_id=task.task_id,
             status=status,
             idempotency_key=f"run:{name}:{key or status}",
+            config=self.config.name,
+            notified=plan.task.model_dump(mode="json") if plan.task is not None else None,
+            scope=scope or None,
         )
         enqueued = record(
             self.store,
@@ -459,9 +468,13 @@ class Run:
             url=detail_url(self.config.system.address, self.task),
             language=self.config.system.language,
         )
-        key = f"{self.workflow.name}/jobs/{job.name}/spec"
         plan = plan_note(
-            note, spec.ctl(), instance=self.config.system.address, key=key, values=values
+            note,
+            spec.ctl(),
+            instance=self.config.system.address,
+            source=f"{self.workflow.name}/jobs/{job.name}/spec",
+            values=values,
+            system=self.config.system,
         )
         for skipped in plan.skipped:
             _log(log_path, f"[tidings] skipped {skipped}")
@@ -472,6 +485,8 @@ class Run:
             task_id=self.task.task_id,
             status="notification",
             idempotency_key=f"run:{name}:job:{job.name}:send",
+            config=self.config.name,
+            scope={"job": job.name, "note": dataclasses.asdict(note)},
         )
         enqueued = record(
             self.store, plan, event, now=time.time(), expires_in=self.config.system.delivery.max_age

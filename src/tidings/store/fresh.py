@@ -28,7 +28,9 @@ def script() -> tuple[str, list[str]]:
     """(the revision it is at, its statements)."""
     text = SCRIPT.read_text(encoding="utf-8")
     first, _, body = text.partition("\n")
-    return first.removeprefix(_HEADER).strip(), [s for s in body.split(_SEPARATOR) if s.strip()]
+    return first.removeprefix(_HEADER).strip(), [
+        s.strip() for s in body.split(_SEPARATOR) if s.strip()
+    ]
 
 
 def create_if_empty(store: Store, head: str) -> bool:

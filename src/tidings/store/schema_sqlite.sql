@@ -1,4 +1,4 @@
--- tidings schema at revision 0002
+-- tidings schema at revision 0003
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -23,7 +23,7 @@ CREATE TABLE events (
 	task_id INTEGER, 
 	status VARCHAR(64), 
 	idempotency_key VARCHAR(255), 
-	created_at FLOAT NOT NULL, 
+	created_at FLOAT NOT NULL, config VARCHAR(1024), snapshot JSON, scope JSON, 
 	PRIMARY KEY (id), 
 	UNIQUE (idempotency_key)
 )
@@ -45,7 +45,7 @@ CREATE TABLE deliveries (
 	updated_at FLOAT NOT NULL, 
 	finished_at FLOAT, 
 	last_code VARCHAR(64), 
-	last_error TEXT, 
+	last_error TEXT, source VARCHAR(512) DEFAULT '' NOT NULL, 
 	PRIMARY KEY (seq), 
 	UNIQUE (id), 
 	FOREIGN KEY(event_id) REFERENCES events (id)
@@ -71,18 +71,6 @@ CREATE TABLE attempts (
 )
 ;
 CREATE INDEX ix_attempts_delivery_id ON attempts (delivery_id)
-;
-CREATE TABLE destinations (
-	"key" VARCHAR(512) NOT NULL, 
-	channel VARCHAR(32) NOT NULL, 
-	next_due_at FLOAT, 
-	lease_owner VARCHAR(128), 
-	lease_until FLOAT, 
-	recent JSON, 
-	PRIMARY KEY ("key")
-)
-;
-CREATE INDEX ix_destinations_next_due_at ON destinations (next_due_at)
 ;
 CREATE TABLE runs (
 	workflow VARCHAR(255) NOT NULL, 
@@ -111,3 +99,18 @@ CREATE TABLE approvals (
 	PRIMARY KEY (id), 
 	CONSTRAINT uq_approvals_user UNIQUE (workflow, task_id, job, user_id)
 )
+;
+CREATE TABLE destinations (
+	"key" VARCHAR(512) NOT NULL, 
+	channel VARCHAR(32) NOT NULL, 
+	address_key VARCHAR(512) NOT NULL, 
+	next_due_at FLOAT, 
+	lease_owner VARCHAR(128), 
+	lease_until FLOAT, 
+	recent JSON, 
+	PRIMARY KEY ("key")
+)
+;
+CREATE INDEX ix_destinations_next_due_at ON destinations (next_due_at)
+;
+CREATE INDEX ix_destinations_address_key ON destinations (address_key)

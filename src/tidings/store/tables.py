@@ -43,6 +43,12 @@ events = Table(
     Column("status", String(64), nullable=True),
     Column("idempotency_key", String(255), nullable=True, unique=True),
     Column("created_at", Float, nullable=False),
+    # The configuration that recorded it (Config.name; NULL: an ad-hoc notify without one).
+    Column("config", String(1024), nullable=True),
+    # What `retry --replan` plans again: the task as notified, and the job of a job's ctl
+    # (with the note of a notification job).
+    Column("snapshot", JSON, nullable=True),
+    Column("scope", JSON, nullable=True),
 )
 
 # One request to one destination. `seq` orders deliveries of a destination (event order).
@@ -53,7 +59,8 @@ deliveries = Table(
     Column("id", String(36), nullable=False, unique=True),
     Column("event_id", String(36), ForeignKey("events.id"), nullable=False),
     Column("channel", String(32), nullable=False),
-    Column("destination", String(512), nullable=False),
+    Column("destination", String(512), nullable=False),  # its key (channels.identity)
+    Column("source", String(512), nullable=False, default=""),  # the ctl, e.g. wf/notify_ctls[0]
     Column("address", String(2048), nullable=False, default=""),  # redacted, for people
     Column("label", String(64), nullable=False, default=""),
     Column("request", JSON, nullable=False),  # no secrets: signed and completed at send time
@@ -86,12 +93,14 @@ attempts = Table(
 )
 
 # Per destination: who holds it (one sender at a time keeps event order), when it next has
-# work, and the recent send times its platform's rate limit is paced against.
+# work, and the recent send times its platform's rate limit is paced against. A process
+# claims only destinations whose address key its configuration holds.
 destinations = Table(
     "destinations",
     metadata,
     Column("key", String(512), primary_key=True),
     Column("channel", String(32), nullable=False),
+    Column("address_key", String(512), nullable=False, index=True),
     Column("next_due_at", Float, nullable=True, index=True),
     Column("lease_owner", String(128), nullable=True),
     Column("lease_until", Float, nullable=True),

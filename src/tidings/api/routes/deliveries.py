@@ -68,6 +68,39 @@ async def get_delivery(
     return await svc.db(show, svc.store, await _find(svc, delivery_id))
 
 
+def _can_send(svc: Service) -> Any:
+    from tidings.delivery.resolve import Unresolved
+
+    return lambda key: not isinstance(svc.resolver(key), Unresolved)
+
+
+_REPLAN = "retrying it with replan=true"
+Replan = Annotated[
+    bool,
+    Query(
+        description="Plan the event again with today's configuration and send it wherever it "
+        "has not arrived (new deliveries), instead of sending the stored request again."
+    ),
+]
+
+
+async def _replan(svc: Service, ids: list[str]) -> dict[str, Any]:
+    import time
+
+    from tidings.replan import replan
+
+    done = await svc.db(
+        replan,
+        svc.store,
+        svc.config,
+        ids,
+        now=time.time(),
+        expires_in=svc.config.system.delivery.max_age,
+    )
+    svc.wake()
+    return {"queued": done.delivery_ids, "not_queued": done.notes}
+
+
 @router.post(
     "/retry-dead",
     response_model=RetryOut,
@@ -75,12 +108,20 @@ async def get_delivery(
     responses=errors(401, 403),
     summary="Queue every dead delivery again",
 )
-async def retry_dead(svc: Svc, _who: CanSend) -> dict[str, Any]:
-    from tidings.history import requeue
+async def retry_dead(svc: Svc, _who: CanSend, replan: Replan = False) -> dict[str, Any]:
+    from tidings.history import dead_ids, requeue
 
-    queued = await svc.db(requeue, svc.store, dead=True, max_age=svc.config.system.delivery.max_age)
+    if replan:
+        return await _replan(svc, await svc.db(dead_ids, svc.store))
+    queued, left = await svc.db(
+        requeue,
+        svc.store,
+        dead=True,
+        max_age=svc.config.system.delivery.max_age,
+        can_send=_can_send(svc),
+    )
     svc.wake()
-    return {"queued": queued}
+    return {"queued": queued, "not_queued": [item.explain(_REPLAN) for item in left]}
 
 
 @router.post(
@@ -88,22 +129,32 @@ async def retry_dead(svc: Svc, _who: CanSend) -> dict[str, Any]:
     response_model=RetryOut,
     status_code=202,
     responses=errors(401, 403, 404, 409, 422),
-    summary="Queue a failed or dead delivery again (same id)",
+    summary="Queue a failed or dead delivery again (same id), or re-plan its event",
 )
 async def retry(
     delivery_id: DeliveryId,
     svc: Svc,
     _who: CanSend,
+    replan: Replan = False,
 ) -> dict[str, Any]:
     from tidings.history import requeue
 
     full = await _find(svc, delivery_id)
-    queued = await svc.db(requeue, svc.store, [full], max_age=svc.config.system.delivery.max_age)
+    if replan:
+        done = await _replan(svc, [full])
+        if not done["queued"]:
+            raise ApiError(409, "; ".join(done["not_queued"]) or "nothing to send")
+        return done
+    queued, left = await svc.db(
+        requeue,
+        svc.store,
+        [full],
+        max_age=svc.config.system.delivery.max_age,
+        can_send=_can_send(svc),
+    )
+    if left:
+        raise ApiError(409, left[0].explain(_REPLAN))
     if not queued:
-        raise ApiError(
-            409,
-            f"delivery {full} is not failed or dead, or is an ad-hoc notification whose "
-            "secrets were never stored: only failed or dead configured deliveries are retried",
-        )
+        raise ApiError(409, f"delivery {full} is not failed or dead: only those are retried")
     svc.wake()
     return {"queued": queued}

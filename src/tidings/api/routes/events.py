@@ -143,20 +143,24 @@ async def accept_event(
         status=plan.status,
         idempotency_key=f"api:{key}" if key else None,
         snapshot=task.model_dump(mode="json"),
+        config=svc.config.name,
+        scope={"previous_status": previous_status} if previous_status else None,
     )
-    enqueued = await svc.recorder.record(event, deliveries_of(plan))
+    fresh = deliveries_of(plan)
+    enqueued = await svc.recorder.record(event, fresh)
     if enqueued.duplicate:
         rows = await svc.db(summaries, svc.store, enqueued.delivery_ids)
     else:
         rows = [
             {
                 "id": delivery_id,
-                "channel": request.channel,
-                "destination": request.destination,
-                "label": request.label,
+                "channel": new.request.channel,
+                "destination": new.request.destination,
+                "source": new.source,
+                "label": new.request.label,
                 "status": "pending",
             }
-            for delivery_id, request in zip(enqueued.delivery_ids, plan.requests(), strict=True)
+            for delivery_id, new in zip(enqueued.delivery_ids, fresh, strict=True)
         ]
     return 200 if enqueued.duplicate else 202, {
         "event_id": enqueued.event_id,
@@ -268,7 +272,7 @@ async def notify(
         idempotency_key=f"api-notify:{idempotency_key}" if idempotency_key else None,
     )
     # Before recording: the worker may claim the deliveries at once.
-    svc.resolver.extra.update(plan.destinations())
+    svc.resolver.add(plan.destinations())
     enqueued = await svc.recorder.record(event, deliveries_of(plan))
     if enqueued.duplicate:
         response.status_code = 200
