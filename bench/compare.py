@@ -48,10 +48,11 @@ def apprise_library_rate(base: str, count: int) -> float:
 
 async def fan_out(base: str, folder: str, destinations: int = 100) -> float:
     """One event to `destinations` webhooks: seconds from accepted to all delivered."""
-    from tidings.config import loads
+    from tidings.config.loading import loads
     from tidings.delivery.outbox import NewEvent
-    from tidings.dispatch import parse_task, plan_event
-    from tidings.sending import deliver_now, record
+    from tidings.dispatch.task import parse_task
+    from tidings.dispatch.plan import plan_event
+    from tidings.sending.record import deliver_now, record
     from tidings.store.db import Store
 
     ctls = "".join(
@@ -75,7 +76,7 @@ async def fan_out(base: str, folder: str, destinations: int = 100) -> float:
 
 def worker_rss_mib(base: str, folder: str, pending: int = 10000) -> float:
     """Peak RSS of `tidings worker --once` working off `pending` deliveries."""
-    from tidings.config import loads
+    from tidings.config.loading import loads
     from tidings.store.db import Store
 
     text, workflows = throughput.config_text(base, 64, 8)
@@ -85,7 +86,7 @@ def worker_rss_mib(base: str, folder: str, pending: int = 10000) -> float:
     store = Store(url).open()
     prepared = throughput.plans(loads(text), workflows, pending // 8)
     from tidings.delivery.outbox import NewEvent
-    from tidings.sending import record
+    from tidings.sending.record import record
 
     for name, task_id, plan in prepared:
         record(
@@ -181,7 +182,7 @@ def main() -> None:
         )
 
         text, workflows = throughput.config_text(base, 64, 8)
-        from tidings.config import loads
+        from tidings.config.loading import loads
         from tidings.store.db import Store
 
         config = loads(text)

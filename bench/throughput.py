@@ -81,7 +81,8 @@ def config_text(base: str, destinations: int, per_event: int) -> tuple[str, int]
 
 def plans(config, workflows: int, events: int):
     """Rendered plans for `events` passed tasks spread over the workflows."""
-    from tidings.dispatch import parse_task, plan_event
+    from tidings.dispatch.task import parse_task
+    from tidings.dispatch.plan import plan_event
 
     out = []
     for i in range(events):
@@ -95,7 +96,7 @@ async def durable(store, config, prepared) -> tuple[float, int]:
     from tidings.delivery.outbox import NewEvent
     from tidings.delivery.resolve import Resolver
     from tidings.delivery.worker import Worker
-    from tidings.sending import record, settings_of
+    from tidings.sending.record import record, settings_of
 
     started = time.perf_counter()
     ids: list[str] = []
@@ -114,7 +115,7 @@ async def latency(store, config, prepared, rate: float, seconds: float) -> list[
     from tidings.delivery.outbox import NewEvent
     from tidings.delivery.resolve import Resolver
     from tidings.delivery.worker import Worker
-    from tidings.sending import record, settings_of
+    from tidings.sending.record import record, settings_of
 
     accepted: dict[str, float] = {}
     delivered: dict[str, float] = {}  # may come before `accepted` is filled in (a race)
@@ -159,7 +160,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(HERE.parent / "src"))
-    from tidings.config import loads
+    from tidings.config.loading import loads
     from tidings.store.db import Store
 
     receiver, base = start_receiver()

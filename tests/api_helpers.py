@@ -54,7 +54,7 @@ class ApiServer:
         import uvicorn
 
         from tidings.api.app import create_app
-        from tidings.config import load
+        from tidings.config.loading import load
         from tidings.store.db import Store
 
         config = load(self.config_path)

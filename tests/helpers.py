@@ -79,8 +79,9 @@ def enqueue_tasks(store, config, count: int, workflow: str = "bulk") -> list[str
     import time
 
     from tidings.delivery.outbox import NewEvent
-    from tidings.dispatch import parse_task, plan_event
-    from tidings.sending import record
+    from tidings.dispatch.plan import plan_event
+    from tidings.dispatch.task import parse_task
+    from tidings.sending.record import record
 
     ids: list[str] = []
     base = seed_task()

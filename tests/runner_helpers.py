@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tidings.config import load
+from tidings.config.loading import load
 from tidings.runner.engine import Observer, Result, Run, RunOptions
 from tidings.store.db import Store
 

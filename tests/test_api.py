@@ -271,7 +271,7 @@ def test_dead_delivery_is_retried(tmp_path, sandbox):
 
 
 def test_api_tokens_are_validated_with_their_yaml_path_and_masked():
-    from tidings.config import loads
+    from tidings.config.loading import loads
     from tidings.errors import ConfigError
 
     text = (

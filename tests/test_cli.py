@@ -282,7 +282,7 @@ def _notify_imports(tmp_path, flags: list[str], unwanted: set[str]) -> dict:
         "try:\n    main(sys.argv[2:])\nexcept SystemExit as done:\n    assert not done.code\n"
         "unwanted = set(json.loads(sys.argv[1]))\n"
         "print(json.dumps({'imported': sorted(m for m in sys.modules if m in unwanted),\n"
-        "    'ctl_models': 'tidings.channel_config' in sys.modules}))"
+        "    'ctl_models': 'tidings.config.notify_ctl' in sys.modules}))"
     )
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
     environ["TIDINGS_HOME"] = str(tmp_path / "home")
@@ -300,8 +300,9 @@ def _notify_imports(tmp_path, flags: list[str], unwanted: set[str]) -> dict:
 NOT_FOR_NOTIFY = {
     "pydantic",
     "tidings.model",
-    "tidings.runner.spec",
-    "tidings.config",
+    "tidings.config.models",
+    "tidings.config.workflows",
+    "tidings.config.loading",
     "sqlalchemy",
     "aiohttp",
 }

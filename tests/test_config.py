@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.errors import ConfigError
 
 VALID = """
@@ -42,8 +42,8 @@ def problems(text: str, environ: dict | None = None) -> list[str]:
 def test_valid_config_with_env_expansion():
     config = loads(VALID, "t.yaml", {"DT_TOKEN": "abc123", "DT_SECRET": "SECxyz"})
     ctl = config.workflows[0].notify_ctls[0]
-    assert ctl.dingding_notification_config.hook_address.endswith("access_token=abc123")
-    assert ctl.dingding_notification_config.secret == "SECxyz"
+    assert ctl.settings.hook_address.endswith("access_token=abc123")
+    assert ctl.settings.secret == "SECxyz"
     assert config.system.address == "https://zadig.example.com"
     assert config.workflows[0].notify_ctls[1].enabled is True  # enabled defaults to true
     assert set(config.secrets()) >= {"abc123", "SECxyz", "t0k"}
@@ -154,13 +154,13 @@ def test_zadig_deprecated_flat_fields_are_mapped():
         {},
     )
     ding, wechat, lark, hook = config.workflows[0].notify_ctls
-    assert ding.dingding_notification_config.hook_address.endswith("access_token=a")
-    assert ding.dingding_notification_config.at_mobiles == ["138", "139"]
-    assert ding.dingding_notification_config.is_at_all is True
-    assert wechat.wechat_notification_config.at_users == ["zhangsan"]
-    assert lark.lark_hook_notification_config.at_users == ["ou_1"]
-    assert hook.webhook_notification_config.address == "https://r.example.com/hook"
-    assert hook.webhook_notification_config.token == "tk"
+    assert ding.settings.hook_address.endswith("access_token=a")
+    assert ding.settings.at_mobiles == ["138", "139"]
+    assert ding.settings.is_at_all is True
+    assert wechat.settings.at_users == ["zhangsan"]
+    assert lark.settings.at_users == ["ou_1"]
+    assert hook.settings.address == "https://r.example.com/hook"
+    assert hook.settings.token == "tk"
 
 
 def test_semicolon_separated_mentions_as_in_zadigs_ui():
@@ -178,7 +178,7 @@ workflows:
         "t.yaml",
         {},
     )
-    sub = config.workflows[0].notify_ctls[0].dingding_notification_config
+    sub = config.workflows[0].notify_ctls[0].settings
     assert sub.at_mobiles == ["13800000001", "13800000002"]
 
 
@@ -218,11 +218,11 @@ workflows:
 def test_feishu_apps_mail_and_teams_are_parsed_with_their_secrets():
     config = loads(APPS_AND_MAIL, "t.yaml", {})
     group, person, mail, teams = config.workflows[0].notify_ctls
-    assert group.lark_group_notification_config.chat.chat_name == "研发群"
-    assert group.lark_group_notification_config.at_users[0].id_type == "user_id"  # Zadig's default
-    assert person.lark_person_notification_config.target_users[1].id_type == "user_id"
-    assert [t.type for t in mail.mail_notification_config.target_users][-1] == "email"
-    assert teams.msteams_notification_config.at_emails == ["a@x.io", "b@x.io"]
+    assert group.settings.chat.chat_name == "研发群"
+    assert group.settings.at_users[0].id_type == "user_id"  # Zadig's default
+    assert person.settings.target_users[1].id_type == "user_id"
+    assert [t.type for t in mail.settings.target_users][-1] == "email"
+    assert teams.settings.at_emails == ["a@x.io", "b@x.io"]
     assert config.system.im_apps[0].base == "https://open.feishu.cn"
     assert config.system.smtp.server_port == 587  # starttls by default
     assert {"app-secret-8e2b7d", "smtp-pw-4f1a9c"} <= set(config.secrets())
@@ -283,14 +283,14 @@ def test_an_unset_variable_is_one_problem_not_also_a_bad_url():
     ]
 
 
-@pytest.mark.parametrize("first", ["tidings.config", "tidings.runner.spec"])
+@pytest.mark.parametrize("first", ["tidings.config.models", "tidings.config.workflows"])
 def test_config_and_runner_models_import_in_any_order(first):
-    """runner/spec.py takes the notify_ctl models from channel_config, not config.py, so
-    neither import order runs into a half-initialised module."""
+    """The workflow models and the configuration's import in either order without running
+    into a half-initialised module."""
     code = textwrap.dedent(
         f"""\
         import {first}
-        from tidings.config import loads
+        from tidings.config.loading import loads
         config = loads("workflows: [{{name: w, stages: [{{name: s, jobs: [{{name: j,"
                        " type: freestyle, spec: {{script: 'true'}}}}]}}]}}]")
         print(type(config.workflows[0].job("j")).__module__)
@@ -298,4 +298,4 @@ def test_config_and_runner_models_import_in_any_order(first):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["tidings.runner.spec"]
+    assert done.stdout.split() == ["tidings.config.workflows"]

@@ -8,8 +8,9 @@ from urllib.parse import quote
 import pytest
 
 from helpers import COMMIT, COMMIT_URL, build_job
-from tidings import dispatch
-from tidings.config import loads
+from tidings.config.loading import loads
+from tidings.dispatch.plan import plan_event
+from tidings.dispatch.task import parse_task
 from tidings.notify.content import go_duration
 
 ADDRESS = "https://zadig.example.com"
@@ -104,8 +105,8 @@ def task_data(**over) -> dict:
 
 def plan(data=None, status=None, language="zh-cn", now=START + 600):
     config = loads(CONFIG.format(address=ADDRESS, language=language, statuses=", ".join(STATUSES)))
-    task = dispatch.parse_task(data or task_data())
-    return dispatch.plan_event(config, config.workflows[0], task, status=status, now=now)
+    task = parse_task(data or task_data())
+    return plan_event(config, config.workflows[0], task, status=status, now=now)
 
 
 def bodies(data=None, status=None, language="zh-cn", now=START + 600) -> dict[str, list[dict]]:

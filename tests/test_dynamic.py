@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from runner_helpers import run_workflow, write_config
-from tidings.channel_config import DingdingConfig, MailConfig
-from tidings.config import loads
+from tidings import channels
+from tidings.channels.dingding import DingdingConfig
+from tidings.channels.mail import MailConfig
+from tidings.config.loading import loads
 from tidings.errors import ConfigError
 from tidings.notify.dynamic import add_recipients, kind_of
 from tidings.runner.engine import Observer
@@ -35,7 +37,9 @@ def test_values_add_each_person_once_and_say_why_an_entry_added_no_one():
     )
     values = {"var.qa_mobile": "13800000001; 13800000000", "var.dev_userId": "dev1 dev2"}
     values["job.build.status"] = "passed"  # a task of tidings run
-    merged, notes = add_recipients("dingding", sub, values)
+    channel = channels.get("dingding")
+    fields, entry = channel.recipient_fields, channel.recipient_entry
+    merged, notes = add_recipients(sub, fields, entry, values)
     assert merged.at_mobiles == ["13800000000", "13800000001"]
     assert merged.at_user_ids == ["dev1", "dev2"]
     assert sub.at_mobiles == ["13800000000"]  # the configuration itself is left as it was
@@ -43,13 +47,15 @@ def test_values_add_each_person_once_and_say_why_an_entry_added_no_one():
         "dynamic_recipients[2]: {{.var.oncall_phone}} has no value: "
         "pass --var oncall_phone=VALUE to tidings run; no one added"
     ]
-    _, notes = add_recipients("dingding", sub, {"task.id": "3"})  # an event from elsewhere
+    _, notes = add_recipients(sub, fields, entry, {"task.id": "3"})  # an event from elsewhere
     assert notes[0].startswith(
         "dynamic_recipients[0]: {{.var.qa_mobile}} has no value here: only a task of tidings run"
     )
+    mail_channel = channels.get("mail")
     mail, _ = add_recipients(
-        "mail",
         MailConfig(dynamic_recipients=["{{.task.creator_email}}"]),
+        mail_channel.recipient_fields,
+        mail_channel.recipient_entry,
         {"task.creator_email": "ada@example.com"},
     )
     (target,) = mail.target_users

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from helpers import seed_task, webhook_config
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.delivery import queue
 from tidings.delivery.outbox import NewDelivery, NewEvent, enqueue_many
-from tidings.dispatch import parse_task, plan_event
+from tidings.dispatch.plan import plan_event
+from tidings.dispatch.task import parse_task
 from tidings.store.db import Store
 
 

@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import COMMIT_URL, build_job
-from tidings import dispatch
 from tidings.channels import escape
-from tidings.config import loads
+from tidings.config.loading import loads
+from tidings.dispatch.plan import plan_event
+from tidings.dispatch.task import parse_task
 
 ZWSP = "\u200b"
 ADDRESS = "https://zadig.example.com"
@@ -96,7 +97,7 @@ def task(
 
 
 def rendered(data: dict) -> dict[str, list[dict]]:
-    plan = dispatch.plan_event(CONFIG, CONFIG.workflows[0], dispatch.parse_task(data), now=0)
+    plan = plan_event(CONFIG, CONFIG.workflows[0], parse_task(data), now=0)
     out: dict[str, list[dict]] = {}
     for item in plan.planned:
         out.setdefault(item.webhook_type, []).extend(r.body for r in item.requests)

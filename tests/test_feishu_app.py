@@ -14,13 +14,15 @@ import pytest
 from helpers import seed_task, write_json
 from tidings.channels import feishu_openapi
 from tidings.channels.base import Response, Retry
-from tidings.config import Config, loads
+from tidings.config.loading import loads
+from tidings.config.models import Config
 from tidings.delivery.outbox import NewEvent
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.worker import Final, Settings, Worker
-from tidings.dispatch import parse_task, plan_event
+from tidings.dispatch.plan import plan_event
+from tidings.dispatch.task import parse_task
 from tidings.sandbox import Sandbox, SandboxThread
-from tidings.sending import limits_of, record
+from tidings.sending.record import limits_of, record
 from tidings.store.db import Store
 
 APP_ID = "cli_a1b2c3d4e5"
@@ -211,19 +213,21 @@ async def test_an_app_past_its_1000_a_minute_retries_when_the_minute_frees():
     from tidings.channels.base import Destination
     from tidings.channels.feishu_steps import App, pace_app
     from tidings.delivery.clock import Clock
-    from tidings.delivery.worker import SendIO
+    from tidings.delivery.io import WorkerIO
+    from tidings.delivery.transport import HttpTransport
 
     clock = Clock()
     app = App(Destination("k", "https://open.feishu.cn", options={"app_id": APP_ID}))
     start = clock.now() - 30.0  # 1000 sends in the last 30 seconds
-    io = SendIO(transport=None, clock=clock, cache={}, timeout=5)
-    io.cache[("feishu_app_sends", *app.cache_key)] = [start + i * 0.03 for i in range(1000)]
+    io = WorkerIO(HttpTransport(), clock, timeout=5)
+    sends = ("pace", ("feishu_app_sends", *app.cache_key))
+    io.cache[sends] = [start + i * 0.03 for i in range(1000)]
     paced = await pace_app(io, app)
     assert isinstance(paced, Retry) and "1000 messages a minute" in paced.reason
     assert 29.0 < paced.after < 31.5  # when the oldest leaves the minute
-    io.cache[("feishu_app_sends", *app.cache_key)] = [start] * 10
+    io.cache[sends] = [start] * 10
     assert await pace_app(io, app) is None  # room: sent at once, and counted
-    assert len(io.cache[("feishu_app_sends", *app.cache_key)]) == 11
+    assert len(io.cache[sends]) == 11
 
 
 async def test_an_expired_token_is_refreshed_once_and_the_message_sent(sb, store):

@@ -7,9 +7,10 @@ import re
 import pytest
 
 import helpers
-from tidings import dispatch
 from tidings.channels.base import encode_json
-from tidings.config import loads
+from tidings.config.loading import loads
+from tidings.dispatch.plan import plan_event
+from tidings.dispatch.task import parse_task
 
 DINGTALK_MAX = 20000
 WECOM_MAX = 4096
@@ -68,7 +69,7 @@ def task(jobs: list[dict], remark: str = "nightly") -> dict:
 
 def rendered(data: dict, language: str = "zh-cn") -> dict[str, list[dict]]:
     config = CONFIGS[language]
-    plan = dispatch.plan_event(config, config.workflows[0], dispatch.parse_task(data), now=0)
+    plan = plan_event(config, config.workflows[0], parse_task(data), now=0)
     out: dict[str, list[dict]] = {}
     for item in plan.planned:
         out.setdefault(item.webhook_type, []).extend(r.body for r in item.requests)
@@ -225,7 +226,9 @@ def test_message_just_under_the_wecom_limit_is_not_cut():
 def test_ad_hoc_note_content_is_cut_to_fit_every_channel():
     from tidings.channels import dingding, feishu, wechat
     from tidings.channels.base import RenderContext
-    from tidings.config import DingdingConfig, LarkHookConfig, WechatConfig
+    from tidings.channels.dingding import DingdingConfig
+    from tidings.channels.feishu import LarkHookConfig
+    from tidings.channels.wechat import WechatConfig
     from tidings.notify.content import Note
 
     note = Note("工作流 发布", "长" * 30000)

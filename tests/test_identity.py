@@ -14,7 +14,7 @@ import pytest
 
 from helpers import seed_task, write_json
 from tidings.channels import identity
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.errors import ConfigError
 
 SECRET_A = "SECteam-a-0123456789"
@@ -211,8 +211,9 @@ def test_a_worker_on_an_older_copy_leaves_newer_deliveries_alone(tmp_path, sandb
     from tidings.delivery.outbox import NewEvent
     from tidings.delivery.resolve import Resolver
     from tidings.delivery.worker import Worker
-    from tidings.dispatch import parse_task, plan_event
-    from tidings.sending import record
+    from tidings.dispatch.plan import plan_event
+    from tidings.dispatch.task import parse_task
+    from tidings.sending.record import record
     from tidings.store.db import Store
 
     a, b = robots
@@ -243,7 +244,7 @@ def test_two_workflows_on_one_robot_are_paced_as_one_robot(tmp_path):
     from tidings.delivery.resolve import Resolver
     from tidings.delivery.worker import Settings, Worker
     from tidings.sandbox import Sandbox
-    from tidings.sending import limits_of
+    from tidings.sending.record import limits_of
     from tidings.store.db import Store
 
     clock = ScaledClock(scale=600)  # one platform minute is 0.1 s here
@@ -400,8 +401,9 @@ def test_what_no_process_can_send_expires_at_its_age_limit(tmp_path, sandbox, ro
     from tidings.delivery.outbox import NewEvent
     from tidings.delivery.resolve import Resolver
     from tidings.delivery.worker import Worker
-    from tidings.dispatch import parse_task, plan_event
-    from tidings.sending import record
+    from tidings.dispatch.plan import plan_event
+    from tidings.dispatch.task import parse_task
+    from tidings.sending.record import record
     from tidings.store.db import Store
 
     a, b = robots

@@ -13,13 +13,15 @@ import pytest
 from helpers import seed_task, write_json
 from tidings.channels import mail
 from tidings.channels.base import Fail, Retry
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.delivery.clock import Clock
+from tidings.delivery.io import WorkerIO
 from tidings.delivery.outbox import NewEvent
-from tidings.delivery.worker import SendIO
-from tidings.dispatch import parse_task, plan_event
+from tidings.delivery.transport import HttpTransport
+from tidings.dispatch.plan import plan_event
+from tidings.dispatch.task import parse_task
 from tidings.sandbox import Sandbox, SandboxThread
-from tidings.sending import deliver_now, record
+from tidings.sending.record import deliver_now, record
 from tidings.store.db import Store
 
 SMTP_PASSWORD = "smtp-password-5b8e2d9f1c7a"
@@ -158,7 +160,7 @@ async def test_refusals_by_reply_code_and_an_unreachable_server():
     )
     plan = plan_event(config, config.workflows[0], parse_task(seed_task()))
     (planned,) = plan.planned
-    io = SendIO(transport=None, clock=Clock(), cache={}, timeout=2.0)
+    io = WorkerIO(HttpTransport(), Clock(), timeout=2.0)
     outcome, status = await mail.deliver(planned.requests[0], planned.destination, "d-1", io)
     assert isinstance(outcome, Retry) and status is None
     assert f"127.0.0.1:{port}" in outcome.reason

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from runner_helpers import hook_ctl, run_workflow, statuses, write_config
-from tidings.config import loads
+from tidings.config.loading import loads
+from tidings.dispatch.recipients import Directory
 from tidings.errors import ConfigError, InputError
-from tidings.notify.recipients import Directory
 from tidings.runner import state
 from tidings.runner.engine import Observer
 from tidings.store.db import Store
@@ -177,9 +177,9 @@ def test_mail_to_stage_executors_reaches_them_only_while_a_stage_waits():
         "t.yaml",
         {},
     )
-    from tidings.channel_config import MailTarget
+    from tidings.people import Target
 
-    targets = [MailTarget(type="stage_executor")]
+    targets = [Target(type="stage_executor")]
     waiting = Directory(config.users, config.groups, None, ["qa", "ops", "x"])
     assert waiting.mail_addresses(targets) == ["qa@example.com", "ops@example.com"]
     assert waiting.problems == ["stage executor 'x' has no email address: not sent to them"]
@@ -218,7 +218,7 @@ def test_a_manual_stage_nobody_may_run_fails_the_task_at_once(tmp_path, sandbox)
                 jobs: [{{name: a, type: freestyle, spec: {{script: "true"}}}}]
         """,
     )
-    from tidings.config import load
+    from tidings.config.loading import load
 
     assert [str(w) for w in load(config).warnings] == []  # pause is notified
     task = run_workflow(tmp_path, config).task  # no --creator: the creator has no user id

@@ -11,12 +11,14 @@ import pytest
 from helpers import seed_task
 from tidings.channels import msteams
 from tidings.channels.base import Fail, Ok, RenderContext, Response, Retry
-from tidings.config import MsTeamsConfig, loads
+from tidings.channels.msteams import MsTeamsConfig
+from tidings.config.loading import loads
 from tidings.delivery.outbox import NewEvent
-from tidings.dispatch import parse_task, plan_event
+from tidings.dispatch.plan import plan_event
+from tidings.dispatch.task import parse_task
 from tidings.notify.content import build_message
 from tidings.sandbox import Sandbox
-from tidings.sending import deliver_now, record
+from tidings.sending.record import deliver_now, record
 from tidings.store.db import Store
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from helpers import enqueue_tasks, first_arrivals, seed_task, webhook_config, write_json
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.delivery.clock import ScaledClock
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.worker import Backoff, Settings, Worker
 from tidings.sandbox import Sandbox
-from tidings.sending import limits_of
+from tidings.sending.record import limits_of
 from tidings.store.db import Store
 
 

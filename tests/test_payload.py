@@ -4,10 +4,11 @@ import json
 import uuid
 from pathlib import Path
 
-from tidings import dispatch
 from tidings.channels.base import Destination
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.delivery.transport import prepare
+from tidings.dispatch.plan import plan_event
+from tidings.dispatch.task import parse_task
 
 SEED_PATH = Path(__file__).parent / "data" / "seed_payload.json"
 INSTANCE = "https://course.koderover.com"
@@ -39,8 +40,8 @@ def seed() -> dict:
 
 def planned(data: dict, workflow: str = "demo-workflow-dev", config_text: str = CONFIG):
     config = loads(config_text)
-    task = dispatch.parse_task(data)
-    return dispatch.plan_event(config, config.workflow(workflow), task, now=1722404800).planned
+    task = parse_task(data)
+    return plan_event(config, config.workflow(workflow), task, now=1722404800).planned
 
 
 def first_request(data: dict | None = None):
@@ -179,13 +180,11 @@ def test_prepare_with_explicit_destination_token():
 
 def test_recorded_deliveries_get_fresh_ids_used_as_event_uuid(tmp_path):
     from tidings.delivery.outbox import NewEvent
-    from tidings.sending import record
+    from tidings.sending.record import record
     from tidings.store.db import Store
 
     config = loads(CONFIG)
-    plan = dispatch.plan_event(
-        config, config.workflows[0], dispatch.parse_task(seed()), now=1722404800
-    )
+    plan = plan_event(config, config.workflows[0], parse_task(seed()), now=1722404800)
     store = Store(f"sqlite:///{tmp_path}/t.db").open()
     enqueued = record(store, plan, NewEvent("task"), now=1722404800.0, expires_in=60)
     ids = enqueued.delivery_ids

@@ -10,7 +10,7 @@ import sys
 import time
 
 from helpers import enqueue_tasks, first_arrivals, seed_task, webhook_config, write_json
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.sandbox import SandboxThread
 from tidings.store.db import Store
 

@@ -4,9 +4,10 @@ once; the task creator's phone and email for Feishu; what cannot be resolved is 
 from __future__ import annotations
 
 from helpers import seed_task
-from tidings.config import Group, MailTarget, User
-from tidings.dispatch import parse_task
-from tidings.notify.recipients import Directory, Person
+from tidings.config.models import Group, User
+from tidings.dispatch.recipients import Directory
+from tidings.dispatch.task import parse_task
+from tidings.people import Person, Target
 
 USERS = [
     User(id="u-dev", name="Dev", email="dev@example.com", phone="13800000001"),
@@ -21,8 +22,8 @@ def task(**fields):
     return parse_task({**seed_task(), **fields})
 
 
-def targets(*items: dict) -> list[MailTarget]:
-    return [MailTarget(**item) for item in items]
+def targets(*items: dict) -> list[Target]:
+    return [Target(**item) for item in items]
 
 
 def test_users_groups_creator_and_raw_addresses_each_once_in_order():

@@ -2,18 +2,20 @@
 
 import pytest
 
-from tidings.config import NotifyCtl
-from tidings.notify.rules import fires, matching
+from tidings.config.notify_ctl import NotifyCtl
+from tidings.dispatch.rules import fires, matching
 
 OUTCOMES = ("passed", "failed", "timeout", "cancelled", "reject", "pause", "wait_for_approval")
 
 
 def ctl(*statuses: str, enabled: bool = True) -> NotifyCtl:
-    return NotifyCtl(
-        enabled=enabled,
-        webhook_type="webhook",
-        notify_type=list(statuses),
-        webhook_notification_config={"address": "https://hooks.example.com/z"},
+    return NotifyCtl.parse(
+        {
+            "enabled": enabled,
+            "webhook_type": "webhook",
+            "notify_type": list(statuses),
+            "webhook_notification_config": {"address": "https://hooks.example.com/z"},
+        }
     )
 
 

@@ -285,7 +285,7 @@ def test_twenty_parallel_jobs_in_three_stages_lose_no_event(tmp_path, sandbox):
 def test_examples_are_valid_workflows():
     from pathlib import Path
 
-    from tidings.config import load
+    from tidings.config.loading import load
 
     examples = Path(__file__).parent.parent / "examples"
     for name in ("release", "nightly", "hotfix", "staged-rollout"):

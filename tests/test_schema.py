@@ -8,7 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from tidings.channel_config import DingdingConfig, LarkUser, NotifyCtl
+from tidings.channels.dingding import DingdingConfig
+from tidings.channels.feishu_openapi import LarkUser
+from tidings.config.notify_ctl import NotifyCtl
 from tidings.schema import Invalid
 
 
@@ -58,7 +60,7 @@ def test_values_are_converted_as_zadig_writes_them():
             },
         }
     )
-    sub = ctl.dingding_notification_config
+    sub = ctl.settings
     assert ctl.notify_type == ["passed", "failed"] and ctl.enabled is False
     assert sub.at_mobiles == ["13800000000", "13900000000"]
     assert sub.at_user_ids == ["1001", "u2"]
@@ -109,7 +111,8 @@ def test_a_pydantic_model_embeds_the_same_checks_and_dumps_plain_data():
     (error,) = caught.value.errors()
     assert error["loc"] == ("ctls", 1)
     assert error["ctx"]["error"].problems == [
-        (("bogus",), "unknown field; check its spelling against docs/configuration.md")
+        (("bogus",), "unknown field; check its spelling against docs/configuration.md"),
+        (("webhook_notification_config",), "field required for webhook_type webhook"),
     ]
 
 

@@ -55,7 +55,7 @@ class _Group(click.Group):
 
 
 def _print_input_error(error: Any) -> None:
-    from tidings.output import Output
+    from tidings.commands.output import Output
 
     out = Output()
     for index, line in enumerate(error.lines()):
@@ -182,8 +182,7 @@ def send(
     "--type",
     "webhook_type",
     metavar="TYPE",
-    type=click.Choice(["dingding", "wechat", "feishu", "msteams", "webhook"]),
-    help="Channel: dingding, wechat, feishu, msteams or webhook.",
+    help="Channel: a webhook_type one address describes, e.g. dingding, wechat, feishu.",
 )
 @click.option(
     "--hook-address",
@@ -211,7 +210,7 @@ def send(
     "at",
     multiple=True,
     metavar="ID",
-    help="Mention: a mobile (dingding), user id (wechat, feishu) or email (msteams). Repeatable.",
+    help="Mention: a mobile (dingding), user id (wechat, feishu), email (msteams)... Repeatable.",
 )
 @click.option("--at-all", is_flag=True, help="Mention everyone.")
 @click.option("--title", metavar="T", help="Title.")

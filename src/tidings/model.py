@@ -6,32 +6,12 @@ from, and what the generic webhook sends back out. Field names are Zadig's exact
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Status(StrEnum):
-    """Task and job statuses, Zadig's strings (specs/zadig.md §2)."""
-
-    CREATED = "created"
-    RUNNING = "running"
-    PASSED = "passed"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    CANCELLED = "cancelled"
-    PAUSE = "pause"
-    REJECT = "reject"
-    CHANGED = "changed"
-    PREPARE = "prepare"
-    WAIT_FOR_APPROVAL = "wait_for_approval"
-    WAIT_FOR_MANUAL_ERROR_HANDLING = "wait_for_manual_error_handling"
-    UNSTABLE = "unstable"
-    SKIPPED = "skipped"
-
-
-STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
+from tidings.statuses import STATUSES as STATUSES  # re-exported: statuses are the snapshot's
+from tidings.statuses import Status as Status
 
 
 class _Snapshot(BaseModel):

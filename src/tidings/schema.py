@@ -15,6 +15,7 @@ Models. `before(fn)` in a field's metadata converts the raw value first (like py
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -41,6 +42,21 @@ class Invalid(ValueError):
 def before(convert: Callable[[Any], Any]) -> dict[str, Any]:
     """Field metadata: `convert` is applied to the raw value before it is checked."""
     return {"before": convert}
+
+
+def id_list(value: Any) -> Any:
+    """Zadig's UI takes several ids separated by ';': accept that string as well as a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[;,]", value) if part.strip()]
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, int) else v for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [str(value)]  # one mobile, written as a YAML number
+    return value
+
+
+# Field metadata: a list of ids that may also be given as one "a;b" string.
+IDS = before(id_list)
 
 
 Check = Callable[[Any, Path, list[tuple[Path, str]]], Any]

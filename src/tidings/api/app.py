@@ -14,7 +14,7 @@ from tidings.api.auth import Tokens
 from tidings.api.fastpath import FastEvents
 from tidings.api.middleware import BodyLimit, Redact
 from tidings.api.service import Service
-from tidings.config import Config
+from tidings.config.models import Config
 from tidings.store.db import Store
 
 DESCRIPTION = """\

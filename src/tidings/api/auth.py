@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tidings.api.errors import ApiError
-from tidings.config import ApiToken
+from tidings.config.models import ApiToken
 
 # Which scope each kind of action needs; `admin` may do everything.
 READ, SEND, RUN, ADMIN = "read", "send", "run", "admin"

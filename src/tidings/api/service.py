@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tidings.config import Config
+from tidings.config.models import Config
 from tidings.delivery.metrics import Metrics
 from tidings.delivery.resolve import Resolver
 from tidings.redact import Redactor
@@ -92,7 +92,7 @@ class Service:
         from sqlalchemy.exc import DBAPIError
 
         from tidings.delivery.worker import Worker
-        from tidings.sending import limits_of, settings_of
+        from tidings.sending.record import limits_of, settings_of
         from tidings.store.db import DatabaseError
 
         assert self._stop is not None

@@ -1,23 +1,24 @@
-"""What every channel shares: Request, Destination, Outcome, Limits, and fitting content to limits.
+"""What every channel shares: Request, Destination, Outcome, Limits, fitting content to limits,
+and `Channel`, the record each channel module exports (`CHANNEL`) saying all there is to it.
 
 A channel is a module with pure functions (DESIGN.md): render(Message, config, ctx) -> [Request]
-and interpret(Response) -> Outcome. Neither does I/O; the delivery layer sends.
+and interpret(Response) -> Outcome. Neither does I/O; the delivery layer sends, and runs the
+steps a channel declares (`deliver`) through the SendIO it is handed (channels.ports).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 
-from tidings.notify.content import Message
+from tidings.notify.content import Message, Note
 
 if TYPE_CHECKING:
-    from tidings.config import System
-    from tidings.notify.recipients import Directory
+    from tidings.channels.ports import ConfigView, People, SendIO, SystemView
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,8 @@ class RenderContext:
     destination: str
     language: str = "zh-cn"
     instance: str = ""  # system.address
-    system: System | None = None  # for channels that need system settings (mail's sender)
-    directory: Directory | None = None  # users, groups, task creator (notify.recipients)
+    system: SystemView | None = None  # for channels that need system settings (mail's sender)
+    directory: People | None = None  # users, groups, the task creator (dispatch.recipients)
 
 
 def encode_json(body: Any) -> bytes:
@@ -187,3 +188,65 @@ def fit(message: Message, build: Callable[[Message], T], size: Callable[[T], int
         if size(candidate) <= limit:
             return candidate
     return build(clipped.keep_jobs(0).clip(_MIN_CLIP // 2))
+
+
+# --- the channel record --------------------------------------------------------------------
+
+C = TypeVar("C")
+# A channel's own steps for one delivery: (outcome, HTTP status of the platform's answer).
+Deliver = Callable[
+    ["Request", "Destination", str, "SendIO"], Awaitable[tuple["Outcome", int | None]]
+]
+Problems = list[tuple[tuple[str | int, ...], str]]  # (path inside the notify_ctl, message)
+
+
+def _no_escape(text: str) -> str:
+    return text
+
+
+def _same(_kind: str, value: str) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Channel(Generic[C]):
+    """Everything about one webhook_type, in one place: every other list of channels in
+    tidings is derived from the records of channels/__init__.py's registry.
+
+    Exactly one of `interpret` (one HTTP request per delivery, sent by the delivery layer)
+    and `deliver` (its own steps: tokens, lookups, SMTP, run through a SendIO) is given.
+    """
+
+    webhook_type: str
+    config_key: str  # the notify_ctl field of its settings, e.g. dingding_notification_config
+    config_type: type[C]  # a tidings.schema Model
+    limits: Limits
+    destination: Callable[[C, SystemView | None], Destination]
+    render: Callable[[Message, C, RenderContext], list[Request]]
+    sandbox: str  # the sandbox platform that simulates it (tidings.sandbox.records.PLATFORMS)
+    render_note: Callable[[Note, C, RenderContext], list[Request]] | None = None
+    interpret: Callable[[Response], Outcome] | None = None
+    deliver: Deliver | None = None
+    preview: Callable[[Request, Destination, str, float], list[dict[str, Any]]] | None = None
+    describe: Callable[[Request, Destination], str] | None = None  # one person's destination
+    escape: Callable[[str], str] = _no_escape  # user text (variables) in its markup
+    url_fields: tuple[str, ...] = ()  # http(s) URLs, the address first; their tokens are secret
+    secret_fields: tuple[str, ...] = ()  # values that are secrets
+    mentions: str | None = None  # the field of ids it @mentions (`tidings notify --at`)
+    at_all: str | None = None  # the field that mentions everyone (`--at-all`)
+    # dynamic_recipients: what an entry holds ("email", "mobile", "user id") -> the field
+    # of the settings the people are added to, and how one is written there.
+    recipient_fields: Mapping[str, str] = field(default_factory=dict)
+    recipient_entry: Callable[[str, str], Any] = _same
+    check: Callable[[C, ConfigView], tuple[Problems, Problems]] | None = None  # errors, warnings
+    needs_system: bool = False  # it needs system.im_apps / system.smtp: not sent ad hoc
+
+    def secrets(self, config: C) -> list[str]:
+        """The secret values of these settings: tokens in its URLs, signing secrets."""
+        from tidings.redact import url_secrets
+
+        found: list[str] = []
+        for name in self.url_fields:
+            found.extend(url_secrets(getattr(config, name) or ""))
+        found.extend(value for name in self.secret_fields if (value := getattr(config, name)))
+        return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -9,6 +10,7 @@ from tidings.channels import escape, identity
 from tidings.channels import markdown as md
 from tidings.channels.base import (
     KEYWORD_HINT,
+    Channel,
     Destination,
     Fail,
     Limits,
@@ -25,9 +27,10 @@ from tidings.channels.base import (
 )
 from tidings.notify import texts
 from tidings.notify.content import Message, Note
+from tidings.schema import IDS, Model
 
 if TYPE_CHECKING:
-    from tidings.config import DingdingConfig, System
+    from tidings.channels.ports import SystemView
 
 WEBHOOK_TYPE = "dingding"
 # 20 messages a minute per robot (over it, the robot is throttled for 10 minutes); 20000-byte body.
@@ -43,7 +46,19 @@ _HINTS = {
 }
 
 
-def destination(config: DingdingConfig, system: System | None = None) -> Destination:
+@dataclass
+class DingdingConfig(Model):
+    """dingding_notification_config (Zadig's fields; `secret` is a tidings extension: 加签)."""
+
+    hook_address: str
+    at_mobiles: list[str] = field(default_factory=list, metadata=IDS)
+    at_user_ids: list[str] = field(default_factory=list, metadata=IDS)
+    dynamic_recipients: list[str] = field(default_factory=list)
+    is_at_all: bool = False
+    secret: str | None = None
+
+
+def destination(config: DingdingConfig, system: SystemView | None = None) -> Destination:
     """The robot is its URL (with its access_token); the 加签 secret is today's, not its name."""
     key = identity.address_key(WEBHOOK_TYPE, [config.hook_address])
     return Destination(key=key, url=config.hook_address, secret=config.secret or None)
@@ -167,3 +182,22 @@ def interpret(response: Response) -> Outcome:
         return Retry(f"errcode -1: {message}", code=code)
     hint = next((h for key, h in _HINTS.items() if key in message), "")
     return Fail(f"errcode {code}: {message}" + (f" — {hint}" if hint else ""), code)
+
+
+CHANNEL = Channel(
+    webhook_type=WEBHOOK_TYPE,
+    config_key="dingding_notification_config",
+    config_type=DingdingConfig,
+    limits=LIMITS,
+    destination=destination,
+    render=render,
+    render_note=render_note,
+    interpret=interpret,
+    sandbox="dingtalk",
+    escape=escape.markdown,
+    url_fields=("hook_address",),
+    mentions="at_mobiles",
+    at_all="is_at_all",
+    secret_fields=("secret",),
+    recipient_fields={"mobile": "at_mobiles", "user id": "at_user_ids"},
+)

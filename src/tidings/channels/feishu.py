@@ -6,11 +6,13 @@ The card header is green / orange / red by status; the signature goes in the bod
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape, identity
 from tidings.channels.base import (
     KEYWORD_HINT,
+    Channel,
     Destination,
     Fail,
     Limits,
@@ -27,9 +29,10 @@ from tidings.channels.base import (
 )
 from tidings.notify import texts
 from tidings.notify.content import Line, Message, Note
+from tidings.schema import IDS, Model
 
 if TYPE_CHECKING:
-    from tidings.config import LarkHookConfig, System
+    from tidings.channels.ports import SystemView
 
 WEBHOOK_TYPE = "feishu"
 # Body at most 20 KB; 5 a second and 100 a minute per bot. Room is kept for timestamp and sign.
@@ -46,7 +49,20 @@ _HINTS = {
 }
 
 
-def destination(config: LarkHookConfig, system: System | None = None) -> Destination:
+@dataclass
+class LarkHookConfig(Model):
+    """lark_hook_notification_config (Zadig's fields; `secret` is a tidings extension: the
+    bot's signature verification)."""
+
+    hook_address: str
+    app_id: str = ""
+    at_users: list[str] = field(default_factory=list, metadata=IDS)
+    dynamic_recipients: list[str] = field(default_factory=list)
+    is_at_all: bool = False
+    secret: str | None = None
+
+
+def destination(config: LarkHookConfig, system: SystemView | None = None) -> Destination:
     key = identity.address_key(WEBHOOK_TYPE, [config.hook_address])
     return Destination(key=key, url=config.hook_address, secret=config.secret or None)
 
@@ -195,3 +211,22 @@ def interpret(response: Response) -> Outcome:
     if decided is not None:
         return decided
     return Fail(f"HTTP {response.status}: not a Feishu answer: {response.body[:200]!r}")
+
+
+CHANNEL = Channel(
+    webhook_type=WEBHOOK_TYPE,
+    config_key="lark_hook_notification_config",
+    config_type=LarkHookConfig,
+    limits=LIMITS,
+    destination=destination,
+    render=render,
+    render_note=render_note,
+    interpret=interpret,
+    sandbox="feishu",
+    escape=escape.lark_md,
+    url_fields=("hook_address",),
+    mentions="at_users",
+    at_all="is_at_all",
+    secret_fields=("secret",),
+    recipient_fields={"user id": "at_users"},
+)

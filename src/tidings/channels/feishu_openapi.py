@@ -9,7 +9,9 @@ the worker's cache, so one tenant token serves every message of an app until it 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from tidings.channels import escape, identity
@@ -19,6 +21,7 @@ from tidings.channels.base import (
     Limits,
     Ok,
     Outcome,
+    Problems,
     Request,
     Response,
     Retry,
@@ -41,13 +44,15 @@ from tidings.channels.feishu_steps import (
     reset_after,
     tenant_token,
 )
+from tidings.channels.ports import TransportFailure
 from tidings.notify import texts
 from tidings.notify.content import Message
-from tidings.notify.recipients import Person
+from tidings.people import Person
 from tidings.redact import MASK
+from tidings.schema import Model, before
 
 if TYPE_CHECKING:
-    from tidings.config import ImApp, LarkUser, System
+    from tidings.channels.ports import ConfigView, LarkApp, SendIO, SystemView
 
 # 5 messages a second to one chat or one user; an app's own limits (50 a second, 1000 a
 # minute, across its destinations) are paced by feishu_steps.pace_app when it sends.
@@ -66,10 +71,56 @@ _HINTS = {
 }
 
 
-# --- configuration -> destination --------------------------------------------------------
+# --- configuration ------------------------------------------------------------------------
+
+# Feishu receive_id_type values a person can be addressed by (specs/platforms.md).
+LARK_ID_TYPES = ("open_id", "union_id", "user_id", "email")
 
 
-def app_of(system: System | None, app_ref: str) -> ImApp:
+def _user_id_type(value: Any) -> Any:
+    return value or "user_id"  # Zadig leaves it empty for user_id
+
+
+@dataclass
+class LarkUser(Model):
+    """Zadig's lark.UserInfo: a Feishu user by id (of `id_type`), or the task creator
+    (is_executor) or whoever may run the manual stage the task waits at (is_stage_executor)."""
+
+    id: str = ""
+    id_type: Literal["open_id", "union_id", "user_id", "email"] = dataclass_field(
+        default="user_id", metadata=before(_user_id_type)
+    )
+    name: str = ""
+    avatar: str = ""
+    is_executor: bool = False
+    is_stage_executor: bool = False
+
+
+@dataclass
+class LarkChat(Model):
+    chat_id: str
+    chat_name: str = ""
+
+
+def recipient_entry(kind: str, value: str) -> LarkUser:
+    """A person named by dynamic_recipients, as an at_users / target_users entry."""
+    return LarkUser(id=value, id_type="email" if kind == "email" else "user_id")
+
+
+def app_problems(config_key: str, app_ref: str, config: ConfigView) -> Problems:
+    """The im_apps entry a sub-config's app_id names must exist."""
+    if config.system.im_app(app_ref) is not None:
+        return []
+    known = ", ".join(repr(app.id) for app in config.system.im_apps)
+    hint = (
+        f"one of the system.im_apps ids: {known}"
+        if known
+        else "add the Feishu app under system.im_apps (id, app_id, app_secret)"
+    )
+    return [((config_key, "app_id"), f"unknown app {app_ref!r}; {hint}")]
+
+
+def app_of(system: SystemView | None, app_ref: str) -> LarkApp:
     """The im_apps entry a sub-config names (ValueError: the delivery cannot be sent)."""
     app = system.im_app(app_ref) if system is not None else None
     if app is None:
@@ -77,7 +128,7 @@ def app_of(system: System | None, app_ref: str) -> ImApp:
     return app
 
 
-def destination(app: ImApp, channel: str, parts: list[str], display: str) -> Destination:
+def destination(app: LarkApp, channel: str, parts: list[str], display: str) -> Destination:
     """The app is its open platform and app_id (not the im_apps id that names it in the
     file): `parts` add what of it the ctl addresses (a chat)."""
     return Destination(
@@ -154,12 +205,10 @@ def _split(request: Request) -> tuple[str, str, dict[str, Any] | None, dict[str,
 
 
 async def deliver(
-    request: Request, destination: Destination, delivery_id: str, io: Any
+    request: Request, destination: Destination, delivery_id: str, io: SendIO
 ) -> tuple[Outcome, int | None]:
     """Send one message: token (cached), receiver lookup (cached), send with uuid; on an
     invalid token refresh once and send again."""
-    from tidings.delivery.transport import TransportError
-
     app = App(destination)
     id_type, target, executor, body = _split(request)
     body["uuid"] = delivery_id  # a retried send is not shown twice
@@ -187,7 +236,9 @@ async def deliver(
                 stale = token
                 continue
             return interpret(response, target), response.status
-    except TransportError as exc:
+    except TransportFailure as exc:
+        if exc.permanent:
+            return Fail(str(exc)), None
         return Retry(f"network error: {exc}"), None
     return Retry("the tenant token was refused twice in a row"), None
 

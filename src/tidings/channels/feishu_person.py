@@ -9,22 +9,67 @@ turned into a Feishu id when sent (batch_get_id, cached), see feishu_openapi. So
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tidings.channels import feishu_openapi, identity
-from tidings.channels.base import Destination, RenderContext, Request
-from tidings.channels.feishu_openapi import LIMITS, deliver, interpret, preview
+from tidings.channels import escape, feishu_openapi, identity
+from tidings.channels.base import Channel, Destination, Problems, RenderContext, Request
+from tidings.channels.feishu_openapi import (
+    LIMITS,
+    LarkUser,
+    deliver,
+    interpret,
+    preview,
+    recipient_entry,
+)
 from tidings.notify.content import Message
+from tidings.schema import Model
 
 if TYPE_CHECKING:
-    from tidings.config import LarkPersonConfig, System
-    from tidings.notify.recipients import Person
+    from tidings.channels.ports import ConfigView, SystemView
+    from tidings.people import Person
 
 WEBHOOK_TYPE = "feishu_person"
-__all__ = ["LIMITS", "deliver", "describe", "destination", "interpret", "preview", "render"]
+CONFIG_KEY = "lark_person_notification_config"
+__all__ = [
+    "CHANNEL",
+    "LIMITS",
+    "deliver",
+    "describe",
+    "destination",
+    "interpret",
+    "preview",
+    "render",
+]
 
 
-def destination(config: LarkPersonConfig, system: System | None = None) -> Destination:
+@dataclass
+class LarkPersonConfig(Model):
+    """lark_person_notification_config: a Feishu app's message to each person (飞书成员通知)."""
+
+    app_id: str
+    target_users: list[LarkUser] = field(default_factory=list)
+    dynamic_recipients: list[str] = field(default_factory=list)
+
+
+def check(config: LarkPersonConfig, view: ConfigView) -> tuple[Problems, Problems]:
+    errors = feishu_openapi.app_problems(CONFIG_KEY, config.app_id, view)
+    warnings: Problems = []
+    if not config.target_users:
+        warnings.append(((CONFIG_KEY, "target_users"), "empty: nobody receives this"))
+    for index, user in enumerate(config.target_users):
+        if not user.id and not (user.is_executor or user.is_stage_executor):
+            errors.append(
+                (
+                    (CONFIG_KEY, "target_users", index, "id"),
+                    "must not be empty (or set is_executor: true for the task creator, "
+                    "is_stage_executor: true for who may run a manual stage)",
+                )
+            )
+    return errors, warnings
+
+
+def destination(config: LarkPersonConfig, system: SystemView | None = None) -> Destination:
     """The app is what is addressed; each person is a destination of it of their own (their
     key adds the person, channels.identity), whoever the ctl names today."""
     app = feishu_openapi.app_of(system, config.app_id)
@@ -83,3 +128,22 @@ def _people(
 def _looked_up(id_type: str, person: Person) -> str:
     """A person found by phone or email when sent is addressed by those."""
     return f"lookup:{id_type}:{person.phone}:{person.email}"
+
+
+CHANNEL = Channel(
+    webhook_type=WEBHOOK_TYPE,
+    config_key=CONFIG_KEY,
+    config_type=LarkPersonConfig,
+    limits=LIMITS,
+    destination=destination,
+    render=render,
+    deliver=deliver,
+    preview=preview,
+    describe=describe,
+    sandbox="feishu_app",
+    escape=escape.lark_md,
+    recipient_fields={"email": "target_users", "user id": "target_users"},
+    recipient_entry=recipient_entry,
+    check=check,
+    needs_system=True,
+)

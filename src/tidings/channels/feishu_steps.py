@@ -21,6 +21,7 @@ from tidings.channels.base import (
     Retry,
     encode_json,
 )
+from tidings.channels.ports import SendIO
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 LOOKUP_PATH = "/open-apis/contact/v3/users/batch_get_id"
@@ -47,16 +48,14 @@ class App:
         self.cache_key = (self.base, self.app_id)
 
 
-async def post(io: Any, url: str, body: dict[str, Any], token: str | None = None) -> Response:
-    from tidings.delivery.transport import HttpCall
-
+async def post(io: SendIO, url: str, body: dict[str, Any], token: str | None = None) -> Response:
     headers = dict(JSON_HEADERS)
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    return await io.transport.send(HttpCall("POST", url, headers, encode_json(body)), io.timeout)
+    return await io.http("POST", url, headers, encode_json(body))
 
 
-async def pace_app(io: Any, app: App) -> Retry | None:
+async def pace_app(io: SendIO, app: App) -> Retry | None:
     """Wait until one more message of this app fits its limits and count it; a Retry when
     that is more than a second away (the minute's 1000 are used up).
 
@@ -64,18 +63,15 @@ async def pace_app(io: Any, app: App) -> Retry | None:
     of an app's destinations in this worker. Several workers may still exceed it together:
     the platform's 429 is then retried after the reset it names.
     """
-    from tidings.delivery import pacing
-
-    recent: list[float] = io.cache.setdefault(("feishu_app_sends", *app.cache_key), [])
-    while (wait := pacing.wait_time(recent, APP_LIMITS, io.clock.now())) > 0:
+    # io.pace counts the send when it fits, without an await in between: concurrent sends
+    # cannot both take the last slot.
+    while (wait := io.pace(("feishu_app_sends", *app.cache_key), APP_LIMITS)) > 0:
         if wait > 1.0:
             return Retry(
                 f"the app's limit of {APP_LIMITS.per_minute} messages a minute is reached",
                 after=wait,
             )
-        await io.clock.sleep(wait)
-    # No await between the check and the count: concurrent sends cannot both take the slot.
-    recent[:] = pacing.remember(recent, APP_LIMITS, io.clock.now())
+        await io.sleep(wait)
     return None
 
 
@@ -84,14 +80,14 @@ def code_of(response: Response) -> Any:
     return data.get("code") if isinstance(data, dict) else None
 
 
-async def tenant_token(io: Any, app: App, stale: str | None) -> str | Outcome:
+async def tenant_token(io: SendIO, app: App, stale: str | None) -> str | Outcome:
     """The app's tenant token: cached until less than 30 minutes are left, fetched by one
     sender at a time (concurrent sends wait for it rather than each fetching one)."""
     key = ("feishu_token", *app.cache_key)
     lock = io.cache.setdefault(("feishu_token_lock", *app.cache_key), asyncio.Lock())
     async with lock:
         cached = io.cache.get(key)
-        now = io.clock.now()
+        now = io.now()
         if cached and cached[0] != stale and cached[1] - now > RENEW_BEFORE:
             return cached[0]
         io.cache.pop(key, None)
@@ -130,7 +126,7 @@ async def tenant_token(io: Any, app: App, stale: str | None) -> str | Outcome:
 
 
 async def lookup(
-    io: Any, app: App, token: str, executor: dict[str, Any], id_type: str
+    io: SendIO, app: App, token: str, executor: dict[str, Any], id_type: str
 ) -> tuple[str, str] | Outcome | None:
     """(receive_id_type, id) of the task creator, by phone then email; None when the token
     was refused (refresh and ask again)."""
@@ -139,7 +135,7 @@ async def lookup(
     if id_type == "email" and email:
         return "email", email
     kind = id_type if id_type in LOOKUP_TYPES else "open_id"
-    now = io.clock.now()
+    now = io.now()
     wanted = [("mobile", mobile), ("email", email)]
     wanted = [(field, value) for field, value in wanted if value]
 

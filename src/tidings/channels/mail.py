@@ -9,27 +9,37 @@ Message-ID, so a mail sent again after a lost answer can be recognised as the sa
 from __future__ import annotations
 
 import html
+import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape, identity
 from tidings.channels.base import (
+    Channel,
     Destination,
     Fail,
     Limits,
     Ok,
     Outcome,
+    Problems,
     RenderContext,
     Request,
     Retry,
 )
+from tidings.channels.ports import TransportFailure
 from tidings.notify import texts
 from tidings.notify.content import Line, Message
+from tidings.people import Target
 from tidings.redact import MASK
+from tidings.schema import Model
 
 if TYPE_CHECKING:
-    from tidings.config import MailConfig, SmtpSettings, System
+    from email.message import EmailMessage
+
+    from tidings.channels.ports import ConfigView, SendIO, SmtpServer, SystemView
 
 WEBHOOK_TYPE = "mail"
+CONFIG_KEY = "mail_notification_config"
 LIMITS = Limits()  # servers differ; a refusal for volume is a 4xx, which is retried
 _HINTS = {
     530: "the server wants AUTH: set system.smtp.username and password",
@@ -37,9 +47,60 @@ _HINTS = {
     550: "the server refused the address",
     554: "the server refused the message",
 }
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
-def destination(config: MailConfig, system: System | None = None) -> Destination:
+@dataclass
+class MailConfig(Model):
+    """mail_notification_config: users, groups, the task creator and raw addresses."""
+
+    target_users: list[Target] = field(default_factory=list)
+    dynamic_recipients: list[str] = field(default_factory=list)
+
+
+def recipient_entry(_kind: str, value: str) -> Target:
+    """An address named by dynamic_recipients, as a target_users entry."""
+    return Target(type="email", user_name=value)
+
+
+def check(config: MailConfig, view: ConfigView) -> tuple[Problems, Problems]:
+    errors: Problems = []
+    if view.system.smtp is None:
+        errors.append(
+            (
+                ("webhook_type",),
+                "mail needs a mail server: add system.smtp {host, port, security, username, "
+                "password, sender}",
+            )
+        )
+    for index, target in enumerate(config.target_users):
+        at = (CONFIG_KEY, "target_users", index)
+        errors.extend(((*at, *path), message) for path, message in _target(target, view))
+    return errors, []
+
+
+def _target(target: Target, view: ConfigView) -> Problems:
+    if target.type == "user":
+        user = view.user(target.user_id)
+        if user is None:
+            return [(("user_id",), f"unknown user {target.user_id!r}; add it under users:")]
+        if not user.email:
+            message = f"user {user.id!r} has no email; add email: to its entry under users:"
+            return [(("user_id",), message)]
+    if target.type == "group" and view.group(target.group_id) is None:
+        return [(("group_id",), f"unknown group {target.group_id!r}; add it under groups:")]
+    if target.type == "email" and not _EMAIL.match(target.user_name):
+        return [
+            (
+                ("user_name",),
+                f"{target.user_name!r} is not an email address (type email takes the address "
+                "in user_name)",
+            )
+        ]
+    return []
+
+
+def destination(config: MailConfig, system: SystemView | None = None) -> Destination:
     """The mail server is what is addressed; each mailbox is a destination of it of its own
     (its key adds the address, channels.identity)."""
     smtp = system.smtp if system is not None else None
@@ -169,7 +230,7 @@ def render(message: Message, config: MailConfig, ctx: RenderContext) -> list[Req
 # --- sending -------------------------------------------------------------------------------
 
 
-def email_message(body: dict[str, Any], delivery_id: str) -> Any:
+def email_message(body: dict[str, Any], delivery_id: str) -> EmailMessage:
     """The MIME message: multipart/alternative, text first (the fallback), then HTML."""
     from email.message import EmailMessage
     from email.utils import formatdate
@@ -185,59 +246,23 @@ def email_message(body: dict[str, Any], delivery_id: str) -> Any:
     return mail
 
 
-def _tls_context(smtp: SmtpSettings) -> Any:
-    import ssl
-
-    context = ssl.create_default_context(cafile=smtp.ca_file or None)
-    if not smtp.tls_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def connection(smtp: SmtpSettings, timeout: float) -> dict[str, Any]:
-    """aiosmtplib keywords for the configured server (AUTH only with a username)."""
-    options: dict[str, Any] = {
-        "hostname": smtp.host,
-        "port": smtp.server_port,
-        "timeout": timeout,
-        "use_tls": smtp.security == "ssl",
-        "start_tls": smtp.security == "starttls",  # False: never upgrade on its own
-    }
-    if smtp.security != "none":
-        options["tls_context"] = _tls_context(smtp)
-    if smtp.username:
-        options.update(username=smtp.username, password=smtp.password)
-    return options
-
-
 async def deliver(
-    request: Request, destination: Destination, delivery_id: str, io: Any
+    request: Request, destination: Destination, delivery_id: str, io: SendIO
 ) -> tuple[Outcome, int | None]:
     """Send one mail; the SMTP reply decides: 2xx sent, 4xx and lost connections retried,
     5xx failed with the server's own answer."""
-    import aiosmtplib
-
-    smtp: SmtpSettings = destination.options["smtp"]
+    smtp: SmtpServer = destination.options["smtp"]
     server = f"{smtp.host}:{smtp.server_port}"
+    message = email_message(request.body, delivery_id)
     try:
-        _, reply = await aiosmtplib.send(
-            email_message(request.body, delivery_id),
-            recipients=[request.body["to"]],
-            **connection(smtp, io.timeout),
-        )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        refused = exc.recipients[0] if exc.recipients else None
-        code = refused.code if refused is not None else 550
-        text = refused.message if refused is not None else str(exc)
-        return smtp_outcome(code, text, server), None
-    except aiosmtplib.SMTPResponseException as exc:
-        return smtp_outcome(exc.code, exc.message, server), None
-    except aiosmtplib.SMTPNotSupported as exc:
-        return Fail(f"{server}: {exc} — check system.smtp.security ({smtp.security})"), None
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        return _connection_outcome(exc, server), None
-    return Ok(f"accepted by {server}: {reply}".strip(), 250), None
+        code, text = await io.smtp(message, [request.body["to"]], smtp)
+    except TransportFailure as exc:
+        if exc.permanent:
+            return Fail(f"{server}: {exc}"), None
+        return Retry(f"{server}: {exc}"), None
+    if 200 <= code < 300:
+        return Ok(f"accepted by {server}: {text}".strip(), code), None
+    return smtp_outcome(code, text, server), None
 
 
 def smtp_outcome(code: int, text: str, server: str) -> Outcome:
@@ -249,21 +274,6 @@ def smtp_outcome(code: int, text: str, server: str) -> Outcome:
     return Fail(answer + (f" — {hint}" if hint else ""), code)
 
 
-def _connection_outcome(exc: BaseException, server: str) -> Outcome:
-    import ssl
-
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return Fail(
-                f"{server}: the server's certificate is not trusted ({cause.verify_message}) — "
-                "set system.smtp.ca_file to its CA"
-            )
-        cause = cause.__cause__ or cause.__context__
-    reason = str(exc) or type(exc).__name__
-    return Retry(f"{server}: {reason}")
-
-
 # --- preview -------------------------------------------------------------------------------
 
 
@@ -271,7 +281,7 @@ def preview(
     request: Request, destination: Destination, delivery_id: str, now: float
 ) -> list[dict[str, Any]]:
     """The SMTP session (server, security, login, password masked), headers and text part."""
-    smtp: SmtpSettings = destination.options["smtp"]
+    smtp: SmtpServer = destination.options["smtp"]
     headers = {
         "SMTP-Security": smtp.security,
         "SMTP-User": smtp.username or "(no AUTH)",
@@ -291,3 +301,22 @@ def preview(
             "body": request.body["text"],
         }
     ]
+
+
+CHANNEL = Channel(
+    webhook_type=WEBHOOK_TYPE,
+    config_key=CONFIG_KEY,
+    config_type=MailConfig,
+    limits=LIMITS,
+    destination=destination,
+    render=render,
+    deliver=deliver,
+    preview=preview,
+    describe=describe,
+    sandbox="mail",
+    escape=html.escape,
+    recipient_fields={"email": "target_users"},
+    recipient_entry=recipient_entry,
+    check=check,
+    needs_system=True,
+)

@@ -7,10 +7,12 @@ large, 429 too fast), and an overloaded connector may answer 200 with an error t
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape, identity
 from tidings.channels.base import (
+    Channel,
     Destination,
     Fail,
     Limits,
@@ -27,9 +29,10 @@ from tidings.channels.base import (
 )
 from tidings.notify import texts
 from tidings.notify.content import Line, Message, Note
+from tidings.schema import IDS, Model
 
 if TYPE_CHECKING:
-    from tidings.config import MsTeamsConfig, System
+    from tidings.channels.ports import SystemView
 
 WEBHOOK_TYPE = "msteams"
 # 28 KB a message, 4 requests a second per webhook.
@@ -44,7 +47,16 @@ _HINTS = {
 }
 
 
-def destination(config: MsTeamsConfig, system: System | None = None) -> Destination:
+@dataclass
+class MsTeamsConfig(Model):
+    """msteams_notification_config (Zadig's fields)."""
+
+    hook_address: str
+    at_emails: list[str] = field(default_factory=list, metadata=IDS)
+    dynamic_recipients: list[str] = field(default_factory=list)
+
+
+def destination(config: MsTeamsConfig, system: SystemView | None = None) -> Destination:
     return Destination(
         identity.address_key(WEBHOOK_TYPE, [config.hook_address]), config.hook_address
     )
@@ -171,3 +183,20 @@ def interpret(response: Response) -> Outcome:
         return Retry(f"HTTP 408: {text}", code=408)
     hint = _HINTS.get(response.status, "")
     return Fail(f"HTTP {response.status}: {text}" + (f" — {hint}" if hint else ""), response.status)
+
+
+CHANNEL = Channel(
+    webhook_type=WEBHOOK_TYPE,
+    config_key="msteams_notification_config",
+    config_type=MsTeamsConfig,
+    limits=LIMITS,
+    destination=destination,
+    render=render,
+    render_note=render_note,
+    interpret=interpret,
+    sandbox="msteams",
+    escape=escape.markdown,
+    url_fields=("hook_address",),
+    mentions="at_emails",
+    recipient_fields={"email": "at_emails"},
+)

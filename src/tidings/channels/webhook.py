@@ -7,11 +7,13 @@ time, so a receiver could not drop duplicates); X-Zadig-Token is added at send t
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tidings import __version__
 from tidings.channels import identity
 from tidings.channels.base import (
+    Channel,
     Destination,
     Fail,
     Limits,
@@ -24,9 +26,10 @@ from tidings.channels.base import (
     http_outcome,
 )
 from tidings.notify.content import Message, Note
+from tidings.schema import Model
 
 if TYPE_CHECKING:
-    from tidings.config import System, WebhookConfig
+    from tidings.channels.ports import SystemView
 
 WEBHOOK_TYPE = "webhook"
 LIMITS = Limits()
@@ -38,7 +41,15 @@ TOKEN_HEADER = "X-Zadig-Token"
 _WEBHOOK_NAMESPACE = uuid.UUID("6f1c2f4e-3a57-4d0b-9a43-1c0de7a1d1a5")
 
 
-def destination(config: WebhookConfig, system: System | None = None) -> Destination:
+@dataclass
+class WebhookConfig(Model):
+    """webhook_notification_config (Zadig's fields): `token` is sent as X-Zadig-Token."""
+
+    address: str
+    token: str = ""
+
+
+def destination(config: WebhookConfig, system: SystemView | None = None) -> Destination:
     """The receiver is its URL; X-Zadig-Token is today's, not part of its name."""
     key = identity.address_key(WEBHOOK_TYPE, [config.address])
     return Destination(key=key, url=config.address, token=config.token or None)
@@ -93,3 +104,18 @@ def interpret(response: Response) -> Outcome:
     if response.status == 408:
         return Retry(f"HTTP 408: {snippet}", code=408)
     return Fail(f"HTTP {response.status}: {snippet}", response.status)
+
+
+CHANNEL = Channel(
+    webhook_type=WEBHOOK_TYPE,
+    config_key="webhook_notification_config",
+    config_type=WebhookConfig,
+    limits=LIMITS,
+    destination=destination,
+    render=render,
+    render_note=render_note,
+    interpret=interpret,
+    sandbox="webhook",
+    url_fields=("address",),
+    secret_fields=("token",),
+)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tidings.channels import escape, identity
 from tidings.channels import markdown as md
 from tidings.channels.base import (
+    Channel,
     Destination,
     Fail,
     Limits,
@@ -21,9 +23,10 @@ from tidings.channels.base import (
     http_outcome,
 )
 from tidings.notify.content import Message, Note
+from tidings.schema import IDS, Model
 
 if TYPE_CHECKING:
-    from tidings.config import System, WechatConfig
+    from tidings.channels.ports import SystemView
 
 WEBHOOK_TYPE = "wechat"
 # markdown.content at most 4096 UTF-8 bytes; 20 messages a minute per robot, failures included.
@@ -36,7 +39,16 @@ _HINTS = {
 }
 
 
-def destination(config: WechatConfig, system: System | None = None) -> Destination:
+@dataclass
+class WechatConfig(Model):
+    """wechat_notification_config (Zadig's fields)."""
+
+    hook_address: str
+    at_users: list[str] = field(default_factory=list, metadata=IDS)
+    is_at_all: bool = False
+
+
+def destination(config: WechatConfig, system: SystemView | None = None) -> Destination:
     return Destination(
         identity.address_key(WEBHOOK_TYPE, [config.hook_address]), config.hook_address
     )
@@ -123,3 +135,20 @@ def interpret(response: Response) -> Outcome:
         return Retry(f"errcode {code}: {message}", after=60.0 if code == 45009 else None, code=code)
     hint = _HINTS.get(code, "")
     return Fail(f"errcode {code}: {message}" + (f" — {hint}" if hint else ""), code)
+
+
+CHANNEL = Channel(
+    webhook_type=WEBHOOK_TYPE,
+    config_key="wechat_notification_config",
+    config_type=WechatConfig,
+    limits=LIMITS,
+    destination=destination,
+    render=render,
+    render_note=render_note,
+    interpret=interpret,
+    sandbox="wecom",
+    escape=escape.markdown,
+    url_fields=("hook_address",),
+    mentions="at_users",
+    at_all="is_at_all",
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from tidings.commands.common import load_config
-from tidings.output import Output
+from tidings.commands.output import Output
 
 
 def run(config_path: str | None, as_json: bool) -> int:

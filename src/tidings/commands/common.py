@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from tidings.output import Output
+from tidings.commands.output import Output
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
-    from tidings.config import Config
+    from tidings.config.models import Config
     from tidings.store.db import Store
 
 
 def load_config(config_path: str | None, out: Output) -> Config:
-    from tidings.config import load
+    from tidings.config.loading import load
 
     config = load(config_path)
     out.with_secrets(config.secrets())

@@ -12,7 +12,7 @@ import time
 from importlib import resources
 from typing import Any
 
-from tidings.output import Output
+from tidings.commands.output import Output
 
 DEMO_CONFIG = """
 system:
@@ -107,7 +107,7 @@ async def _release(sb: Any, store: Any, out: Output, folder: str) -> int:
     from pathlib import Path
 
     from tidings.commands.run import LineObserver
-    from tidings.config import loads
+    from tidings.config.loading import loads
     from tidings.runner import state
     from tidings.runner.engine import Run, RunOptions
 
@@ -136,12 +136,13 @@ async def _release(sb: Any, store: Any, out: Output, folder: str) -> int:
 
 async def _demo(language: str, out: Output, database: str, folder: str) -> int:
     from tidings.commands.send import print_final
-    from tidings.config import loads
+    from tidings.config.loading import loads
     from tidings.delivery.outbox import NewEvent
-    from tidings.dispatch import parse_task, plan_event
+    from tidings.dispatch.plan import plan_event
+    from tidings.dispatch.task import parse_task
     from tidings.notify.texts import TEXTS
     from tidings.sandbox import DEMO, DEMO_SMTP, Sandbox
-    from tidings.sending import deliver_now, record
+    from tidings.sending.record import deliver_now, record
     from tidings.store.db import Store
 
     store = Store(database).open()

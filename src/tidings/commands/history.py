@@ -8,10 +8,10 @@ import time
 from datetime import datetime
 
 from tidings.commands.common import load_config, open_store
-from tidings.config import Config
+from tidings.commands.output import Output
+from tidings.config.models import Config
 from tidings.delivery.ids import short
 from tidings.errors import InputError
-from tidings.output import Output
 from tidings.store.db import Store
 
 
@@ -21,7 +21,7 @@ def _when(ts: float | None) -> str:
 
 def _maybe_config(config_path: str | None, out: Output) -> Config | None:
     """History commands need the database only; a configuration names it when given."""
-    from tidings.config import resolve_path
+    from tidings.config.loading import resolve_path
 
     path = resolve_path(config_path)
     import os
@@ -39,7 +39,7 @@ def list_command(
     limit: int,
     as_json: bool,
 ) -> int:
-    from tidings.history import list_deliveries
+    from tidings.sending.history import list_deliveries
 
     out = Output()
     config = _maybe_config(config_path, out)
@@ -64,7 +64,7 @@ def list_command(
 
 
 def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> int:
-    from tidings.history import find, show
+    from tidings.sending.history import find, show
 
     out = Output()
     config = _maybe_config(config_path, out)
@@ -119,8 +119,8 @@ def retry_command(
     from tidings.commands.send import describe_final, print_final
     from tidings.delivery.outbox import Enqueued
     from tidings.delivery.resolve import Resolver, Unresolved
-    from tidings.history import find, requeue
-    from tidings.sending import deliver_now
+    from tidings.sending.history import find, requeue
+    from tidings.sending.record import deliver_now
 
     if not ids and not dead:
         raise InputError("give delivery ids to retry, or --dead for every dead delivery")
@@ -178,8 +178,8 @@ def _replan(
     store: Store, config: Config, ids: list[str], dead: bool, max_age: float, out: Output
 ) -> list[str]:
     """New deliveries of these deliveries' events, to where today's configuration sends them."""
-    from tidings.history import dead_ids
-    from tidings.replan import replan
+    from tidings.sending.history import dead_ids
+    from tidings.sending.replan import replan
 
     if dead and not ids:
         ids = dead_ids(store)

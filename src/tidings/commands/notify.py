@@ -7,46 +7,47 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tidings.adhoc import validate_ctl
-from tidings.channel_config import SUB_CONFIG_OF, ctl_secrets
+from tidings.commands.output import Output
+from tidings.config.adhoc import validate_ctl
 from tidings.errors import InputError, Problem
 from tidings.notify.content import Note
-from tidings.output import Output
 
 
 def _from_flags(options: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    """The ctl the flags describe, in its channel's own field names."""
+    from tidings import channels
+
     kind = options["webhook_type"]
     if not kind:
-        raise InputError(
-            "--type is required (dingding, wechat, feishu, msteams or webhook), or pass --spec"
-        )
-    address = options["hook_address"] or ""
-    at = list(options["at"])
-    sub: dict[str, Any]
-    if kind == "dingding":
-        sub = {
-            "hook_address": address,
-            "at_mobiles": at,
-            "is_at_all": options["at_all"],
-            "secret": options["secret"],
-        }
-    elif kind == "feishu":
-        sub = {
-            "hook_address": address,
-            "at_users": at,
-            "is_at_all": options["at_all"],
-            "secret": options["secret"],
-        }
-    elif kind == "wechat":
-        sub = {"hook_address": address, "at_users": at, "is_at_all": options["at_all"]}
-    elif kind == "msteams":
-        sub = {"hook_address": address, "at_emails": at}
-    else:
-        sub = {"address": address, "token": options["token"] or ""}
+        raise InputError("--type is required (e.g. dingding, wechat, feishu), or pass --spec")
+    from tidings.config.adhoc import ad_hoc_types
+
+    try:
+        channel = channels.get(kind)
+    except ValueError:
+        channel = None
+    if channel is None or channel.needs_system or not channel.url_fields:
+        raise InputError(f"--type: {kind!r} is not one of {', '.join(ad_hoc_types())}")
+    sub: dict[str, Any] = {channel.url_fields[0]: options["hook_address"] or ""}
+    given = {"--secret": "secret", "--token": "token"}
+    for flag, name in given.items():
+        value = options[name]
+        if value and name not in channel.secret_fields:
+            raise InputError(f"{flag}: {kind} has no {name}")
+        if value:
+            sub[name] = value
+    if options["at"]:
+        if channel.mentions is None:
+            raise InputError(f"--at: {kind} messages mention nobody")
+        sub[channel.mentions] = list(options["at"])
+    if options["at_all"]:
+        if channel.at_all is None:
+            raise InputError(f"--at-all: {kind} cannot mention everyone")
+        sub[channel.at_all] = True
     content = options["content"]
     if content == "-":
         content = sys.stdin.read()
-    ctl = {"webhook_type": kind, SUB_CONFIG_OF[kind]: sub}
+    ctl = {"webhook_type": kind, channel.config_key: sub}
     return ctl, options["title"] or "", content or ""
 
 
@@ -76,7 +77,7 @@ def _from_spec(path: str) -> tuple[dict[str, Any], str, str, dict]:
 
 def run(**options: Any) -> int:
     from tidings.commands.send import run_plan
-    from tidings.dispatch import plan_note
+    from tidings.dispatch.plan import plan_note
 
     out = Output()
     # Mask what was given on the command line even before validation can fail.
@@ -88,7 +89,7 @@ def run(**options: Any) -> int:
         ctl_data, title, content = _from_flags(options)
         lines, where, flags = None, "notify", True
     ctl = validate_ctl(ctl_data, where, lines, flags)
-    out.with_secrets(ctl_secrets(ctl))
+    out.with_secrets(ctl.secrets())
     if not title and not content:
         raise InputError(
             "nothing to send: give --title and/or --content (or title/content in the spec)"
@@ -118,7 +119,7 @@ def run(**options: Any) -> int:
 
 def _print_dry_run(plan: Any, out: Output, as_json: bool) -> int:
     from tidings.commands.common import print_calls
-    from tidings.preview import prepared_calls
+    from tidings.sending.preview import prepared_calls
 
     calls = prepared_calls(plan)
     if as_json:

@@ -7,8 +7,8 @@ import sys
 from typing import Any
 
 from tidings.commands.common import load_config, open_store
+from tidings.commands.output import Output, colour_enabled
 from tidings.errors import InputError
-from tidings.output import Output, colour_enabled
 from tidings.runner.engine import Observer, RunOptions
 
 _COLOUR = {

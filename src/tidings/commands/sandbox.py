@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tidings.output import Output
+from tidings.commands.output import Output
 
 
 def demo_addresses(base: str, smtp_port: int | None = None) -> list[tuple[str, str]]:

@@ -7,11 +7,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tidings.commands.common import load_config, open_store, print_calls
-from tidings.dispatch import Plan, plan_event, read_task
-from tidings.output import Output
+from tidings.commands.output import Output
+from tidings.dispatch.plan import Plan, plan_event
+from tidings.dispatch.task import read_task
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
-    from tidings.config import Config
+    from tidings.config.models import Config
     from tidings.delivery.outbox import NewEvent
     from tidings.delivery.worker import Final
 
@@ -23,7 +24,7 @@ def _plan(
     status: str | None,
     previous_status: str | None,
 ) -> Plan:
-    from tidings.dispatch import check_status
+    from tidings.dispatch.task import check_status
 
     task = read_task(task_path)
     if previous_status:
@@ -48,7 +49,7 @@ def preview(
     out = Output()
     config = load_config(config_path, out)
     plan = _plan(config, workflow, task_path, status, previous_status)
-    from tidings.preview import prepared_calls
+    from tidings.sending.preview import prepared_calls
 
     calls = prepared_calls(plan)
     if as_json:
@@ -109,7 +110,7 @@ def run_plan(
     out: Output,
 ) -> int:
     """Record a plan in the outbox and deliver it (or leave it to a worker); the exit code."""
-    from tidings.sending import deliver_now, record
+    from tidings.sending.record import deliver_now, record
 
     _report_skipped(plan, out)
     if not plan.requests():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 from tidings.commands.common import load_config, open_store
-from tidings.output import Output
+from tidings.commands.output import Output
 
 
 def run(config_path: str | None, host: str, port: int, no_worker: bool, log_level: str) -> int:

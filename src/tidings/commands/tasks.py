@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from tidings.commands.common import open_store
 from tidings.commands.history import _maybe_config
+from tidings.commands.output import Output
 from tidings.errors import InputError
-from tidings.output import Output
 from tidings.runner import state
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import sys
 import time
 
 from tidings.commands.common import load_config, open_store
-from tidings.output import Output
+from tidings.commands.output import Output
 
 
 def _log_line(final, fmt: str) -> str:
@@ -47,7 +47,7 @@ def run(
     from tidings.delivery.metrics import Metrics
     from tidings.delivery.resolve import Resolver
     from tidings.delivery.worker import Worker
-    from tidings.sending import limits_of, settings_of
+    from tidings.sending.record import limits_of, settings_of
 
     out = Output()
     config = load_config(config_path, out)

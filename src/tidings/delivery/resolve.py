@@ -21,7 +21,7 @@ from tidings.channels import identity
 from tidings.channels.base import Destination
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
-    from tidings.config import Config
+    from tidings.config.models import Config
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from tidings import __version__
 from tidings.channels.base import Destination, Request, Response, encode_json
+from tidings.channels.ports import TransportFailure
 from tidings.delivery.signing import dingtalk_sign, feishu_sign
 
 USER_AGENT = f"tidings/{__version__}"
@@ -45,7 +46,7 @@ def prepare(request: Request, destination: Destination, delivery_id: str, now: f
     return HttpCall(request.method, url, headers, encode_json(body))
 
 
-class TransportError(Exception):
+class TransportError(TransportFailure):
     """The request did not get an HTTP answer (connection refused or reset, timeout, DNS)."""
 
 

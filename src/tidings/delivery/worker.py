@@ -24,6 +24,7 @@ from tidings import channels
 from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Retry
 from tidings.delivery import pacing, queue
 from tidings.delivery.clock import Clock
+from tidings.delivery.io import WorkerIO
 from tidings.delivery.outbox import request_from_json
 from tidings.delivery.resolve import Resolver, Unresolved
 from tidings.delivery.transport import HttpTransport, TransportError, prepare
@@ -44,18 +45,6 @@ class Backoff:
     def delay(self, attempt: int, asked: float | None = None) -> float:
         computed = min(self.cap, self.base * self.factor ** (attempt - 1))
         return max(computed * random.uniform(0.5, 1.0), asked or 0.0)
-
-
-@dataclass
-class SendIO:
-    """What a channel's own `deliver(request, destination, delivery_id, io)` may use: the shared
-    HTTP transport, the clock, and a cache that lives as long as the worker (access tokens,
-    id lookups), so a token is fetched once per app, not once per message."""
-
-    transport: HttpTransport
-    clock: Clock
-    cache: dict[str, Any]
-    timeout: float
 
 
 @dataclass
@@ -112,7 +101,7 @@ class Worker:
         self.resolver = resolver
         self.clock = clock or Clock()
         self.settings = settings or Settings()
-        self.limits = limits or (lambda channel: channels.get(channel).LIMITS)
+        self.limits = limits or (lambda channel: channels.get(channel).limits)
         self.redact = redactor or Redactor()
         self.on_final = on_final
         self.metrics = metrics
@@ -129,7 +118,7 @@ class Worker:
         # handing each to a thread (and fighting it for the GIL). Network databases get one.
         self._db_inline = store.dialect == "sqlite"
         self._transport = HttpTransport(timeout=self.settings.timeout)
-        self._io = SendIO(self._transport, self.clock, {}, self.settings.timeout)
+        self._io = WorkerIO(self._transport, self.clock, self.settings.timeout)
         self._batch = queue.Batch()
         self._flusher: asyncio.Task[None] | None = None
         self._watched: set[str] = set()
@@ -277,25 +266,25 @@ class Worker:
         """One attempt: (answered at, whether the platform answered, retry time if to retry,
         a future set when its result is written)."""
         request = request_from_json(row.request)
-        module = channels.get(request.channel)
+        channel = channels.get(request.channel)
         sent_at = self.clock.now()
         started = time.perf_counter()
         http_status: int | None = None
         answered = False
-        custom = getattr(module, "deliver", None)
-        if custom is not None:
+        if channel.deliver is not None:
             # Channels with their own protocol or I/O steps (tokens, id lookups, SMTP).
-            outcome, http_status = await custom(request, destination, row.id, self._io)
+            outcome, http_status = await channel.deliver(request, destination, row.id, self._io)
             answered = http_status is not None
         else:
+            assert channel.interpret is not None, channel.webhook_type
             call = prepare(request, destination, row.id, sent_at)
             try:
                 response = await self._transport.send(call, timeout=self.settings.timeout)
                 http_status = response.status
                 answered = True
-                outcome = module.interpret(response)
+                outcome = channel.interpret(response)
             except TransportError as exc:
-                outcome = Retry(f"network error: {exc}")
+                outcome = Fail(str(exc)) if exc.permanent else Retry(f"network error: {exc}")
         elapsed = time.perf_counter() - started
         now = self.clock.now()
         attempts = row.attempts + 1

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tidings.runner import variables
+from tidings.notify import variables
 
 # How a variable's name ends -> what it holds (compared without case).
 _KINDS = (
@@ -27,15 +27,6 @@ _KINDS = (
     ("uid", "user id"),
 )
 
-# webhook_type -> {kind: the sub-config field the people are added to}.
-FIELDS: dict[str, dict[str, str]] = {
-    "dingding": {"mobile": "at_mobiles", "user id": "at_user_ids"},
-    "feishu": {"user id": "at_users"},
-    "feishu_app": {"email": "at_users", "user id": "at_users"},
-    "feishu_person": {"email": "target_users", "user id": "target_users"},
-    "msteams": {"email": "at_emails"},
-    "mail": {"email": "target_users"},
-}
 _SPLIT = re.compile(r"[,;\s]+")
 
 
@@ -50,12 +41,11 @@ def kind_of(template: str) -> str | None:
 
 
 def problems(
-    webhook_type: str, templates: list[str], job_names: list[str]
+    webhook_type: str, accepted: Sequence[str], templates: list[str], job_names: list[str]
 ) -> list[tuple[int, str]]:
     """Why an entry can never add anyone (checked when the configuration is loaded), as
-    (index, message)s."""
+    (index, message)s; `accepted`: the kinds the channel can add (its recipient_fields)."""
     found: list[tuple[int, str]] = []
-    accepted = FIELDS.get(webhook_type, {})
     for index, template in enumerate(templates):
         kind = kind_of(template)
         if kind is None:
@@ -74,10 +64,15 @@ def problems(
     return found
 
 
-def add_recipients(webhook_type: str, sub: Any, values: Mapping[str, str]) -> tuple[Any, list[str]]:
+def add_recipients(
+    sub: Any,
+    fields: Mapping[str, str],
+    entry: Callable[[str, str], Any],
+    values: Mapping[str, str],
+) -> tuple[Any, list[str]]:
     """`sub` with the people its dynamic_recipients name for this task added (each once), and
-    why an entry added no one."""
-    fields = FIELDS.get(webhook_type, {})
+    why an entry added no one. `fields`: kind -> the settings field people of that kind go
+    to; `entry(kind, value)`: one person as that field holds them (the channel's record)."""
     notes: list[str] = []
     added: dict[str, list[Any]] = {}
     for index, template in enumerate(getattr(sub, "dynamic_recipients", None) or []):
@@ -100,23 +95,11 @@ def add_recipients(webhook_type: str, sub: Any, values: Mapping[str, str]) -> tu
         current = added.setdefault(name, list(getattr(sub, name)))
         known = {_identity(entry) for entry in current}
         for person in _SPLIT.split(value.strip()):
-            entry = _entry(webhook_type, kind or "", person) if person else None
-            if entry is not None and _identity(entry) not in known:
-                known.add(_identity(entry))
-                current.append(entry)
+            new = entry(kind or "", person) if person else None
+            if new is not None and _identity(new) not in known:
+                known.add(_identity(new))
+                current.append(new)
     return (dataclasses.replace(sub, **added) if added else sub), notes
-
-
-def _entry(webhook_type: str, kind: str, value: str) -> Any:
-    if webhook_type in ("feishu_app", "feishu_person"):
-        from tidings.channel_config import LarkUser
-
-        return LarkUser(id=value, id_type="email" if kind == "email" else "user_id")
-    if webhook_type == "mail":
-        from tidings.channel_config import MailTarget
-
-        return MailTarget(type="email", user_name=value)
-    return value
 
 
 def _identity(entry: Any) -> str:

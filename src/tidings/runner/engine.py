@@ -18,17 +18,17 @@ import getpass
 import os
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tidings.config import Config, WorkflowConfig
+from tidings.config.models import Config, WorkflowConfig
+from tidings.config.workflows import SCRIPT_TYPES, JobDef, StageDef, TestSpec
 from tidings.delivery.outbox import NewEvent
 from tidings.model import Job, Stage, Task
-from tidings.runner import state, variables
+from tidings.notify import variables
+from tidings.runner import state
 from tidings.runner.jobs import JobFailed, ScriptRun, job_spec, run_script, test_result
-from tidings.runner.spec import SCRIPT_TYPES, JobDef, StageDef, TestSpec
 from tidings.store.db import Store
 
 TERMINAL = ("passed", "failed", "cancelled", "timeout", "reject")
@@ -109,7 +109,7 @@ class Run:
     # --- the snapshot -------------------------------------------------------------------
 
     def _created(self, task_id: int) -> Task:
-        from tidings.dispatch import complete_task
+        from tidings.dispatch.task import complete_task
         from tidings.notify.content import workflow_url
 
         user = self.config.user(self.options.creator) if self.options.creator else None
@@ -164,8 +164,8 @@ class Run:
         stage_executors: list[str] | None = None,  # of the manual stage the task waits at
     ) -> None:
         """Record the notifications of one event in the outbox; the worker sends them."""
-        from tidings.dispatch import plan_event
-        from tidings.sending import record
+        from tidings.dispatch.plan import plan_event
+        from tidings.sending.record import record
 
         task = self.task
         previous = None
@@ -258,7 +258,7 @@ class Run:
         from tidings.delivery import queue
         from tidings.delivery.resolve import Resolver
         from tidings.delivery.worker import Worker
-        from tidings.sending import limits_of, settings_of
+        from tidings.sending.record import limits_of, settings_of
         from tidings.store.db import data_dir
 
         state.reap(self.store, config=self.config)
@@ -450,16 +450,17 @@ class Run:
         self.outputs[job.name] = outputs
 
     async def _notification(self, definition: JobDef, job: Job, log_path: Path) -> None:
-        from tidings.dispatch import plan_note
+        from tidings.dispatch.plan import plan_note
         from tidings.notify.content import Note, detail_url
-        from tidings.sending import record
+        from tidings.sending.record import record
 
         spec = definition.typed
-        escape = _escape_for(spec.webhook_type)
+        ctl = spec.ctl()
         values = self._values()
         try:
-            title = variables.render(spec.title, values, escape)
-            content = variables.render(spec.content, values, escape)
+            # Variables are user-controlled text: escaped for the markup they land in.
+            title = variables.render(spec.title, values, ctl.channel.escape)
+            content = variables.render(spec.content, values, ctl.channel.escape)
         except variables.UnknownVariable as exc:
             raise JobFailed("failed", str(exc)) from None
         note = Note(
@@ -470,7 +471,7 @@ class Run:
         )
         plan = plan_note(
             note,
-            spec.ctl(),
+            ctl,
             instance=self.config.system.address,
             source=f"{self.workflow.name}/jobs/{job.name}/spec",
             values=values,
@@ -502,10 +503,8 @@ class Run:
         _log(log_path, f"[tidings] {spec.webhook_type} accepted the message")
 
     async def _approval(self, definition: JobDef, job: Job, log_path: Path) -> None:
-        from tidings.runner.checks import approvers
-
         spec = definition.typed
-        eligible = approvers(self.config, spec)
+        eligible = self.config.approvers(spec)
         waiting = {
             "job": job.name,
             "approvers": eligible,
@@ -541,10 +540,8 @@ class Run:
     async def _manual(self, definition: StageDef, stage: Stage) -> bool:
         """Pause before a manual stage (task and stage `pause`, notified) until one of its
         executors runs it with `tidings run-stage`; False if nobody may."""
-        from tidings.runner.checks import stage_executors
-
         assert definition.manual is not None
-        executors = stage_executors(self.config, definition.manual, self.task)
+        executors = self.config.stage_executors(definition.manual, self.task.task_creator_id)
         if not executors:
             stage.status = "failed"
             stage.error = (
@@ -603,17 +600,6 @@ def _describe(final: Any) -> str:
         return final
     code = f"code {final.code}: " if final.code is not None else ""
     return f"{code}{final.detail}"
-
-
-def _escape_for(webhook_type: str) -> Callable[[str], str] | None:
-    """Variables are user-controlled text: escaped for the markup they land in."""
-    from tidings.channels import escape
-
-    if webhook_type == "feishu":
-        return escape.lark_md
-    if webhook_type in ("dingding", "wechat", "msteams"):
-        return escape.markdown
-    return None
 
 
 def _os_user() -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tidings.config.workflows import BuildSpec, DeploySpec, ScriptSpec, TestSpec
 from tidings.model import JobSpec, Repository, ServiceModule, TestResult
-from tidings.runner import variables
-from tidings.runner.spec import BuildSpec, DeploySpec, ScriptSpec, TestSpec
+from tidings.notify import variables
 
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL of a script's process group
 

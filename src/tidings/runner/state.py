@@ -187,8 +187,8 @@ def reap(store: Store, now: float | None = None, config: Any = None) -> list[tup
 
 def _notify_failed(store: Store, config: Any, task: Task, now: float) -> None:
     from tidings.delivery.outbox import NewEvent
-    from tidings.dispatch import plan_event
-    from tidings.sending import record
+    from tidings.dispatch.plan import plan_event
+    from tidings.sending.record import record
 
     workflow = next((w for w in config.workflows if w.name == task.workflow_name), None)
     if workflow is None:

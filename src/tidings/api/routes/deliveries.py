@@ -36,7 +36,7 @@ async def list_deliveries(
     task: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="A task id.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict[str, Any]]:
-    from tidings.history import list_deliveries as listed
+    from tidings.sending.history import list_deliveries as listed
 
     return await svc.db(
         listed, svc.store, status=status, task_id=task, workflow=workflow, limit=limit
@@ -44,7 +44,7 @@ async def list_deliveries(
 
 
 async def _find(svc: Service, delivery_id: str) -> str:
-    from tidings.history import find
+    from tidings.sending.history import find
 
     try:
         return await svc.db(find, svc.store, delivery_id)
@@ -63,7 +63,7 @@ async def get_delivery(
     svc: Svc,
     _who: CanRead,
 ) -> dict[str, Any]:
-    from tidings.history import show
+    from tidings.sending.history import show
 
     return await svc.db(show, svc.store, await _find(svc, delivery_id))
 
@@ -87,7 +87,7 @@ Replan = Annotated[
 async def _replan(svc: Service, ids: list[str]) -> dict[str, Any]:
     import time
 
-    from tidings.replan import replan
+    from tidings.sending.replan import replan
 
     done = await svc.db(
         replan,
@@ -109,7 +109,7 @@ async def _replan(svc: Service, ids: list[str]) -> dict[str, Any]:
     summary="Queue every dead delivery again",
 )
 async def retry_dead(svc: Svc, _who: CanSend, replan: Replan = False) -> dict[str, Any]:
-    from tidings.history import dead_ids, requeue
+    from tidings.sending.history import dead_ids, requeue
 
     if replan:
         return await _replan(svc, await svc.db(dead_ids, svc.store))
@@ -137,7 +137,7 @@ async def retry(
     _who: CanSend,
     replan: Replan = False,
 ) -> dict[str, Any]:
-    from tidings.history import requeue
+    from tidings.sending.history import requeue
 
     full = await _find(svc, delivery_id)
     if replan:

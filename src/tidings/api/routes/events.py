@@ -12,7 +12,7 @@ from tidings.api.errors import ApiError
 from tidings.api.routes import Svc, errors
 from tidings.api.schemas import EventAccepted, PreviewOut
 from tidings.api.service import Service
-from tidings.dispatch import Plan
+from tidings.dispatch.plan import Plan
 from tidings.errors import InputError, Problem
 from tidings.model import STATUSES
 
@@ -60,7 +60,8 @@ def _plan(
     status: str | None,
     previous_status: str | None,
 ) -> Plan:
-    from tidings.dispatch import check_status, parse_task, plan_event
+    from tidings.dispatch.plan import plan_event
+    from tidings.dispatch.task import check_status, parse_task
 
     for name, value in (("status", status), ("previous_status", previous_status)):
         if value is not None and value not in STATUSES:
@@ -130,8 +131,8 @@ async def accept_event(
     """Plan the event and record it (group commit); the HTTP status (202 new, 200 seen
     before) and the answer. Raises ApiError or InputError for the caller to answer."""
     from tidings.delivery.outbox import NewEvent
-    from tidings.history import summaries
-    from tidings.sending import deliveries_of
+    from tidings.sending.history import summaries
+    from tidings.sending.record import deliveries_of
 
     plan = _plan(svc, payload, workflow, status, previous_status)
     task = plan.task
@@ -185,7 +186,7 @@ async def preview(
     status: StatusParam = None,
     previous_status: StatusParam = None,
 ) -> dict[str, Any]:
-    from tidings.preview import prepared_calls
+    from tidings.sending.preview import prepared_calls
 
     plan = _plan(svc, payload, workflow, status, previous_status)
     return {"status": plan.status, "requests": prepared_calls(plan), "skipped": _skipped(plan)}
@@ -227,12 +228,12 @@ async def notify(
     _who: CanSend,
     idempotency_key: KeyHeader = None,
 ) -> dict[str, Any]:
-    from tidings.adhoc import validate_ctl
+    from tidings.config.adhoc import validate_ctl
     from tidings.delivery.outbox import NewEvent
-    from tidings.dispatch import plan_note
-    from tidings.history import summaries
+    from tidings.dispatch.plan import plan_note
     from tidings.notify.content import Note
-    from tidings.sending import deliveries_of
+    from tidings.sending.history import summaries
+    from tidings.sending.record import deliveries_of
 
     if not svc.with_worker:
         raise ApiError(
@@ -262,9 +263,7 @@ async def notify(
         url=fields["url"],
         language=fields["language"] or "zh-cn",
     )
-    from tidings.config import ctl_secrets
-
-    svc.add_secrets(ctl_secrets(ctl))
+    svc.add_secrets(ctl.secrets())
     plan = plan_note(note, ctl)
     event = NewEvent(
         kind="notification",

@@ -46,7 +46,7 @@ def _problems(problems: list[Problem]) -> list[dict[str, str]]:
     "started with)",
 )
 async def validate(svc: Svc, _who: CanRead) -> dict[str, Any]:
-    from tidings.config import load
+    from tidings.config.loading import load
 
     source = svc.config.source
     if not source:

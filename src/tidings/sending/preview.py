@@ -9,7 +9,7 @@ import json
 import time
 
 from tidings.delivery.transport import describe_call, prepare
-from tidings.dispatch import Plan
+from tidings.dispatch.plan import Plan
 from tidings.redact import MASK, redact_url
 
 _SECRET_HEADERS = ("x-zadig-token", "authorization")
@@ -47,7 +47,7 @@ def prepared_calls(plan: Plan) -> list[dict]:
     shown_tokens: set[str] = set()
     now = time.time()
     for item in plan.planned:
-        hook = getattr(channels.get(item.webhook_type), "preview", None)
+        hook = channels.get(item.webhook_type).preview
         for request in item.requests:
             # The id a delivery will get when recorded; shown as a placeholder.
             if hook is None:

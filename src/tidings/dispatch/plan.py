@@ -1,29 +1,28 @@
 """Event -> the requests to send: which ctls fire, what they say, rendered per channel.
 
-Shared by the CLI and (later) the API and the runner; holds no I/O but reading a task file.
+Shared by the CLI, the API and the runner; pure (no I/O).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tidings import channels
-from tidings.channels.base import Destination, RenderContext, Request
-from tidings.errors import InputError, Problem
-from tidings.notify import rules
+from tidings.channels.base import Channel, Destination, RenderContext, Request
+from tidings.dispatch import rules
+from tidings.dispatch.recipients import Directory
+from tidings.dispatch.task import check_status, complete_task
 from tidings.notify.content import Note, build_message, workflow_url
-from tidings.notify.recipients import Directory
+from tidings.notify.variables import task_values
 from tidings.redact import redact_url
-from tidings.runner.variables import task_values
 
 if TYPE_CHECKING:
     # Task events only: an ad-hoc note (plan_note) needs neither the config nor the snapshot.
-    from tidings.config import Config, NotifyCtl, System, WorkflowConfig
+    from tidings.channels.ports import SystemView
+    from tidings.config.models import Config, WorkflowConfig
+    from tidings.config.notify_ctl import NotifyCtl
     from tidings.model import Task
 
 
@@ -66,71 +65,6 @@ class Plan:
         return {item.destination.key: item.destination for item in self.planned}
 
 
-def read_task(path: str) -> Task:
-    """A task snapshot from a JSON file ('-' for stdin): the `workflow` object, or a whole
-    Zadig webhook payload that holds one."""
-    source = "standard input" if path == "-" else path
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read task file {source}: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise InputError(
-            f"{source}: not valid JSON",
-            [Problem("", f"{exc.msg} (line {exc.lineno}, column {exc.colno})")],
-        ) from None
-    return parse_task(data, source)
-
-
-def parse_task(data: Any, source: str = "task") -> Task:
-    prefix: tuple[str | int, ...] = ()
-    if isinstance(data, dict) and isinstance(data.get("workflow"), dict):
-        data, prefix = data["workflow"], ("workflow",)
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: a task snapshot must be a JSON object")
-    # Imported here, not with the module: `tidings notify` plans notes, never a snapshot.
-    from pydantic import ValidationError
-
-    from tidings.model import Task
-    from tidings.yamlsrc import format_path
-
-    try:
-        return Task.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            Problem(
-                format_path((*prefix, *error["loc"])),
-                "field required" if error["type"] == "missing" else error["msg"].lower(),
-            )
-            for error in exc.errors()
-        ]
-        raise InputError(f"{source}: invalid task snapshot", problems) from None
-
-
-def complete_task(task: Task, workflow: WorkflowConfig, status: str | None = None) -> Task:
-    """Names missing from the snapshot are taken from the configured workflow."""
-    updates: dict[str, Any] = {}
-    if not task.workflow_display_name:
-        updates["workflow_display_name"] = workflow.display_name or workflow.name
-    if not task.project_name and workflow.project:
-        updates["project_name"] = workflow.project
-    if not task.project_display_name and workflow.project_display_name:
-        updates["project_display_name"] = workflow.project_display_name
-    if status:
-        updates["status"] = status
-    return task.model_copy(update=updates)
-
-
-def check_status(status: str, option: str = "--status") -> str:
-    from tidings.model import STATUSES
-
-    if status not in STATUSES:
-        raise InputError(f"{option}: unknown status {status!r}; one of {', '.join(STATUSES)}")
-    return status
-
-
 def plan_event(
     config: Config,
     workflow: WorkflowConfig,
@@ -166,10 +100,10 @@ def plan_event(
                 Skipped(ctl.webhook_type, "not supported yet by this version of tidings", index)
             )
             continue
-        module = channels.get(ctl.webhook_type)
+        channel = channels.get(ctl.webhook_type)
         sub = _with_dynamic(ctl, values, task, plan, index)
         directory = Directory(config.users, config.groups, task, stage_executors)
-        destination = module.destination(sub, config.system)
+        destination = channel.destination(sub, config.system)
         ctx = RenderContext(
             destination.key,
             config.system.language,
@@ -177,18 +111,17 @@ def plan_event(
             system=config.system,
             directory=directory,
         )
-        requests = module.render(message, sub, ctx)
+        requests = channel.render(message, sub, ctx)
         where = f"{source or workflow.name}/notify_ctls[{index}]"
-        plan.planned.extend(_by_destination(module, destination, requests, ctl, where, index))
+        plan.planned.extend(_by_destination(channel, destination, requests, where, index))
         plan.skipped.extend(Skipped(ctl.webhook_type, p, index) for p in directory.problems)
     return plan
 
 
 def _by_destination(
-    module: Any,
+    channel: Channel[Any],
     destination: Destination,
     requests: list[Request],
-    ctl: NotifyCtl,
     source: str,
     index: int | None,
 ) -> list[Planned]:
@@ -197,11 +130,11 @@ def _by_destination(
     keys: dict[str, list[Request]] = {}
     for request in requests:
         keys.setdefault(request.destination, []).append(request)
-    describe = getattr(module, "describe", None)
+    describe = channel.describe
     shown = destination.display or redact_url(destination.url)
     return [
         Planned(
-            ctl.webhook_type,
+            channel.webhook_type,
             key,
             destination,
             group,
@@ -229,7 +162,8 @@ def _with_dynamic(
 
     if values is None:
         values = task_values(task) if task is not None else {}
-    sub, notes = add_recipients(ctl.webhook_type, sub, values)
+    channel = ctl.channel
+    sub, notes = add_recipients(sub, channel.recipient_fields, channel.recipient_entry, values)
     plan.skipped.extend(Skipped(ctl.webhook_type, note, index) for note in notes)
     return sub
 
@@ -241,7 +175,7 @@ def plan_note(
     instance: str = "",
     source: str = "",
     values: Mapping[str, str] | None = None,
-    system: System | None = None,
+    system: SystemView | None = None,
 ) -> Plan:
     """What to send for an ad-hoc notification to one channel; `values` are the variables
     its dynamic_recipients are read from (a notification job's); `source` names it in history
@@ -250,10 +184,13 @@ def plan_note(
     if ctl.webhook_type not in channels.supported():
         plan.skipped.append(Skipped(ctl.webhook_type, "not supported yet by this version"))
         return plan
-    module = channels.get(ctl.webhook_type)
+    channel = channels.get(ctl.webhook_type)
+    if channel.render_note is None:
+        plan.skipped.append(Skipped(ctl.webhook_type, "it has no message of its own to send"))
+        return plan
     sub = _with_dynamic(ctl, values, None, plan, None)
-    destination = module.destination(sub, system)
+    destination = channel.destination(sub, system)
     ctx = RenderContext(destination.key, note.language, instance, system=system)
-    requests = module.render_note(note, sub, ctx)
-    plan.planned.extend(_by_destination(module, destination, requests, ctl, source, None))
+    requests = channel.render_note(note, sub, ctx)
+    plan.planned.extend(_by_destination(channel, destination, requests, source, None))
     return plan

@@ -16,12 +16,12 @@ from tidings.delivery.clock import Clock
 from tidings.delivery.outbox import Enqueued, NewDelivery, NewEvent, enqueue
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.worker import Final, Settings, Worker
-from tidings.dispatch import Plan
+from tidings.dispatch.plan import Plan
 from tidings.redact import Redactor
 from tidings.store.db import Store
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
-    from tidings.config import Config
+    from tidings.config.models import Config
 
 
 def settings_of(config: Config | None) -> Settings:
@@ -40,7 +40,7 @@ def limits_of(config: Config | None) -> Callable[[str], Limits]:
         if channel == "webhook" and config is not None:
             d = config.system.delivery
             return Limits(per_second=d.webhook_per_second, per_minute=d.webhook_per_minute)
-        return channels.get(channel).LIMITS
+        return channels.get(channel).limits
 
     return limits
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-# channel_config, not config: validating one ctl loads only the notify_ctl models (no pydantic).
-from tidings.channel_config import SUB_CONFIG_OF, NotifyCtl
+from tidings import channels
+from tidings.config.notify_ctl import NotifyCtl
 from tidings.errors import InputError, Problem
-from tidings.schema import Invalid
+from tidings.schema import Invalid, Path
 
-AD_HOC_TYPES = ("dingding", "wechat", "feishu", "msteams", "webhook")
 FLAG_OF = {
     "hook_address": "--hook-address",
     "address": "--hook-address",
@@ -22,11 +21,31 @@ FLAG_OF = {
 }
 
 
+def ad_hoc_types() -> tuple[str, ...]:
+    """The channels an ad-hoc message can go to: one address (and secret) describes them."""
+    found = []
+    for kind in channels.supported():
+        channel = channels.get(kind)
+        if channel.render_note is not None and not channel.needs_system:
+            found.append(kind)
+    return tuple(found)
+
+
 def validate_ctl(
-    ctl_data: dict[str, Any], where: str, lines: dict | None = None, flags: bool = False
+    ctl_data: dict[str, Any],
+    where: str,
+    lines: dict[Path, int] | None = None,
+    flags: bool = False,
 ) -> NotifyCtl:
     """The ctl of an ad-hoc notification, or an InputError naming each bad field (as a
     command-line flag when `flags`, else as its path in the spec)."""
+    kind = ctl_data.get("webhook_type")
+    if isinstance(kind, str) and kind in channels.supported() and kind not in ad_hoc_types():
+        raise InputError(
+            f"{where}: webhook_type {kind!r} needs system settings (system.im_apps or "
+            "system.smtp): configure it as a notify_ctl; ad-hoc notify sends to "
+            + ", ".join(ad_hoc_types())
+        )
     try:
         ctl = NotifyCtl.parse(ctl_data)
     except Invalid as exc:
@@ -41,20 +60,4 @@ def validate_ctl(
                 Problem(name or format_path(loc), message, line_of(lines, loc) if lines else None)
             )
         raise InputError(f"{where}: invalid notification", problems) from None
-    if ctl.webhook_type not in AD_HOC_TYPES:
-        raise InputError(
-            f"{where}: webhook_type {ctl.webhook_type!r} needs system settings (system.im_apps "
-            "or system.smtp): configure it as a notify_ctl; ad-hoc notify sends to "
-            + ", ".join(AD_HOC_TYPES)
-        )
-    sub = ctl.sub_config()
-    if sub is None:
-        name = "--hook-address" if flags else SUB_CONFIG_OF[ctl.webhook_type]
-        raise InputError(f"{where}: invalid notification", [Problem(name, "required")])
-    address = sub.address if ctl.webhook_type == "webhook" else sub.hook_address
-    if not address.startswith(("http://", "https://")):
-        name = "--hook-address" if flags else f"{SUB_CONFIG_OF[ctl.webhook_type]}.hook_address"
-        raise InputError(
-            f"{where}: invalid notification", [Problem(name, "must be an http(s):// URL")]
-        )
     return ctl

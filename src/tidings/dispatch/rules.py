@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tidings.config import NotifyCtl
+    from tidings.config.notify_ctl import NotifyCtl
 
 # `changed` never fires for these: a task that merely started has not changed outcome.
 _NOT_A_CHANGE = ("created", "running")

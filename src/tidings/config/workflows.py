@@ -1,7 +1,7 @@
 """Workflow definitions in the configuration: Zadig's v4 shape (stages of jobs), typed.
 
 A job's `spec` is kept raw on the job and validated by the model of its type, so a problem is
-reported with its full YAML path (config.py) and the engine gets a typed spec (`job.typed`).
+reported with its full YAML path (config.checks) and the engine gets a typed spec (`job.typed`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from pydantic import (
     model_validator,
 )
 
-from tidings.channel_config import SUB_CONFIG_OF, MailTarget, NotifyCtl
+from tidings import channels
+from tidings.config.notify_ctl import NotifyCtl
+from tidings.people import Target
 
 JOB_TYPES = (
     "freestyle",
@@ -30,13 +32,25 @@ JOB_TYPES = (
     "approval",
 )
 SCRIPT_TYPES = ("freestyle", "zadig-build", "zadig-deploy", "zadig-test")
-# Notification jobs send one ad-hoc message: to the channels one address describes.
-NOTIFICATION_TYPES = ("dingding", "wechat", "feishu", "msteams", "webhook")
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """A configuration model: an unknown key is an error (a misspelt key would otherwise
+    silently disable something)."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+def notification_types() -> tuple[str, ...]:
+    """What a notification job sends to: the channels with a message of their own (a note)
+    that one address describes."""
+    found = []
+    for kind in channels.supported():
+        channel = channels.get(kind)
+        if channel.render_note is not None and not channel.needs_system:
+            found.append(kind)
+    return tuple(found)
 
 
 def _env_mapping(value: Any) -> Any:
@@ -56,7 +70,7 @@ def _env_mapping(value: Any) -> Any:
     return value
 
 
-class ScriptSpec(_Strict):
+class ScriptSpec(Strict):
     """A bash script run in the task's workspace; `env` adds variables."""
 
     script: str
@@ -65,7 +79,7 @@ class ScriptSpec(_Strict):
     _env = field_validator("env", mode="before")(_env_mapping)
 
 
-class RepositorySpec(_Strict):
+class RepositorySpec(Strict):
     """What 代码信息 shows: Zadig's repository fields."""
 
     source: str = ""
@@ -87,7 +101,7 @@ class BuildSpec(ScriptSpec):
     image: str = ""  # an IMAGE output of the script overrides it
 
 
-class ServiceModuleSpec(_Strict):
+class ServiceModuleSpec(Strict):
     service_module: str
     image: str = ""
 
@@ -112,26 +126,30 @@ class TestSpec(ScriptSpec):
     junit_path: str = ""  # a JUnit XML report, relative to the workspace: 测试结果
 
 
-class NotificationSpec(_Strict):
-    """Zadig's notification job: one message, title and content with {{.variables}}."""
+class NotificationSpec(BaseModel):
+    """Zadig's notification job: one message, title and content with {{.variables}}, to the
+    destination its webhook_type's settings name (`dingding_notification_config`, ...; kept
+    as extra fields and checked as a notify_ctl's, config.checks)."""
+
+    model_config = ConfigDict(extra="allow")
 
     source: str = ""  # Zadig's "runtime" marker; ignored
-    webhook_type: Literal["dingding", "wechat", "feishu", "msteams", "webhook"]
+    webhook_type: str
     title: str = ""
     content: str = ""
-    dingding_notification_config: dict[str, Any] | None = None
-    wechat_notification_config: dict[str, Any] | None = None
-    lark_hook_notification_config: dict[str, Any] | None = None
-    msteams_notification_config: dict[str, Any] | None = None
-    webhook_notification_config: dict[str, Any] | None = None
+
+    def settings_data(self) -> Any:
+        """The raw settings of its webhook_type (None when not given)."""
+        key = channels.config_key(self.webhook_type)
+        return (self.model_extra or {}).get(key) if key else None
 
     def ctl(self) -> NotifyCtl:
-        """The destination as a notify_ctl (same sub-config models and checks)."""
-        name = SUB_CONFIG_OF[self.webhook_type]
-        return NotifyCtl.parse({"webhook_type": self.webhook_type, name: getattr(self, name)})
+        """The destination as a notify_ctl (same settings models and checks)."""
+        key = channels.config_key(self.webhook_type) or ""
+        return NotifyCtl.parse({"webhook_type": self.webhook_type, key: self.settings_data()})
 
 
-class ApprovalSpec(_Strict):
+class ApprovalSpec(Strict):
     """Who may approve: configured users and groups; how many approvals are needed."""
 
     users: list[str] = Field(default_factory=list)
@@ -150,7 +168,7 @@ SPEC_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-class JobDef(_Strict):
+class JobDef(Strict):
     name: str
     display_name: str = ""
     type: Literal[
@@ -186,16 +204,16 @@ class JobDef(_Strict):
         return self.display_name or self.name
 
 
-class ManualExec(_Strict):
+class ManualExec(Strict):
     """Zadig's manual execution: the workflow pauses before the stage until one of these
     users runs it (`tidings run-stage`)."""
 
     enabled: bool = False
-    manual_exec_users: list[MailTarget] = Field(default_factory=list)  # user, group, creator
+    manual_exec_users: list[Target] = Field(default_factory=list)  # user, group, creator
     modify_params: bool = False  # accepted for compatibility; tidings has no stage params
 
 
-class StageDef(_Strict):
+class StageDef(Strict):
     name: str
     parallel: bool = True
     jobs: list[JobDef] = Field(default_factory=list)

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tidings.delivery.outbox import add_deliveries
-from tidings.dispatch import Plan, parse_task, plan_event, plan_note
+from tidings.dispatch.plan import Plan, plan_event, plan_note
+from tidings.dispatch.task import parse_task
 from tidings.errors import InputError
-from tidings.sending import deliveries_of
+from tidings.sending.record import deliveries_of
 from tidings.store.db import Store, in_list
 
 if TYPE_CHECKING:
-    from tidings.config import Config
+    from tidings.config.models import Config
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Who a notification reaches: users, groups and the task creator turned into mail addresses
-and contacts, before any channel renders (DESIGN.md: notify.recipients).
+and contacts, before any channel renders. `Directory` is what channels see as
+channels.ports.People.
 
 Pure: it reads the configured users and groups and the task snapshot, nothing else. What it
 cannot resolve (a user without email, a task without creator) is noted in `problems`, so the
@@ -13,21 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tidings.people import Person
+
 if TYPE_CHECKING:
-    from tidings.config import Group, MailTarget, User
+    from tidings.config.models import Group, User
     from tidings.model import Task
+    from tidings.people import Target
 
 # Loose on purpose: the server is the judge; this only keeps garbage out of mail headers.
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
-
-
-@dataclass(frozen=True)
-class Person:
-    """Someone to reach, with what is known of them."""
-
-    name: str
-    email: str = ""
-    phone: str = ""
 
 
 @dataclass
@@ -87,7 +82,7 @@ class Directory:
             found.append((user_id, Person(user.name or user.id, user.email, user.phone)))
         return found
 
-    def mail_addresses(self, targets: Iterable[MailTarget]) -> list[str]:
+    def mail_addresses(self, targets: Iterable[Target]) -> list[str]:
         """Each address once (compared without case), in the order first named."""
         found: dict[str, str] = {}
 

@@ -1,0 +1,234 @@
+"""Checks that pydantic cannot express, across entries, with YAML paths: references (users,
+groups, apps), unique names, each channel's own checks, one robot with one secret, job specs
+by type, manual stages, approvers, variables and dynamic_recipients.
+
+Errors stop a configuration from loading; warnings are shown by `tidings check`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from tidings import channels
+from tidings.config.workflows import (
+    SPEC_MODELS,
+    ApprovalSpec,
+    ManualExec,
+    NotificationSpec,
+    ScriptSpec,
+    notification_types,
+)
+from tidings.notify import dynamic, variables
+from tidings.schema import Invalid, Path
+
+if TYPE_CHECKING:
+    from tidings.config.models import Config, WorkflowConfig
+    from tidings.config.notify_ctl import NotifyCtl
+
+Problems = list[tuple[Path, str]]
+
+
+def reference_problems(config: Config) -> tuple[Problems, Problems]:
+    """(errors, warnings) of a configuration that parsed."""
+    errors: Problems = []
+    warnings: Problems = []
+    user_ids = {u.id for u in config.users}
+    for gi, group in enumerate(config.groups):
+        for mi, member in enumerate(group.members):
+            if member not in user_ids:
+                errors.append(
+                    (("groups", gi, "members", mi), f"unknown user {member!r}; add it under users:")
+                )
+    system = config.system
+    errors.extend(_duplicates([a.id for a in system.im_apps], ("system", "im_apps"), "im_apps id"))
+    tokens = [t.name for t in system.api_tokens]
+    errors.extend(_duplicates(tokens, ("system", "api_tokens"), "name"))
+    errors.extend(_duplicates([w.name for w in config.workflows], ("workflows",), "workflow name"))
+    for at, _source, ctl in config.ctls():
+        found = _ctl_problems(config, ctl, at)
+        errors.extend(found[0])
+        warnings.extend(found[1])
+    for wi, workflow in enumerate(config.workflows):
+        found = _workflow_problems(config, workflow, ("workflows", wi))
+        errors.extend(found[0])
+        warnings.extend(found[1])
+    errors.extend(_shared_destination_problems(config))
+    return errors, warnings
+
+
+def _duplicates(names: list[str], at: Path, what: str) -> Problems:
+    """Each name that is not the first of its kind (at: the list; the field is the last word
+    of `what`: id or name)."""
+    field = what.rsplit(" ", 1)[-1]
+    seen: set[str] = set()
+    found: Problems = []
+    for index, name in enumerate(names):
+        if name in seen:
+            found.append(((*at, index, field), f"duplicate {what} {name!r}"))
+        seen.add(name)
+    return found
+
+
+def _ctl_problems(config: Config, ctl: NotifyCtl, at: Path) -> tuple[Problems, Problems]:
+    """A ctl's channel checks (its app, users, groups, mail server) and its dynamic_recipients."""
+    errors: Problems = []
+    warnings: Problems = []
+    if at[-1] != "spec" and ctl.enabled and not ctl.notify_type:
+        warnings.append(((*at, "notify_type"), "empty: this notification never fires"))
+    channel = ctl.channel
+    if channel.check is not None:
+        found_errors, found_warnings = channel.check(ctl.settings, config)
+        errors.extend(((*at, *path), message) for path, message in found_errors)
+        warnings.extend(((*at, *path), message) for path, message in found_warnings)
+    where: Path = (*at, channel.config_key)
+    job_names = [job.name for job in config.workflows[int(at[1])].jobs()]  # at: workflows[i]...
+    templates = getattr(ctl.settings, "dynamic_recipients", None) or []
+    found = dynamic.problems(
+        channel.webhook_type, list(channel.recipient_fields), templates, job_names
+    )
+    errors.extend(((*where, "dynamic_recipients", index), message) for index, message in found)
+    return errors, warnings
+
+
+def _shared_destination_problems(config: Config) -> Problems:
+    """Ctls that address one destination (a robot named in two workflows) must agree on its
+    secret and token: a queued delivery is sent with the one its destination has today."""
+    from tidings.yamlsrc import format_path
+
+    seen: dict[str, tuple[Path, Any]] = {}
+    errors: Problems = []
+    for at, _source, ctl in config.ctls():
+        try:
+            destination = ctl.channel.destination(ctl.settings, config.system)
+        except ValueError:
+            continue  # its app or mail server is missing: reported on its own
+        first = seen.setdefault(destination.key, (at, destination))
+        other = first[1]
+        if other.secret != destination.secret or other.token != destination.token:
+            field = "token" if other.token != destination.token else "secret"
+            errors.append(
+                (
+                    (*at, ctl.config_key, field),
+                    f"this destination is also configured at {format_path(first[0])} with "
+                    f"another {field}; one robot or URL has one {field}: give both the same value",
+                )
+            )
+    return errors
+
+
+def _workflow_problems(
+    config: Config, workflow: WorkflowConfig, at: Path
+) -> tuple[Problems, Problems]:
+    from tidings.config.loading import pydantic_message
+
+    errors: Problems = []
+    warnings: Problems = []
+    names = [job.name for job in workflow.jobs()]
+    seen_jobs: set[str] = set()
+    seen_stages: set[str] = set()
+    for si, stage in enumerate(workflow.stages):
+        stage_at: Path = (*at, "stages", si)
+        if stage.manual is not None:
+            errors.extend(_manual_problems(config, stage.manual, (*stage_at, "manual_exec")))
+            if not any(c.enabled and "pause" in c.notify_type for c in workflow.notify_ctls):
+                message = "nobody is told when the task waits here: add pause to a notify_type"
+                warnings.append(((*stage_at, "manual_exec"), message))
+        if stage.name in seen_stages:
+            errors.append(((*stage_at, "name"), f"duplicate stage name {stage.name!r}"))
+        seen_stages.add(stage.name)
+        if not stage.jobs:
+            warnings.append(((*stage_at, "jobs"), "empty: this stage does nothing"))
+        for ji, job in enumerate(stage.jobs):
+            job_at: Path = (*stage_at, "jobs", ji)
+            if job.name in seen_jobs:
+                errors.append(
+                    (
+                        (*job_at, "name"),
+                        f"duplicate job name {job.name!r}; job names are unique "
+                        "in a workflow (logs and variables name jobs by it)",
+                    )
+                )
+            seen_jobs.add(job.name)
+            try:
+                SPEC_MODELS[job.type].model_validate(job.spec)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    errors.append(((*job_at, "spec", *error["loc"]), pydantic_message(error)))
+                continue
+            errors.extend(_typed_problems(config, job.typed, (*job_at, "spec"), names))
+    return errors, warnings
+
+
+def _typed_problems(config: Config, spec: Any, at: Path, names: list[str]) -> Problems:
+    errors: Problems = []
+    texts: dict[Path, str] = {}
+    if isinstance(spec, ScriptSpec):
+        texts.update({(*at, "env", key): value for key, value in spec.env.items()})
+    if isinstance(spec, NotificationSpec):
+        texts.update({(*at, "title"): spec.title, (*at, "content"): spec.content})
+        if not spec.title and not spec.content:
+            errors.append((at, "a notification needs a title or content"))
+        errors.extend(_notification_problems(spec, at))
+    if isinstance(spec, ApprovalSpec):
+        if not spec.users and not spec.groups:
+            errors.append((at, "no approvers: list configured user ids in users: or groups:"))
+        for ui, user in enumerate(spec.users):
+            if config.user(user) is None:
+                errors.append(((*at, "users", ui), f"unknown user {user!r}; add it under users:"))
+        for gi, group in enumerate(spec.groups):
+            if config.group(group) is None:
+                errors.append(
+                    ((*at, "groups", gi), f"unknown group {group!r}; add it under groups:")
+                )
+        eligible = config.approvers(spec)
+        if eligible and spec.needed_approvals > len(eligible):
+            errors.append(
+                (
+                    (*at, "needed_approvals"),
+                    f"needs {spec.needed_approvals} approvals but only "
+                    f"{len(eligible)} approver(s) are listed",
+                )
+            )
+    for path, text in texts.items():
+        errors.extend((path, problem) for problem in variables.problems(text, names))
+    return errors
+
+
+def _notification_problems(spec: NotificationSpec, at: Path) -> Problems:
+    """A notification job's destination, checked as a notify_ctl's (its channel checks and
+    dynamic_recipients are checked with the configuration's other ctls)."""
+    kinds = notification_types()
+    if spec.webhook_type not in kinds:
+        message = f"must be one of {', '.join(kinds)}; got {spec.webhook_type!r}"
+        return [((*at, "webhook_type"), message)]
+    keys = channels.config_keys()
+    errors: Problems = [
+        ((*at, key), "unknown field; check its spelling against docs/configuration.md")
+        for key in spec.model_extra or {}
+        if key not in keys
+    ]
+    try:
+        spec.ctl()
+    except Invalid as exc:
+        errors.extend(((*at, *path), message) for path, message in exc.problems)
+    return errors
+
+
+def _manual_problems(config: Config, manual: ManualExec, at: Path) -> Problems:
+    users = manual.manual_exec_users
+    if not users:
+        return [((*at, "manual_exec_users"), "empty: list who may run this stage")]
+    errors: Problems = []
+    for ui, target in enumerate(users):
+        where = (*at, "manual_exec_users", ui)
+        if target.type == "user" and config.user(target.user_id) is None:
+            message = f"unknown user {target.user_id!r}; add it under users:"
+            errors.append(((*where, "user_id"), message))
+        elif target.type == "group" and config.group(target.group_id) is None:
+            message = f"unknown group {target.group_id!r}; add it under groups:"
+            errors.append(((*where, "group_id"), message))
+        elif target.type not in ("user", "group", "task_creator"):
+            errors.append(((*where, "type"), "must be user, group or task_creator"))
+    return errors

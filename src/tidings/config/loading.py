@@ -1,0 +1,113 @@
+"""Loading a configuration file: YAML -> models, ${ENV} expansion, every problem with its YAML
+path and line, and the checks pydantic cannot express (config.checks)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path as FilePath
+from typing import Any
+
+from pydantic import ValidationError
+
+from tidings.config.checks import reference_problems
+from tidings.config.models import Config
+from tidings.errors import ConfigError, InputError, Problem
+from tidings.schema import Path
+
+CONFIG_ENV = "TIDINGS_CONFIG"
+DEFAULT_CONFIG = "tidings.yaml"
+
+
+def pydantic_problems(error: dict[str, Any]) -> list[tuple[Path, str]]:
+    """One pydantic error as (path, message)s: a notify_ctl (tidings.schema) lists its own."""
+    from tidings.schema import Invalid
+
+    at = tuple(error["loc"])
+    inner = error.get("ctx", {}).get("error")
+    if isinstance(inner, Invalid):
+        return [((*at, *path), message) for path, message in inner.problems]
+    return [(at, pydantic_message(error))]
+
+
+def pydantic_message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "missing":
+        return "field required"
+    if kind == "extra_forbidden":
+        return "unknown field; check its spelling against docs/configuration.md"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected}; got {error.get('input')!r}"
+    msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def resolve_path(path: str | None) -> str:
+    """-c FILE, else $TIDINGS_CONFIG, else ./tidings.yaml."""
+    return path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG
+
+
+def load(path: str | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Load and validate a configuration file. Raises ConfigError listing every problem."""
+    source = resolve_path(path)
+    try:
+        text = FilePath(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = "" if path else f" (no -c given and ${CONFIG_ENV} is not set)"
+        raise ConfigError(f"configuration file {source} not found{hint}; pass -c FILE") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration file {source}: {exc}") from None
+    return loads(text, source, environ)
+
+
+def loads(text: str, source: str = "<config>", environ: dict[str, str] | None = None) -> Config:
+    from tidings.yamlsrc import expand_env, format_path, line_of, load_yaml
+
+    try:
+        data, lines = load_yaml(text, source)
+    except InputError as exc:
+        raise ConfigError(exc.message, exc.problems) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: invalid configuration", [Problem("", "must be a mapping", 1)])
+    problems: list[Problem] = []
+    data = expand_env(data, (), problems, dict(os.environ if environ is None else environ))
+    for problem in problems:
+        object.__setattr__(problem, "line", line_of(lines, _parse_path(problem.path)))
+    warnings: list[tuple[Path, str]] = []
+
+    # A value whose variable is unset is reported once, not again as an empty or bad value.
+    unset = {problem.path for problem in problems}
+
+    def add(path: Path, message: str) -> None:
+        problem = Problem(format_path(path), message, line_of(lines, path))
+        if problem.path not in unset and problem not in problems:
+            problems.append(problem)
+
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            for path, message in pydantic_problems(error):
+                add(path, message)
+        config = None
+    if config is not None:
+        reference_errors, reference_warnings = reference_problems(config)
+        for path, message in reference_errors:
+            add(path, message)
+        warnings.extend(reference_warnings)
+    if problems or config is None:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
+        raise ConfigError(f"{source}: invalid configuration", problems)
+    config._source = source
+    config._warnings = [Problem(format_path(p), m, line_of(lines, p)) for p, m in warnings]
+    return config
+
+
+def _parse_path(text: str) -> Path:
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", text):
+        parts.append(int(index) if index else name)
+    return tuple(parts)

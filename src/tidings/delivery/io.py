@@ -1,0 +1,61 @@
+"""The delivery layer's side of channels.ports.SendIO: the I/O a channel's own steps ask for
+(HTTP through the worker's shared pool, SMTP, pacing across a key, the clock, a cache that
+lives as long as the worker)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+from tidings.channels.base import Limits, Response
+from tidings.delivery import pacing
+from tidings.delivery.clock import Clock
+from tidings.delivery.transport import HttpCall, HttpTransport
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from tidings.channels.ports import SmtpServer
+
+
+class WorkerIO:
+    """One per worker: a token fetched for one message serves the next ones."""
+
+    def __init__(self, transport: HttpTransport, clock: Clock, timeout: float) -> None:
+        self._transport = transport
+        self._clock = clock
+        self._timeout = timeout
+        self._cache: dict[Hashable, Any] = {}
+
+    @property
+    def cache(self) -> dict[Hashable, Any]:
+        return self._cache
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._clock.sleep(seconds)
+
+    async def http(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Response:
+        return await self._transport.send(HttpCall(method, url, headers, body), self._timeout)
+
+    async def smtp(
+        self, message: EmailMessage, recipients: list[str], server: SmtpServer
+    ) -> tuple[int, str]:
+        from tidings.delivery import smtp
+
+        return await smtp.send(message, recipients, server, self._timeout)
+
+    def pace(self, key: Hashable, limits: Limits) -> float:
+        # The recent send times live in the cache too: ("pace", key).
+        recent: list[float] = self._cache.setdefault(("pace", key), [])
+        now = self._clock.now()
+        wait = pacing.wait_time(recent, limits, now)
+        if wait <= 0:
+            recent[:] = pacing.remember(recent, limits, now)
+        return wait

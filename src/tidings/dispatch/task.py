@@ -1,0 +1,80 @@
+"""Task snapshots from outside: a JSON file or body (Zadig's webhook `workflow` object, or the
+whole payload), checked with every problem named, and completed from the configured workflow."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tidings.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from tidings.config.models import WorkflowConfig
+    from tidings.model import Task
+
+
+def read_task(path: str) -> Task:
+    """A task snapshot from a JSON file ('-' for stdin): the `workflow` object, or a whole
+    Zadig webhook payload that holds one."""
+    source = "standard input" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read task file {source}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(
+            f"{source}: not valid JSON",
+            [Problem("", f"{exc.msg} (line {exc.lineno}, column {exc.colno})")],
+        ) from None
+    return parse_task(data, source)
+
+
+def parse_task(data: Any, source: str = "task") -> Task:
+    prefix: tuple[str | int, ...] = ()
+    if isinstance(data, dict) and isinstance(data.get("workflow"), dict):
+        data, prefix = data["workflow"], ("workflow",)
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: a task snapshot must be a JSON object")
+    # Imported here, not with the module: `tidings notify` plans notes, never a snapshot.
+    from pydantic import ValidationError
+
+    from tidings.model import Task
+    from tidings.yamlsrc import format_path
+
+    try:
+        return Task.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                format_path((*prefix, *error["loc"])),
+                "field required" if error["type"] == "missing" else error["msg"].lower(),
+            )
+            for error in exc.errors()
+        ]
+        raise InputError(f"{source}: invalid task snapshot", problems) from None
+
+
+def complete_task(task: Task, workflow: WorkflowConfig, status: str | None = None) -> Task:
+    """Names missing from the snapshot are taken from the configured workflow."""
+    updates: dict[str, Any] = {}
+    if not task.workflow_display_name:
+        updates["workflow_display_name"] = workflow.display_name or workflow.name
+    if not task.project_name and workflow.project:
+        updates["project_name"] = workflow.project
+    if not task.project_display_name and workflow.project_display_name:
+        updates["project_display_name"] = workflow.project_display_name
+    if status:
+        updates["status"] = status
+    return task.model_copy(update=updates)
+
+
+def check_status(status: str, option: str = "--status") -> str:
+    from tidings.statuses import STATUSES
+
+    if status not in STATUSES:
+        raise InputError(f"{option}: unknown status {status!r}; one of {', '.join(STATUSES)}")
+    return status
