@@ -77,9 +77,9 @@ def test_a_new_sqlite_file_gets_the_migrated_schema_in_one_step(tmp_path) -> Non
     import re
 
     from tidings.store import fresh
-    from tidings.store.db import HEAD
+    from tidings.store.db import HEAD, fresh_script
 
-    assert fresh.script()[0] == HEAD, "after a new migration: python -m tidings.store.fresh"
+    assert fresh_script()[0] == HEAD, "after a new migration: python -m tidings.store.fresh"
     quick = Store(f"sqlite:///{tmp_path}/quick.db").open()
     migrated = Store(f"sqlite:///{tmp_path}/migrated.db")
     migrated.upgrade()
@@ -92,7 +92,7 @@ def test_a_new_sqlite_file_gets_the_migrated_schema_in_one_step(tmp_path) -> Non
 
     assert schema("quick.db") == schema("migrated.db")
     # A file that already holds something is left to Alembic.
-    assert not fresh.create_if_empty(Store(f"sqlite:///{tmp_path}/quick.db"), HEAD)
+    assert not Store(f"sqlite:///{tmp_path}/quick.db").create_if_empty()
 
 
 def _open_and_report(path: str, results) -> None:  # a process of the test below
@@ -107,7 +107,7 @@ def test_processes_opening_one_new_file_at_once_create_it_once(tmp_path) -> None
     import multiprocessing
 
     from tidings.store import fresh
-    from tidings.store.db import HEAD
+    from tidings.store.db import HEAD, fresh_script
 
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
@@ -119,4 +119,4 @@ def test_processes_opening_one_new_file_at_once_create_it_once(tmp_path) -> None
         process.join(60)
     # Every one sees the newest schema, and none needed the migration machinery for it.
     assert sorted(results.get(timeout=5) for _ in processes) == [(HEAD, False)] * 4
-    assert len(fresh.dump(path)) == len(fresh.script()[1])
+    assert len(fresh.dump(path)) == len(fresh_script()[1])

@@ -8,27 +8,18 @@ steps a channel declares (`deliver`) through the SendIO it is handed (channels.p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 
+from tidings.channels.ports import Limits as Limits  # defined with the ports that use them
+from tidings.channels.ports import Response as Response
 from tidings.notify.content import Message, Note
 
 if TYPE_CHECKING:
     from tidings.channels.ports import ConfigView, People, SendIO, SystemView
-
-
-@dataclass(frozen=True)
-class Limits:
-    """A platform's limits, as data next to the channel that must respect them."""
-
-    max_body_bytes: int | None = None  # whole JSON body
-    max_content_bytes: int | None = None  # the markdown/text content field
-    per_minute: int | None = None  # messages per destination per rolling minute
-    per_second: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,22 +51,6 @@ class Request:
     event_id_header: str | None = None  # header that carries the stable delivery id
     label: str = "message"  # what this request is, e.g. "card", "mentions"
     method: str = "POST"
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        try:
-            return orjson.loads(self.body)
-        except ValueError:
-            try:  # not UTF-8: read what can be read
-                return json.loads(self.body.decode("utf-8", "replace"))
-            except ValueError:
-                return None
 
 
 KEYWORD_HINT = (

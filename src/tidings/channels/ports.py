@@ -8,14 +8,43 @@ delivery's SendIO), and mypy checks that they do.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-    from tidings.channels.base import Limits, Response
     from tidings.people import Person, Target
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A platform's limits, as data next to the channel that must respect them."""
+
+    max_body_bytes: int | None = None  # whole JSON body
+    max_content_bytes: int | None = None  # the markdown/text content field
+    per_minute: int | None = None  # messages per destination per rolling minute
+    per_second: int | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.body)
+        except ValueError:
+            try:  # not UTF-8: read what can be read
+                return json.loads(self.body.decode("utf-8", "replace"))
+            except ValueError:
+                return None
 
 
 class SmtpServer(Protocol):

@@ -30,6 +30,28 @@ if TYPE_CHECKING:
 Problems = list[tuple[Path, str]]
 
 
+def pydantic_problems(error: dict[str, Any]) -> list[tuple[Path, str]]:
+    """One pydantic error as (path, message)s: a notify_ctl (tidings.schema) lists its own."""
+    at = tuple(error["loc"])
+    inner = error.get("ctx", {}).get("error")
+    if isinstance(inner, Invalid):
+        return [((*at, *path), message) for path, message in inner.problems]
+    return [(at, pydantic_message(error))]
+
+
+def pydantic_message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "missing":
+        return "field required"
+    if kind == "extra_forbidden":
+        return "unknown field; check its spelling against docs/configuration.md"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected}; got {error.get('input')!r}"
+    msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
 def reference_problems(config: Config) -> tuple[Problems, Problems]:
     """(errors, warnings) of a configuration that parsed."""
     errors: Problems = []
@@ -121,8 +143,6 @@ def _shared_destination_problems(config: Config) -> Problems:
 def _workflow_problems(
     config: Config, workflow: WorkflowConfig, at: Path
 ) -> tuple[Problems, Problems]:
-    from tidings.config.loading import pydantic_message
-
     errors: Problems = []
     warnings: Problems = []
     names = [job.name for job in workflow.jobs()]

@@ -6,41 +6,16 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path as FilePath
-from typing import Any
 
 from pydantic import ValidationError
 
-from tidings.config.checks import reference_problems
+from tidings.config.checks import pydantic_problems, reference_problems
 from tidings.config.models import Config
 from tidings.errors import ConfigError, InputError, Problem
 from tidings.schema import Path
 
 CONFIG_ENV = "TIDINGS_CONFIG"
 DEFAULT_CONFIG = "tidings.yaml"
-
-
-def pydantic_problems(error: dict[str, Any]) -> list[tuple[Path, str]]:
-    """One pydantic error as (path, message)s: a notify_ctl (tidings.schema) lists its own."""
-    from tidings.schema import Invalid
-
-    at = tuple(error["loc"])
-    inner = error.get("ctx", {}).get("error")
-    if isinstance(inner, Invalid):
-        return [((*at, *path), message) for path, message in inner.problems]
-    return [(at, pydantic_message(error))]
-
-
-def pydantic_message(error: dict[str, Any]) -> str:
-    kind = error.get("type", "")
-    if kind == "missing":
-        return "field required"
-    if kind == "extra_forbidden":
-        return "unknown field; check its spelling against docs/configuration.md"
-    if kind == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
-        return f"must be one of {expected}; got {error.get('input')!r}"
-    msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-    return msg[0].lower() + msg[1:] if msg else msg
 
 
 def resolve_path(path: str | None) -> str:

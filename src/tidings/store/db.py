@@ -31,6 +31,20 @@ _SQLITE_PRAGMAS = (
 )
 
 
+# The newest schema as SQLite stores it (store/fresh.py writes it from the migrations).
+FRESH_SCRIPT = Path(__file__).with_name("schema_sqlite.sql")
+_FRESH_HEADER = "-- tidings schema at revision "
+FRESH_SEPARATOR = "\n;\n"
+
+
+def fresh_script() -> tuple[str, list[str]]:
+    """(the revision schema_sqlite.sql is at, its statements)."""
+    text = FRESH_SCRIPT.read_text(encoding="utf-8")
+    first, _, body = text.partition("\n")
+    statements = [s.strip() for s in body.split(FRESH_SEPARATOR) if s.strip()]
+    return first.removeprefix(_FRESH_HEADER).strip(), statements
+
+
 class StoreError(Exception):
     """The database cannot be opened or used; the message says which and why."""
 
@@ -243,10 +257,23 @@ class Store:
         """A new SQLite file gets the newest schema at once, without Alembic (see fresh)."""
         if self.dialect != "sqlite":
             return False
-        from tidings.store import fresh
-
         # Or another process just created it while this one waited for the write lock.
-        return fresh.create_if_empty(self, HEAD) or self.version() == HEAD
+        return self.create_if_empty() or self.version() == HEAD
+
+    def create_if_empty(self) -> bool:
+        """Create the schema at HEAD from schema_sqlite.sql if the database holds nothing yet;
+        False if it holds something (or the script is not at HEAD): then Alembic decides."""
+        revision, statements = fresh_script()
+        if revision != HEAD:
+            return False
+        with self.transaction(write=True) as tx:
+            # Checked under the write lock: of two processes creating one file, one does it.
+            if tx.value("SELECT count(*) FROM sqlite_master"):
+                return False
+            for statement in statements:
+                tx.run(statement)
+            tx.run("INSERT INTO alembic_version (version_num) VALUES (:head)", {"head": HEAD})
+        return True
 
     def version(self) -> str | None:
         with self.transaction(write=False) as tx:
