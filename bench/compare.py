@@ -50,8 +50,8 @@ async def fan_out(base: str, folder: str, destinations: int = 100) -> float:
     """One event to `destinations` webhooks: seconds from accepted to all delivered."""
     from tidings.config.loading import loads
     from tidings.delivery.outbox import NewEvent
-    from tidings.dispatch.task import parse_task
     from tidings.dispatch.plan import plan_event
+    from tidings.dispatch.task import parse_task
     from tidings.sending.record import deliver_now, record
     from tidings.store.db import Store
 

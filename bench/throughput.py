@@ -81,8 +81,8 @@ def config_text(base: str, destinations: int, per_event: int) -> tuple[str, int]
 
 def plans(config, workflows: int, events: int):
     """Rendered plans for `events` passed tasks spread over the workflows."""
-    from tidings.dispatch.task import parse_task
     from tidings.dispatch.plan import plan_event
+    from tidings.dispatch.task import parse_task
 
     out = []
     for i in range(events):
@@ -95,8 +95,9 @@ def plans(config, workflows: int, events: int):
 async def durable(store, config, prepared) -> tuple[float, int]:
     from tidings.delivery.outbox import NewEvent
     from tidings.delivery.resolve import Resolver
+    from tidings.delivery.settings import settings_of
     from tidings.delivery.worker import Worker
-    from tidings.sending.record import record, settings_of
+    from tidings.sending.record import record
 
     started = time.perf_counter()
     ids: list[str] = []
@@ -114,8 +115,9 @@ async def latency(store, config, prepared, rate: float, seconds: float) -> list[
     """Enqueue events at `rate`/s while one worker runs; accepted-to-delivered per delivery."""
     from tidings.delivery.outbox import NewEvent
     from tidings.delivery.resolve import Resolver
+    from tidings.delivery.settings import settings_of
     from tidings.delivery.worker import Worker
-    from tidings.sending.record import record, settings_of
+    from tidings.sending.record import record
 
     accepted: dict[str, float] = {}
     delivered: dict[str, float] = {}  # may come before `accepted` is filled in (a race)

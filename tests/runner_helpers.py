@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from tidings.config.loading import load
-from tidings.runner.engine import Observer, Result, Run, RunOptions
+from tidings.runner.engine import Result, RunOptions, run_here
+from tidings.runner.observer import Observer
 from tidings.store.db import Store
 
 
@@ -38,7 +39,7 @@ def run_workflow(
     store = Store(f"sqlite:///{tmp_path}/tidings.db").open()
     opts = RunOptions(home=tmp_path / "home", handle_sigint=False, delivery_wait=10, **options)
     try:
-        return asyncio.run(Run(config, config.workflow(workflow), store, opts, observer).execute())
+        return asyncio.run(run_here(config, config.workflow(workflow), store, opts, observer))
     finally:
         store.close()
 

@@ -12,7 +12,7 @@ from tidings.channels.mail import MailConfig
 from tidings.config.loading import loads
 from tidings.errors import ConfigError
 from tidings.notify.dynamic import add_recipients, kind_of
-from tidings.runner.engine import Observer
+from tidings.runner.observer import Observer
 
 APP_ID = "cli_dyn0a1b2c3"
 APP_SECRET = "feishu-app-secret-dyn-7e1f0c9a2b"

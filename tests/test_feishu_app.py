@@ -18,11 +18,12 @@ from tidings.config.loading import loads
 from tidings.config.models import Config
 from tidings.delivery.outbox import NewEvent
 from tidings.delivery.resolve import Resolver
+from tidings.delivery.settings import limits_of
 from tidings.delivery.worker import Final, Settings, Worker
 from tidings.dispatch.plan import plan_event
 from tidings.dispatch.task import parse_task
 from tidings.sandbox import Sandbox, SandboxThread
-from tidings.sending.record import limits_of, record
+from tidings.sending.record import record
 from tidings.store.db import Store
 
 APP_ID = "cli_a1b2c3d4e5"

@@ -242,9 +242,9 @@ def test_two_workflows_on_one_robot_are_paced_as_one_robot(tmp_path):
     from helpers import enqueue_tasks
     from tidings.delivery.clock import ScaledClock
     from tidings.delivery.resolve import Resolver
+    from tidings.delivery.settings import limits_of
     from tidings.delivery.worker import Settings, Worker
     from tidings.sandbox import Sandbox
-    from tidings.sending.record import limits_of
     from tidings.store.db import Store
 
     clock = ScaledClock(scale=600)  # one platform minute is 0.1 s here

@@ -11,7 +11,7 @@ from tidings.config.loading import loads
 from tidings.dispatch.recipients import Directory
 from tidings.errors import ConfigError, InputError
 from tidings.runner import state
-from tidings.runner.engine import Observer
+from tidings.runner.observer import Observer
 from tidings.store.db import Store
 
 APP_ID = "cli_manual0a1b2"

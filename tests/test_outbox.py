@@ -19,9 +19,9 @@ from helpers import enqueue_tasks, first_arrivals, seed_task, webhook_config, wr
 from tidings.config.loading import loads
 from tidings.delivery.clock import ScaledClock
 from tidings.delivery.resolve import Resolver
+from tidings.delivery.settings import limits_of
 from tidings.delivery.worker import Backoff, Settings, Worker
 from tidings.sandbox import Sandbox
-from tidings.sending.record import limits_of
 from tidings.store.db import Store
 
 

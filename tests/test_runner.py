@@ -6,7 +6,7 @@ from collections import Counter
 
 from runner_helpers import hook_ctl, run_workflow, statuses, write_config
 from tidings.runner import state
-from tidings.runner.engine import Observer
+from tidings.runner.observer import Observer
 
 
 def test_created_then_passed_in_order_at_every_destination_once(tmp_path, sandbox, cli):

@@ -4,16 +4,19 @@ server's event loop, and the workflow runs this server started."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tidings.config.models import Config
+from tidings.config.models import Config, WorkflowConfig
+from tidings.delivery.background import BackgroundWorker
 from tidings.delivery.metrics import Metrics
 from tidings.delivery.resolve import Resolver
+from tidings.delivery.worker import Final
+from tidings.model import Task
 from tidings.redact import Redactor
+from tidings.runner.engine import Result, Run, RunOptions
 from tidings.store.db import Store
 
 T = TypeVar("T")
@@ -21,8 +24,8 @@ log = logging.getLogger("tidings.api")
 
 
 class Service:
-    """Owns the in-process worker (restarted with backoff if the database goes away, as
-    `tidings worker` is) and the runs started over the API."""
+    """Owns the process's one delivery worker (shared by every run it starts and by ad-hoc
+    /notify messages) and the runs started over the API."""
 
     def __init__(
         self,
@@ -40,10 +43,15 @@ class Service:
         from tidings.api.middleware import json_variants
 
         self.redact = redactor or Redactor(json_variants(config.secrets()))
-        # Shared by every worker incarnation: ad-hoc /notify destinations live here (their
-        # secrets are never stored, so only this process can send them).
-        self.resolver = Resolver(config)
         self.metrics = Metrics(store)
+        self.deliveries = (
+            BackgroundWorker(store, config, redactor=self.redact, metrics=self.metrics)
+            if worker
+            else None
+        )
+        # Ad-hoc /notify destinations are added to the worker's resolver (their secrets are
+        # never stored, so only this process can send them).
+        self.resolver = self.deliveries.resolver if self.deliveries else Resolver(config)
         from tidings.api.recorder import Recorder
 
         # Events posted at about the same time share one transaction (group commit).
@@ -54,18 +62,15 @@ class Service:
             committed=self.wake,
             redact=lambda text: self.redact(text),
         )
-        self.runs: dict[tuple[str, int], tuple[Any, asyncio.Task[Any]]] = {}
-        self._worker: Any = None
-        self._stop: asyncio.Event | None = None
-        self._supervisor: asyncio.Task[None] | None = None
+        self.runs: dict[tuple[str, int], tuple[Run, asyncio.Task[Result]]] = {}
 
     def add_secrets(self, secrets: list[str]) -> None:
         """Mask these too (an ad-hoc destination's), in answers and in what the worker records."""
         from tidings.api.middleware import json_variants
 
         self.redact = self.redact.add(json_variants(secrets))
-        if self._worker is not None:
-            self._worker.redact = self.redact
+        if self.deliveries is not None:
+            self.deliveries.set_redactor(self.redact)
 
     # --- database calls ---------------------------------------------------------------
 
@@ -76,53 +81,28 @@ class Service:
             return func(*args, **kwargs)
         return await asyncio.to_thread(func, *args, **kwargs)
 
-    # --- the worker -------------------------------------------------------------------
+    # --- the worker (runner.notifier.Deliveries) ---------------------------------------
 
     async def start(self) -> None:
-        self._stop = asyncio.Event()
-        if self.with_worker:
-            self._supervisor = asyncio.create_task(self._supervise())
+        if self.deliveries is not None:
+            await self.deliveries.__aenter__()
 
     def wake(self) -> None:
         """New deliveries were recorded: claim them now, not after the poll wait."""
-        if self._worker is not None:
-            self._worker.wake()
+        if self.deliveries is not None:
+            self.deliveries.wake()
 
-    async def _supervise(self) -> None:
-        from sqlalchemy.exc import DBAPIError
-
-        from tidings.delivery.worker import Worker
-        from tidings.sending.record import limits_of, settings_of
-        from tidings.store.db import DatabaseError
-
-        assert self._stop is not None
-        pause = 1.0
-        while not self._stop.is_set():
-            worker = Worker(
-                self.store,
-                self.resolver,
-                settings=settings_of(self.config),
-                limits=limits_of(self.config),
-                redactor=self.redact,
-                metrics=self.metrics,
-            )
-            try:
-                async with worker:
-                    self._worker = worker
-                    await worker.run(self._stop)
-            except (DBAPIError, DatabaseError) as exc:
-                log.error("database error: %s; worker starts again in %g s", exc.orig, pause)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), pause)
-                pause = min(pause * 2, 30.0)
-            finally:
-                self._worker = None
+    def subscribe(self, listener: Callable[[Final], None]) -> Callable[[], None]:
+        """Hear of every delivery this process's worker finishes (none without a worker)."""
+        if self.deliveries is None:
+            return lambda: None
+        return self.deliveries.subscribe(listener)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Cancel the runs this server started, then let the worker finish what is in flight."""
         await self.recorder.close()
         for run, task in list(self.runs.values()):
-            if not task.done() and hasattr(run, "task"):
+            if not task.done():
                 run.abort("cancelled", "the tidings server stopped")
         pending = [task for _, task in self.runs.values() if not task.done()]
         if pending:
@@ -130,19 +110,23 @@ class Service:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        if self._stop is not None:
-            self._stop.set()
-        if self._supervisor is not None:
-            await self._supervisor
+        if self.deliveries is not None:
+            await self.deliveries.stop()
 
     # --- runs -------------------------------------------------------------------------
 
-    def track(self, run: Any, task: asyncio.Task[Any]) -> None:
-        key = (run.workflow.name, run.task.task_id)
-        self.runs[key] = (run, task)
-        task.add_done_callback(lambda t: self._ended(key, t))
+    def start_run(self, workflow: WorkflowConfig, options: RunOptions) -> Task:
+        """Start a task of the workflow in the background, delivered by this process's
+        worker; the task as it starts (created, its id allocated)."""
+        run = Run(self.config, workflow, self.store, self, options)
+        task = run.start()
+        execution = asyncio.create_task(run.execute())
+        key = (workflow.name, task.task_id)
+        self.runs[key] = (run, execution)
+        execution.add_done_callback(lambda done: self._ended(key, done))
+        return task
 
-    def _ended(self, key: tuple[str, int], task: asyncio.Task[Any]) -> None:
+    def _ended(self, key: tuple[str, int], task: asyncio.Task[Result]) -> None:
         self.runs.pop(key, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("run %s#%s stopped: %s", key[0], key[1], task.exception())

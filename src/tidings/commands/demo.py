@@ -109,7 +109,7 @@ async def _release(sb: Any, store: Any, out: Output, folder: str) -> int:
     from tidings.commands.run import LineObserver
     from tidings.config.loading import loads
     from tidings.runner import state
-    from tidings.runner.engine import Run, RunOptions
+    from tidings.runner.engine import RunOptions, run_here
 
     class AutoApprove(LineObserver):
         def waiting(self, task: Any, job: Any, waiting: dict[str, Any]) -> None:
@@ -124,8 +124,7 @@ async def _release(sb: Any, store: Any, out: Output, folder: str) -> int:
     sb.dingtalk_robot("demo", keywords=("工作流",))  # as `tidings sandbox` registers them
     sb.webhook_inbox("demo")
     options = RunOptions(creator="admin", remark="demo", home=Path(folder), handle_sigint=False)
-    run = Run(config, config.workflow("release"), store, options, AutoApprove(out))
-    result = await run.execute()
+    result = await run_here(config, config.workflow("release"), store, options, AutoApprove(out))
     task = result.task
     out.out(f"== release #{task.task_id} {task.status}: what each platform received", bold=True)
     for received in sb.received():

@@ -9,7 +9,8 @@ from typing import Any
 from tidings.commands.common import load_config, open_store
 from tidings.commands.output import Output, colour_enabled
 from tidings.errors import InputError
-from tidings.runner.engine import Observer, RunOptions
+from tidings.runner.engine import RunOptions
+from tidings.runner.observer import Observer
 
 _COLOUR = {
     "passed": "green",
@@ -152,7 +153,7 @@ def run(
     var: tuple[str, ...],
     delivery_wait: float,
 ) -> int:
-    from tidings.runner.engine import Run
+    from tidings.runner.engine import run_here
 
     out = Output()
     config = load_config(config_path, out)
@@ -174,7 +175,7 @@ def run(
     if isinstance(observer, LiveObserver):
         observer.start()
     try:
-        result = asyncio.run(Run(config, workflow, store, options, observer, out.redact).execute())
+        result = asyncio.run(run_here(config, workflow, store, options, observer, out.redact))
     finally:
         if isinstance(observer, LiveObserver):
             observer.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import sys
@@ -44,10 +43,11 @@ def run(
     once: bool,
     log_format: str,
 ) -> int:
+    from tidings.delivery.background import BackgroundWorker
     from tidings.delivery.metrics import Metrics
     from tidings.delivery.resolve import Resolver
+    from tidings.delivery.settings import limits_of, settings_of
     from tidings.delivery.worker import Worker
-    from tidings.sending.record import limits_of, settings_of
 
     out = Output()
     config = load_config(config_path, out)
@@ -67,12 +67,10 @@ def run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        from sqlalchemy.exc import DBAPIError
-
-        from tidings.store.db import DatabaseError
-
-        pause = 1.0
-        while not stop.is_set():
+        where = f" on {store.display}" + (
+            f", metrics on :{metrics_port}/metrics" if metrics_port else ""
+        )
+        if once:
             worker = Worker(
                 store,
                 Resolver(config),
@@ -82,24 +80,23 @@ def run(
                 on_final=log,
                 metrics=metrics,
             )
-            try:
-                async with worker:
-                    out.err(
-                        f"tidings worker {worker.name} on {store.display}"
-                        + (f", metrics on :{metrics_port}/metrics" if metrics_port else "")
-                    )
-                    if once:
-                        while await worker.step():
-                            pass
-                        break
-                    await worker.run(stop)
-            except (DBAPIError, DatabaseError) as exc:
-                # The database went away (restart, failover): nothing is lost — what was
-                # not recorded is still pending — so wait and start again.
-                out.err(f"database error: {exc.orig}; starting again in {pause:g} s", fg="red")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), pause)
-                pause = min(pause * 2, 30.0)
+            async with worker:
+                out.err(f"tidings worker {worker.name}{where}")
+                while await worker.step() and not stop.is_set():
+                    pass
+        else:
+            background = BackgroundWorker(
+                store,
+                config,
+                redactor=out.redact,
+                metrics=metrics,
+                settings=settings,
+                on_error=lambda text: out.err(text, fg="red"),
+            )
+            background.subscribe(log)
+            async with background:
+                out.err(f"tidings worker {background.name}{where}")
+                await stop.wait()
         out.err("tidings worker stopped")
 
     asyncio.run(main())

@@ -74,6 +74,11 @@ class Final:
     attempts: int
     source: str = ""  # the ctl it came from
 
+    def describe(self) -> str:
+        """Its end in a few words: the platform's code and the reason."""
+        code = f"code {self.code}: " if self.code is not None else ""
+        return f"{code}{self.detail}"
+
 
 def _outcome_name(outcome: Outcome) -> str:
     return "ok" if isinstance(outcome, Ok) else "retry" if isinstance(outcome, Retry) else "fail"
@@ -81,6 +86,11 @@ def _outcome_name(outcome: Outcome) -> str:
 
 def _detail(outcome: Outcome) -> str:
     return outcome.detail if isinstance(outcome, Ok) else outcome.reason
+
+
+def worker_name() -> str:
+    """host:pid:random, so a worker's leases are told apart from another's."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Worker:
@@ -110,7 +120,7 @@ class Worker:
         config = resolver.config
         self._config = (config.name, config.loaded_at) if config is not None else None
         self._swept_at = 0.0
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.name = name or worker_name()
         # One thread for the database: SQLite wants a single writer, and it keeps the event
         # loop free while a statement runs.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-db")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tidings.delivery.ids import short
 from tidings.delivery.outbox import upsert_destinations
+from tidings.delivery.worker import Final
 from tidings.errors import InputError
 from tidings.store import tables
 from tidings.store.db import Store, in_list
@@ -183,3 +184,31 @@ def dead_ids(store: Store) -> list[str]:
     with store.transaction(write=False) as tx:
         rows = tx.run("SELECT id FROM deliveries WHERE status = 'dead' ORDER BY seq")
     return [row[0] for row in rows or []]
+
+
+def finals(store: Store, ids: list[str]) -> dict[str, Final]:
+    """These deliveries as they ended (or stand), by id: what a worker elsewhere reported."""
+    if not ids:
+        return {}
+    marks, params = in_list(ids)
+    with store.transaction(write=False) as tx:
+        rows = tx.run(
+            "SELECT id, channel, destination, address, label, status, last_code, last_error, "
+            f"attempts, source FROM deliveries WHERE id IN {marks}",
+            params,
+        )
+    return {
+        row[0]: Final(
+            id=row[0],
+            channel=row[1],
+            destination=row[2],
+            address=row[3],
+            label=row[4],
+            status=row[5],
+            code=row[6],
+            detail=row[7] or "",
+            attempts=row[8],
+            source=row[9],
+        )
+        for row in rows or []
+    }

@@ -10,39 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tidings import channels
-from tidings.channels.base import Destination, Limits
+from tidings.channels.base import Destination
 from tidings.delivery.clock import Clock
 from tidings.delivery.outbox import Enqueued, NewDelivery, NewEvent, enqueue
 from tidings.delivery.resolve import Resolver
-from tidings.delivery.worker import Final, Settings, Worker
+from tidings.delivery.settings import limits_of, settings_of
+from tidings.delivery.worker import Final, Worker
 from tidings.dispatch.plan import Plan
 from tidings.redact import Redactor
 from tidings.store.db import Store
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
     from tidings.config.models import Config
-
-
-def settings_of(config: Config | None) -> Settings:
-    if config is None:
-        return Settings()
-    d = config.system.delivery
-    return Settings(
-        concurrency=d.concurrency, lease=d.lease, max_attempts=d.max_attempts, timeout=d.timeout
-    )
-
-
-def limits_of(config: Config | None) -> Callable[[str], Limits]:
-    """Each channel's platform limits; webhooks paced as configured (unlimited by default)."""
-
-    def limits(channel: str) -> Limits:
-        if channel == "webhook" and config is not None:
-            d = config.system.delivery
-            return Limits(per_second=d.webhook_per_second, per_minute=d.webhook_per_minute)
-        return channels.get(channel).limits
-
-    return limits
 
 
 def deliveries_of(plan: Plan) -> list[NewDelivery]:

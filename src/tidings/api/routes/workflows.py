@@ -71,7 +71,7 @@ async def start(
     svc: Svc,
     _who: CanRun,
 ) -> dict[str, Any]:
-    from tidings.runner.engine import Run, RunOptions
+    from tidings.runner.engine import RunOptions
 
     try:
         workflow = svc.config.workflow(name)
@@ -98,21 +98,10 @@ async def start(
         home=svc.home,
         handle_sigint=False,
     )
-    run = Run(svc.config, workflow, svc.store, options, None, svc.redact)
-    task = asyncio.create_task(run.execute())
-    # The run allocates its task id before it first waits: let it get that far.
-    for _ in range(10_000):
-        if hasattr(run, "task") or task.done():
-            break
-        await asyncio.sleep(0)
-    if not hasattr(run, "task"):
-        if task.done():
-            task.result()  # its error is the answer (500, logged)
-        raise ApiError(409, f"the run of {name!r} did not start; see the server log")
-    svc.track(run, task)
+    task = svc.start_run(workflow, options)
     return {
         "workflow": name,
-        "task_id": run.task.task_id,
-        "status": run.task.status,
-        "url": f"/api/v1/tasks/{name}/{run.task.task_id}",
+        "task_id": task.task_id,
+        "status": task.status,
+        "url": f"/api/v1/tasks/{name}/{task.task_id}",
     }

@@ -11,22 +11,18 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.config.workflows import BuildSpec, DeploySpec, ScriptSpec, TestSpec
 from tidings.model import JobSpec, Repository, ServiceModule, TestResult
 from tidings.notify import variables
+from tidings.runner.jobs.base import JobFailed, JobHost
+
+if TYPE_CHECKING:
+    from tidings.config.workflows import JobDef
+    from tidings.model import Job
 
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL of a script's process group
-
-
-class JobFailed(Exception):
-    """The job ended without passing: its status (failed, reject) and what went wrong."""
-
-    def __init__(self, status: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -162,3 +158,38 @@ def test_result(spec: TestSpec, workspace: Path) -> TestResult | None:
     if not spec.junit_path:
         return None
     return junit_counts(workspace / spec.junit_path)
+
+
+async def run(host: JobHost, definition: JobDef, job: Job, log_path: Path) -> None:
+    """A freestyle, build, deploy or test job: its script, then what the messages report."""
+    spec = definition.typed
+    workspace = host.run_dir / "workspace"
+    env = {
+        "TIDINGS_TASK_ID": str(host.task.task_id),
+        "TIDINGS_WORKFLOW": host.workflow.name,
+        "TIDINGS_JOB": job.name,
+        "TIDINGS_WORKSPACE": str(workspace),
+        **host.variables,
+    }
+    values = host.values()
+    script = ScriptRun(
+        job.name,
+        spec,
+        workspace,
+        log_path,
+        host.run_dir / "outputs" / f"{job.name}.env",
+        values,
+        env,
+    )
+    try:
+        outputs = await run_script(script)
+    finally:
+        host.outputs[job.name] = read_outputs(script.output_path)
+        job.spec = job_spec(spec, host.outputs[job.name], values)
+    if isinstance(spec, TestSpec) and spec.junit_path:
+        result = test_result(spec, workspace)
+        job.spec = job.spec or JobSpec()
+        job.spec.test_result = result
+        if result is not None and result.failed:
+            raise JobFailed("failed", f"{result.failed} of {result.total} tests failed")
+    host.outputs[job.name] = outputs

@@ -1,0 +1,34 @@
+"""A worker's settings and each channel's pacing, as the configuration says them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tidings import channels
+from tidings.channels.base import Limits
+from tidings.delivery.worker import Settings
+
+if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
+    from tidings.config.models import Config
+
+
+def settings_of(config: Config | None) -> Settings:
+    if config is None:
+        return Settings()
+    d = config.system.delivery
+    return Settings(
+        concurrency=d.concurrency, lease=d.lease, max_attempts=d.max_attempts, timeout=d.timeout
+    )
+
+
+def limits_of(config: Config | None) -> Callable[[str], Limits]:
+    """Each channel's platform limits; webhooks paced as configured (unlimited by default)."""
+
+    def limits(channel: str) -> Limits:
+        if channel == "webhook" and config is not None:
+            d = config.system.delivery
+            return Limits(per_second=d.webhook_per_second, per_minute=d.webhook_per_minute)
+        return channels.get(channel).limits
+
+    return limits
