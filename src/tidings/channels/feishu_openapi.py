@@ -188,7 +188,7 @@ async def deliver(
                 continue
             return interpret(response, target), response.status
     except TransportError as exc:
-        return Retry(f"network error: {exc}"), None
+        return exc.outcome(), None  # retried, or failed at once (untrusted certificate)
     return Retry("the tenant token was refused twice in a row"), None
 
 
