@@ -226,6 +226,9 @@ class NotifyCtl(Model):
     lark_person_notification_config: LarkPersonConfig | None = None
     mail_notification_config: MailConfig | None = None
     msteams_notification_config: MsTeamsConfig | None = None
+    # tidings extensions: how its destination is reached (docs/configuration.md).
+    proxy: bool = True  # false: directly, never through system.proxy or HTTPS_PROXY
+    tls_verify: bool = True  # false: any certificate is accepted (`tidings check` warns)
 
     @staticmethod
     def _prepare(data: Any) -> Any:

@@ -107,6 +107,54 @@ class SmtpSettings(_Strict):
         return self.port or {"ssl": 465, "starttls": 587, "none": 25}[self.security]
 
 
+class ProxySettings(_Strict):
+    """The proxy of every HTTP delivery (IM platforms, Feishu apps, webhooks; not mail).
+    When absent, the environment's HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply."""
+
+    address: str = ""  # http(s)://[user:password@]host:port; empty: always directly
+    no_proxy: list[str] = Field(default_factory=list)  # reached directly (docs)
+
+    @field_validator("no_proxy", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # as NO_PROXY writes it: "a.example,10.0.0.0/8"
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        if value.strip():
+            from tidings.delivery.http.errors import HttpError
+            from tidings.delivery.proxies import parse_proxy
+
+            try:
+                parse_proxy(value)
+            except HttpError as exc:  # never shows the URL (it may hold a password)
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class TlsSettings(_Strict):
+    """TLS of HTTP deliveries and of mail (system.smtp)."""
+
+    ca_file: str = ""  # PEM of CAs trusted besides the system's (a private CA)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _pem(cls, value: str) -> str:
+        if value:
+            import ssl
+
+            try:  # only this file: quick, unlike the whole trust store
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=value)
+            except ssl.SSLError:  # an OSError too: first
+                raise ValueError(f"{value} holds no PEM CA certificate") from None
+            except OSError as exc:
+                raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+        return value
+
+
 LARK_BASE_URLS = {"lark": "https://open.feishu.cn", "lark_intl": "https://open.larksuite.com"}
 
 
@@ -174,6 +222,8 @@ class System(_Strict):
     im_apps: list[ImApp] = Field(default_factory=list)
     api_tokens: list[ApiToken] = Field(default_factory=list)  # `tidings serve` (docs/api.md)
     api_max_body: int = Field(default=1024 * 1024, ge=1024)  # bytes of one request body
+    proxy: ProxySettings | None = None  # None: the environment's (HTTPS_PROXY, NO_PROXY)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
 
     def im_app(self, app_id: str) -> ImApp | None:
         return next((app for app in self.im_apps if app.id == app_id), None)
@@ -277,6 +327,8 @@ class Config(_Strict):
         from tidings.redact import url_secrets
 
         found: list[str] = url_secrets(self.system.database_url)
+        if self.system.proxy is not None:
+            found.extend(url_secrets(self.system.proxy.address))
         found.extend(app.app_secret for app in self.system.im_apps if app.app_secret)
         found.extend(t.token for t in self.system.api_tokens if t.token)
         if self.system.smtp is not None and self.system.smtp.password:
@@ -382,6 +434,21 @@ def _ctl_problems(data: dict[str, Any]) -> tuple[list[tuple[Path, str]], list[tu
                         f"unknown status {status!r}; one of {', '.join(STATUSES)}",
                     )
                 )
+        if ctl.get("tls_verify") is False:
+            warnings.append(
+                (
+                    (*at, "tls_verify"),
+                    "false: the certificate of this destination is not checked, so anyone "
+                    "on the way can read and change its messages and tokens; trust its CA "
+                    "with system.tls.ca_file instead",
+                )
+            )
+        if kind == "mail":
+            errors.extend(
+                ((*at, name), "mail is sent through system.smtp: set its ca_file / tls_verify")
+                for name in ("proxy", "tls_verify")
+                if name in ctl
+            )
         if ctl.get("enabled", True) and not statuses:
             warnings.append(((*at, "notify_type"), "empty: this notification never fires"))
         sub_name = SUB_CONFIG_OF[kind]
@@ -441,6 +508,7 @@ def _shared_destination_problems(config: Config) -> list[tuple[Path, str]]:
     """Ctls that address one destination (a robot named in two workflows) must agree on its
     secret and token: a queued delivery is sent with the one its destination has today."""
     from tidings import channels
+    from tidings.delivery.network import reached
     from tidings.yamlsrc import format_path
 
     seen: dict[str, tuple[Path, Any]] = {}
@@ -453,8 +521,21 @@ def _shared_destination_problems(config: Config) -> list[tuple[Path, str]]:
             destination = channels.get(ctl.webhook_type).destination(sub, config.system)
         except ValueError:
             continue  # its app or mail server is missing: reported on its own
+        destination = reached(destination, ctl)
         first = seen.setdefault(destination.key, (at, destination))
         other = first[1]
+        route = ("proxy", "tls_verify")
+        if any(getattr(other, name) != getattr(destination, name) for name in route):
+            where = format_path(first[0])
+            errors.append(
+                (
+                    at,
+                    f"this destination is also configured at {where} with other proxy / "
+                    "tls_verify settings; one robot or URL is reached one way: give both "
+                    "the same",
+                )
+            )
+            continue
         if other.secret != destination.secret or other.token != destination.token:
             field = "token" if other.token != destination.token else "secret"
             where = format_path(first[0])

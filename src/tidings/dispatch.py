@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidings import channels
 from tidings.channels.base import Destination, RenderContext, Request
+from tidings.delivery.network import reached
 from tidings.errors import InputError, Problem
 from tidings.notify import rules
 from tidings.notify.content import Note, build_message, workflow_url
@@ -169,7 +170,7 @@ def plan_event(
         module = channels.get(ctl.webhook_type)
         sub = _with_dynamic(ctl, values, task, plan, index)
         directory = Directory(config.users, config.groups, task, stage_executors)
-        destination = module.destination(sub, config.system)
+        destination = reached(module.destination(sub, config.system), ctl)
         ctx = RenderContext(
             destination.key,
             config.system.language,
@@ -252,7 +253,7 @@ def plan_note(
         return plan
     module = channels.get(ctl.webhook_type)
     sub = _with_dynamic(ctl, values, None, plan, None)
-    destination = module.destination(sub, system)
+    destination = reached(module.destination(sub, system), ctl)
     ctx = RenderContext(destination.key, note.language, instance, system=system)
     requests = module.render_note(note, sub, ctx)
     plan.planned.extend(_by_destination(module, destination, requests, ctl, source, None))

@@ -51,7 +51,7 @@ def destination(config: MailConfig, system: System | None = None) -> Destination
         url=f"smtp://{server}",
         secret=smtp.password or None,
         display=f"via {server}",
-        options={"smtp": smtp},
+        options={"smtp": smtp, "ca_file": system.tls.ca_file if system is not None else ""},
     )
 
 
@@ -185,17 +185,19 @@ def email_message(body: dict[str, Any], delivery_id: str) -> Any:
     return mail
 
 
-def _tls_context(smtp: SmtpSettings) -> Any:
+def _tls_context(smtp: SmtpSettings, ca_file: str = "") -> Any:
     import ssl
 
     context = ssl.create_default_context(cafile=smtp.ca_file or None)
+    if ca_file:  # system.tls.ca_file: trusted by mail as by HTTP deliveries
+        context.load_verify_locations(cafile=ca_file)
     if not smtp.tls_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
 
 
-def connection(smtp: SmtpSettings, timeout: float) -> dict[str, Any]:
+def connection(smtp: SmtpSettings, timeout: float, ca_file: str = "") -> dict[str, Any]:
     """aiosmtplib keywords for the configured server (AUTH only with a username)."""
     options: dict[str, Any] = {
         "hostname": smtp.host,
@@ -205,7 +207,7 @@ def connection(smtp: SmtpSettings, timeout: float) -> dict[str, Any]:
         "start_tls": smtp.security == "starttls",  # False: never upgrade on its own
     }
     if smtp.security != "none":
-        options["tls_context"] = _tls_context(smtp)
+        options["tls_context"] = _tls_context(smtp, ca_file)
     if smtp.username:
         options.update(username=smtp.username, password=smtp.password)
     return options
@@ -224,7 +226,7 @@ async def deliver(
         _, reply = await aiosmtplib.send(
             email_message(request.body, delivery_id),
             recipients=[request.body["to"]],
-            **connection(smtp, io.timeout),
+            **connection(smtp, io.timeout, destination.options.get("ca_file", "")),
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refused = exc.recipients[0] if exc.recipients else None
@@ -257,7 +259,7 @@ def _connection_outcome(exc: BaseException, server: str) -> Outcome:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return Fail(
                 f"{server}: the server's certificate is not trusted ({cause.verify_message}) — "
-                "set system.smtp.ca_file to its CA"
+                "add its CA to system.tls.ca_file (or set system.smtp.ca_file)"
             )
         cause = cause.__cause__ or cause.__context__
     reason = str(exc) or type(exc).__name__

@@ -19,6 +19,7 @@ import orjson
 from tidings import channels
 from tidings.channels import identity
 from tidings.channels.base import Destination
+from tidings.delivery.network import reached
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
     from tidings.config import Config
@@ -42,6 +43,7 @@ def configured(config: Config | None) -> dict[str, Destination]:
             destination = channels.get(ctl.webhook_type).destination(sub, config.system)
         except ValueError:  # its Feishu app or mail server is not configured
             continue
+        destination = reached(destination, ctl)
         # Ctls that share a destination agree on its secrets (`tidings check` makes sure).
         found.setdefault(destination.key, destination)
     return found

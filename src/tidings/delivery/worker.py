@@ -17,18 +17,21 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tidings import channels
 from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Retry
 from tidings.delivery import pacing, queue
 from tidings.delivery.clock import Clock
+from tidings.delivery.network import network_of
 from tidings.delivery.outbox import request_from_json
 from tidings.delivery.resolve import Resolver, Unresolved
 from tidings.delivery.transport import HttpTransport, TransportError, prepare
 from tidings.redact import Redactor
 from tidings.store.db import Store
+
+INTERPRET_INLINE = 64 * 1024  # answer bodies larger than this are interpreted in a thread
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ class Worker:
         # SQLite statements take microseconds: running them on the loop costs less than
         # handing each to a thread (and fighting it for the GIL). Network databases get one.
         self._db_inline = store.dialect == "sqlite"
-        self._transport = HttpTransport(timeout=self.settings.timeout)
+        self._transport = HttpTransport(self.settings.timeout, network_of(resolver.config))
         self._io = SendIO(self._transport, self.clock, {}, self.settings.timeout)
         self._batch = queue.Batch()
         self._flusher: asyncio.Task[None] | None = None
@@ -285,7 +288,10 @@ class Worker:
         custom = getattr(module, "deliver", None)
         if custom is not None:
             # Channels with their own protocol or I/O steps (tokens, id lookups, SMTP).
-            outcome, http_status = await custom(request, destination, row.id, self._io)
+            io = self._io
+            if not (destination.proxy and destination.tls_verify):  # its ctl's own settings
+                io = replace(io, transport=self._transport.for_destination(destination))
+            outcome, http_status = await custom(request, destination, row.id, io)
             answered = http_status is not None
         else:
             call = prepare(request, destination, row.id, sent_at)
@@ -293,9 +299,12 @@ class Worker:
                 response = await self._transport.send(call, timeout=self.settings.timeout)
                 http_status = response.status
                 answered = True
-                outcome = module.interpret(response)
+                if len(response.body) > INTERPRET_INLINE:  # large JSON: off the shared loop
+                    outcome = await asyncio.to_thread(module.interpret, response)
+                else:
+                    outcome = module.interpret(response)
             except TransportError as exc:
-                outcome = Retry(f"network error: {exc}")
+                outcome = exc.outcome()  # retried, or failed at once (untrusted certificate)
         elapsed = time.perf_counter() - started
         now = self.clock.now()
         attempts = row.attempts + 1
