@@ -225,3 +225,13 @@ async def test_happy_eyeballs_reaches_ipv4_when_the_ipv6_route_is_a_black_hole(m
             hole.close()
     assert answer.status == 200
     assert f"Host: dual.test:{server.port}\r\n".encode() in server.requests[0]
+
+
+async def test_a_connection_is_reused_only_well_within_the_servers_keep_alive_timeout():
+    # Node.js closes idle connections after 5 s and says so: `Keep-Alive: timeout=5`.
+    for timeout, connections in ((5, 1), (1, 2)):
+        reply = ok(extra=f"Keep-Alive: timeout={timeout}\r\n")
+        async with RawServer(lambda n, r, a=reply: a) as server, HttpClient() as client:
+            for _ in range(2):
+                assert (await post(client, server.url())).status == 200
+        assert server.connections == connections, timeout

@@ -10,6 +10,7 @@ bounds it: head size and header count, body size, and (with the caller's deadlin
 from __future__ import annotations
 
 import asyncio
+import re
 import select
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ MAX_HEAD = 64 * 1024  # status line and headers of an answer (1xx answers before
 MAX_HEADERS = 100  # header lines of an answer
 MAX_BODY = 1024 * 1024  # an answer body, as sent and once decoded; platforms answer ~100 bytes
 IDLE_SECONDS = 15.0  # a kept-alive connection unused for longer is closed, not reused
+_KEEP_ALIVE_TIMEOUT = re.compile(r"(?i)\btimeout\s*=\s*(\d{1,6})\b")
 
 
 @dataclass
@@ -150,6 +152,10 @@ class Connection(asyncio.Protocol):
                 raise HttpError(f"answer larger than {MAX_BODY // 2**20} MiB")
         if "content-encoding" in names:
             self._coding = coding_of(self._headers[names["content-encoding"]])
+        if "keep-alive" in names:  # `timeout=5` (Node.js): reused only well within it
+            found = _KEEP_ALIVE_TIMEOUT.search(self._headers[names["keep-alive"]])
+            if found:
+                self.idle_limit = min(IDLE_SECONDS, int(found.group(1)) - 1.0)
 
     def on_body(self, data: bytes) -> None:
         self._size += len(data)
