@@ -178,6 +178,16 @@ async def endless(writer: asyncio.StreamWriter, head: bytes, piece: bytes) -> No
             "answer larger than 1 MiB",
         ),
         (b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 100 Continue\r\n\r\n", "larger than 64 KiB"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Trailer: ",
+            b"t" * 4096,
+            "answer larger than 4 MiB on the wire",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"1;" + b"e" * 4000 + b"\r\nz\r\n",  # chunk extensions: framing, not body
+            "answer larger than 4 MiB on the wire",
+        ),
     ],
 )
 async def test_endless_heads_and_bodies_stop_at_their_limits(head, piece, reason) -> None:

@@ -23,6 +23,9 @@ from tidings.delivery.http.errors import HttpError, NotSent
 MAX_HEAD = 64 * 1024  # status line and headers of an answer (1xx answers before it included)
 MAX_HEADERS = 100  # header lines of an answer
 MAX_BODY = 1024 * 1024  # an answer body, as sent and once decoded; platforms answer ~100 bytes
+# All bytes of one answer: chunk framing and trailers count too (a trailer is collected whole
+# by the parser, so an endless one must end somewhere).
+MAX_WIRE = MAX_HEAD + 4 * MAX_BODY
 IDLE_SECONDS = 15.0  # a kept-alive connection unused for longer is closed, not reused
 _KEEP_ALIVE_TIMEOUT = re.compile(r"(?i)\btimeout\s*=\s*(\d{1,6})\b")
 
@@ -59,6 +62,7 @@ class Connection(asyncio.Protocol):
     def _start(self) -> None:
         """State of one answer."""
         self._received = False  # any byte of it
+        self._wire = 0
         self._head_bytes = 0
         self._head_done = False  # the final (non-1xx) head
         self._complete = False
@@ -82,6 +86,10 @@ class Connection(asyncio.Protocol):
             self.close()  # bytes nobody asked for: the connection cannot be trusted again
             return
         self._received = True
+        self._wire += len(data)
+        if self._wire > MAX_WIRE:
+            self._fail(HttpError(f"answer larger than {MAX_WIRE // 2**20} MiB on the wire"))
+            return
         try:
             if self._head_done:
                 self._parser.feed_data(data)
