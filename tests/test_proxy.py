@@ -323,3 +323,22 @@ async def test_ctls_go_through_system_proxy_unless_they_say_proxy_false(tmp_path
     assert [(method, target) for method, target, _ in proxy.asked] == [("POST", via)]
     # The direct one never reached the proxy: this machine cannot resolve the name itself.
     assert errors["pending"] == f"network error: cannot resolve host {HOOK_HOST}"
+
+
+async def test_a_channels_own_deliver_gets_a_transport_bound_to_its_destination():
+    """Feishu apps send through the transport themselves (tokens, lookups): a ctl's
+    `proxy: false` reaches them through the transport the worker hands them."""
+    from tidings.channels.base import Destination
+    from tidings.delivery.network import Network
+    from tidings.delivery.transport import HttpCall, HttpTransport, TransportError
+
+    async with Receiver() as receiver, ForwardProxy() as proxy:
+        url = f"http://{HOOK_HOST}:{receiver.port}/open-apis/x"
+        call = HttpCall("POST", url, {"Content-Type": "application/json"}, b"{}")
+        network = Network(Proxies.configured(proxy.url), None)
+        async with HttpTransport(3.0, network) as transport:
+            assert (await transport.send(call)).status == 200
+            app = Destination("feishu_app:k", f"http://{HOOK_HOST}:{receiver.port}", proxy=False)
+            with pytest.raises(TransportError, match=f"cannot resolve host {HOOK_HOST}"):
+                await transport.for_destination(app).send(call)
+    assert [method for method, _, _ in proxy.asked] == ["POST"]
