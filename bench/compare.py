@@ -191,12 +191,21 @@ def main() -> None:
         durable, count = asyncio.run(throughput.durable(store, config, prepared))
         library = apprise_library_rate(base, args.apprise_count)
         raw = asyncio.run(throughput.raw_loop(base, args.deliveries, 64))
+        raw_ours = asyncio.run(throughput.raw_tidings_loop(base, args.deliveries, 64))
         rows.append(
             (
                 "throughput: durable vs Apprise library",
                 f"{durable:.0f}/s",
                 f"{library:.0f}/s",
                 f"{durable / library:.1f}x",
+            )
+        )
+        rows.append(
+            (
+                "throughput: durable vs raw loop, same client",
+                f"{durable:.0f}/s",
+                f"{raw_ours:.0f}/s",
+                f"{durable / raw_ours:.0%}",
             )
         )
         rows.append(

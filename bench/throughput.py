@@ -4,7 +4,8 @@
                                          [--database sqlite|postgresql+psycopg://...]
 
 Measures, against a loopback receiver running in its own process:
-  raw      a plain aiohttp POST loop (64 in flight): the ceiling on this machine
+  raw      a plain POST loop (64 in flight), with aiohttp and with tidings' own HTTP client:
+           the ceiling on this machine; the latter is the same client the worker sends with
   durable  deliveries recorded in the outbox (one transaction per event of 10 deliveries),
            then sent by one worker until all are recorded as sent: accepted -> delivered
   latency  events enqueued at a fixed rate while a worker runs: accepted-to-delivered p50/p99
@@ -43,6 +44,27 @@ def start_receiver() -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.05)
     return process, f"http://127.0.0.1:{port}"
+
+
+async def raw_tidings_loop(base: str, count: int, destinations: int, in_flight: int = 64) -> float:
+    """The same loop with the HTTP client tidings sends with (tidings.delivery.http)."""
+    from tidings.delivery.http import HttpClient
+
+    body = b'{"object_kind":"workflow","event":"workflow","workflow":{"task_id":1}}' * 8
+    headers = {"Content-Type": "application/json"}
+    async with HttpClient() as client:
+        numbers = iter(range(count))
+
+        async def one() -> None:
+            for i in numbers:
+                answer = await client.request(
+                    "POST", f"{base}/hook/{i % destinations}", headers, body, 10.0
+                )
+                assert answer.status == 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(in_flight)))
+        return count / (time.perf_counter() - started)
 
 
 async def raw_loop(base: str, count: int, destinations: int, in_flight: int = 64) -> float:
@@ -174,6 +196,7 @@ def main() -> None:
         events = args.deliveries // args.per_event
         prepared = plans(config, workflows, events)
         raw = asyncio.run(raw_loop(base, args.deliveries, args.destinations))
+        raw_ours = asyncio.run(raw_tidings_loop(base, args.deliveries, args.destinations))
         store = Store(url).open()
         rate, count = asyncio.run(durable(store, config, prepared))
         lat_store = (
@@ -187,9 +210,11 @@ def main() -> None:
     cores = os.cpu_count()
     print(f"machine: {cores} cores, Python {sys.version.split()[0]}, database {args.database}")
     print(f"raw aiohttp POST loop (64 in flight)     {raw:9.0f} req/s")
+    print(f"raw loop, tidings' own client (64 in flight) {raw_ours:9.0f} req/s")
     print(
         f"durable outbox -> delivered ({count} over {args.destinations} destinations) "
-        f"{rate:9.0f} deliveries/s  ({rate / raw:.0%} of raw)"
+        f"{rate:9.0f} deliveries/s  ({rate / raw_ours:.0%} of the raw loop with the same "
+        f"client, {rate / raw:.0%} of aiohttp's)"
     )
     print(
         f"latency at {args.rate:g} events/s x {args.per_event} deliveries, {len(samples)} "

@@ -37,6 +37,9 @@ class Destination:
     display: str = ""  # how people see it, when the redacted url would not say it
     # What a channel's own deliver() needs besides (Feishu app ids, the SMTP settings).
     options: Mapping[str, Any] = field(default_factory=dict)
+    # How it is reached (its ctl's `proxy` and `tls_verify`): not part of what it is.
+    proxy: bool = True  # False: directly, never through system.proxy or HTTPS_PROXY
+    tls_verify: bool = True  # False: any certificate is accepted
 
 
 @dataclass(frozen=True)

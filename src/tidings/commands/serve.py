@@ -35,7 +35,11 @@ def run(config_path: str | None, host: str, port: int, no_worker: bool, log_leve
         for sig in (signal.SIGTERM, signal.SIGINT)
     }
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+        # asyncio's own loop, not uvloop: the worker's connections need its Happy Eyeballs
+        # (RFC 8305), which uvloop's create_connection lacks.
+        uvicorn.run(
+            app, host=host, port=port, log_level=log_level, server_header=False, loop="asyncio"
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -99,6 +99,15 @@ def _ctl_problems(config: Config, ctl: NotifyCtl, at: Path) -> tuple[Problems, P
     warnings: Problems = []
     if at[-1] != "spec" and ctl.enabled and not ctl.notify_type:
         warnings.append(((*at, "notify_type"), "empty: this notification never fires"))
+    if not ctl.tls_verify:
+        warnings.append(
+            (
+                (*at, "tls_verify"),
+                "false: the certificate of this destination is not checked, so anyone on the "
+                "way can read and change its messages and tokens; trust its CA with "
+                "system.tls.ca_file instead",
+            )
+        )
     channel = ctl.channel
     if channel.check is not None:
         found_errors, found_warnings = channel.check(ctl.settings, config)
@@ -116,18 +125,30 @@ def _ctl_problems(config: Config, ctl: NotifyCtl, at: Path) -> tuple[Problems, P
 
 def _shared_destination_problems(config: Config) -> Problems:
     """Ctls that address one destination (a robot named in two workflows) must agree on its
-    secret and token: a queued delivery is sent with the one its destination has today."""
+    secret and token, and on how it is reached: a queued delivery is sent with what its
+    destination has today."""
     from tidings.yamlsrc import format_path
 
     seen: dict[str, tuple[Path, Any]] = {}
     errors: Problems = []
     for at, _source, ctl in config.ctls():
         try:
-            destination = ctl.channel.destination(ctl.settings, config.system)
+            destination = ctl.destination(config.system)
         except ValueError:
             continue  # its app or mail server is missing: reported on its own
         first = seen.setdefault(destination.key, (at, destination))
         other = first[1]
+        route = ("proxy", "tls_verify")
+        if any(getattr(other, name) != getattr(destination, name) for name in route):
+            errors.append(
+                (
+                    at,
+                    f"this destination is also configured at {format_path(first[0])} with "
+                    "other proxy / tls_verify settings; one robot or URL is reached one way: "
+                    "give both the same",
+                )
+            )
+            continue
         if other.secret != destination.secret or other.token != destination.token:
             field = "token" if other.token != destination.token else "secret"
             errors.append(

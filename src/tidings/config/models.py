@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path as FilePath
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
@@ -71,6 +71,50 @@ class SmtpSettings(Strict):
     def server_port(self) -> int:
         """The port, else the convention of the security: 465 ssl, 587 starttls, 25 none."""
         return self.port or {"ssl": 465, "starttls": 587, "none": 25}[self.security]
+
+
+class ProxySettings(Strict):
+    """The proxy of every HTTP delivery (IM platforms, Feishu apps, webhooks; not mail).
+    When absent, the environment's HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply."""
+
+    address: str = ""  # http(s)://[user:password@]host:port; empty: always directly
+    no_proxy: list[str] = Field(default_factory=list)  # reached directly (docs)
+
+    @field_validator("no_proxy", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # as NO_PROXY writes it: "a.example,10.0.0.0/8"
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        if value.strip():
+            from tidings.net import parse_proxy
+
+            parse_proxy(value)  # a BadAddress never shows the URL (it may hold a password)
+        return value
+
+
+class TlsSettings(Strict):
+    """TLS of HTTP deliveries and of mail (system.smtp)."""
+
+    ca_file: str = ""  # PEM of CAs trusted besides the system's (a private CA)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _pem(cls, value: str) -> str:
+        if value:
+            import ssl
+
+            try:  # only this file: quick, unlike the whole trust store
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=value)
+            except ssl.SSLError:  # an OSError too: first
+                raise ValueError(f"{value} holds no PEM CA certificate") from None
+            except OSError as exc:
+                raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+        return value
 
 
 LARK_BASE_URLS = {"lark": "https://open.feishu.cn", "lark_intl": "https://open.larksuite.com"}
@@ -139,6 +183,8 @@ class System(Strict):
     im_apps: list[ImApp] = Field(default_factory=list)
     api_tokens: list[ApiToken] = Field(default_factory=list)  # `tidings serve` (docs/api.md)
     api_max_body: int = Field(default=1024 * 1024, ge=1024)  # bytes of one request body
+    proxy: ProxySettings | None = None  # None: the environment's (HTTPS_PROXY, NO_PROXY)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
 
     def im_app(self, app_id: str) -> ImApp | None:
         return next((app for app in self.im_apps if app.id == app_id), None)
@@ -246,6 +292,8 @@ class Config(Strict):
         from tidings.redact import url_secrets
 
         found: list[str] = url_secrets(self.system.database_url)
+        if self.system.proxy is not None:
+            found.extend(url_secrets(self.system.proxy.address))
         found.extend(app.app_secret for app in self.system.im_apps if app.app_secret)
         found.extend(t.token for t in self.system.api_tokens if t.token)
         if self.system.smtp is not None and self.system.smtp.password:

@@ -18,9 +18,10 @@ from tidings.schema import UNKNOWN_FIELD, Invalid, Model, Path, before, id_list
 from tidings.statuses import STATUSES
 
 if TYPE_CHECKING:
-    from tidings.channels.base import Channel
+    from tidings.channels.base import Channel, Destination
+    from tidings.channels.ports import SystemView
 
-_COMMON = ("enabled", "webhook_type", "notify_type")
+_COMMON = ("enabled", "webhook_type", "notify_type", "proxy", "tls_verify")
 
 
 def _statuses(value: Any) -> Any:
@@ -34,6 +35,9 @@ class _Common(Model):
     enabled: bool = True
     webhook_type: str
     notify_type: list[str] = field(default_factory=list, metadata=before(_statuses))
+    # tidings extensions: how its destination is reached (docs/configuration.md).
+    proxy: bool = True  # false: directly, never through system.proxy or HTTPS_PROXY
+    tls_verify: bool = True  # false: any certificate is accepted (`tidings check` warns)
 
 
 @dataclass(kw_only=True)
@@ -44,6 +48,8 @@ class NotifyCtl:
     settings: Any  # the model its channel declares (Channel.config_type)
     enabled: bool = True
     notify_type: list[str] = field(default_factory=list)
+    proxy: bool = True
+    tls_verify: bool = True
 
     def sub_config(self) -> Any:
         return self.settings
@@ -57,18 +63,27 @@ class NotifyCtl:
         """The field its settings are written under, e.g. dingding_notification_config."""
         return self.channel.config_key
 
+    def destination(self, system: SystemView | None) -> Destination:
+        """What it addresses, with today's secrets and how it is reached (proxy, TLS)."""
+        destination = self.channel.destination(self.settings, system)
+        if self.proxy and self.tls_verify:
+            return destination
+        return dataclasses.replace(destination, proxy=self.proxy, tls_verify=self.tls_verify)
+
     def secrets(self) -> list[str]:
         """Tokens in its URLs, signing secrets, webhook tokens: to mask in all output."""
         return self.channel.secrets(self.settings)
 
     def to_data(self) -> dict[str, Any]:
         """The ctl as Zadig writes it."""
-        return {
+        data = {
             "enabled": self.enabled,
             "webhook_type": self.webhook_type,
             "notify_type": list(self.notify_type),
             self.config_key: dataclasses.asdict(self.settings),
         }
+        data.update({k: False for k in ("proxy", "tls_verify") if not getattr(self, k)})
+        return data
 
     @classmethod
     def parse(cls, data: Any) -> NotifyCtl:
@@ -126,11 +141,19 @@ def _parse(data: Any, problems: list[tuple[Path, str]]) -> NotifyCtl | None:
         if not _is_http_url(getattr(settings, name)):
             message = "must be an http:// or https:// URL"
             problems.append(((channel.config_key, name), message))
+    if channel.needs_system and kind == "mail":
+        problems.extend(
+            ((name,), "mail is sent through system.smtp: set its ca_file / tls_verify")
+            for name in ("proxy", "tls_verify")
+            if name in data
+        )
     return NotifyCtl(
         webhook_type=kind,
         settings=settings,
         enabled=common.enabled,
         notify_type=common.notify_type,
+        proxy=common.proxy,
+        tls_verify=common.tls_verify,
     )
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
-from tidings.channels.base import Limits, Response
+from tidings.channels.base import Destination, Limits, Response
 from tidings.delivery import pacing
 from tidings.delivery.clock import Clock
-from tidings.delivery.transport import HttpCall, HttpTransport
+from tidings.delivery.transport import BoundTransport, HttpCall, HttpTransport
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -21,11 +21,28 @@ if TYPE_CHECKING:
 class WorkerIO:
     """One per worker: a token fetched for one message serves the next ones."""
 
-    def __init__(self, transport: HttpTransport, clock: Clock, timeout: float) -> None:
+    def __init__(
+        self,
+        transport: HttpTransport | BoundTransport,
+        clock: Clock,
+        timeout: float,
+        *,
+        ca_file: str | None = None,
+        cache: dict[Hashable, Any] | None = None,
+    ) -> None:
         self._transport = transport
         self._clock = clock
         self._timeout = timeout
-        self._cache: dict[Hashable, Any] = {}
+        self._ca_file = ca_file  # system.tls.ca_file: trusted by mail as by HTTP deliveries
+        self._cache: dict[Hashable, Any] = {} if cache is None else cache
+
+    def for_destination(self, destination: Destination) -> WorkerIO:
+        """This I/O for a destination whose ctl says how it is reached (`proxy: false`,
+        `tls_verify: false`): the same cache and clock, the transport bound to it."""
+        if destination.proxy and destination.tls_verify:
+            return self
+        bound = self._transport.for_destination(destination)
+        return WorkerIO(bound, self._clock, self._timeout, ca_file=self._ca_file, cache=self._cache)
 
     @property
     def cache(self) -> dict[Hashable, Any]:
@@ -49,7 +66,7 @@ class WorkerIO:
     ) -> tuple[int, str]:
         from tidings.delivery import smtp
 
-        return await smtp.send(message, recipients, server, self._timeout)
+        return await smtp.send(message, recipients, server, self._timeout, self._ca_file)
 
     def pace(self, key: Hashable, limits: Limits) -> float:
         # The recent send times live in the cache too: ("pace", key).

@@ -1,76 +1,97 @@
-"""Which HTTP proxy a delivery goes through: the environment's, read as curl and requests do.
+"""Which proxy a delivery goes through: `system.proxy` when the configuration has it, else
+the environment's, read as curl and requests read it.
 
-`https_proxy` / `HTTPS_PROXY` for https:// targets, `http_proxy` / `HTTP_PROXY` for http://
-ones, `all_proxy` / `ALL_PROXY` for both; `no_proxy` / `NO_PROXY` lists hosts reached
-directly: `*`, names (which also cover their subdomains; a leading `.` or `*.` is the same),
-IP addresses and networks (`10.0.0.0/8`), each optionally with `:port`. Loopback targets
-(localhost, 127.0.0.0/8, ::1: the sandbox, a local receiver) are never proxied.
+Environment: `https_proxy` / `HTTPS_PROXY` for https:// targets, `http_proxy` / `HTTP_PROXY`
+for http:// ones, `all_proxy` / `ALL_PROXY` for both; `no_proxy` / `NO_PROXY` lists hosts
+reached directly. `system.proxy` gives one proxy for both schemes and its own `no_proxy`.
+A no_proxy entry is `*`, a name (its subdomains too; a leading `.` or `*.` is the same), an
+IP address or network (`10.0.0.0/8`), each optionally with `:port`. Loopback targets
+(localhost, 127.0.0.0/8, ::1: the sandbox, a local receiver) never go through a proxy.
+
+Proxies are http:// (plain to the proxy) or https:// (TLS to the proxy); https:// targets
+are tunnelled through either with CONNECT, so the proxy sees the host, never the message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-from tidings.delivery.http1 import HttpError, _ascii_host, _basic
+from tidings import net
+from tidings.delivery.http.errors import HttpError
+from tidings.net import Proxy as Proxy  # re-exported: what proxy_for answers
 
 if TYPE_CHECKING:
     from ipaddress import IPv4Address, IPv6Address
 
 
-@dataclass(frozen=True)
-class Proxy:
-    """An HTTP proxy: http:// targets are sent to it, https:// ones tunnelled (CONNECT)."""
-
-    host: str
-    port: int
-    # Proxy-Authorization, from user:password@ in its URL: never in a repr.
-    authorization: str | None = field(repr=False)
-
-    @property
-    def shown(self) -> str:  # for messages: never the credentials
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def proxy_for(scheme: str, host: str, port: int, environ: Mapping[str, str]) -> Proxy | None:
-    """The proxy to reach scheme://host:port through, or None to connect directly."""
-    setting = _setting(environ, f"{scheme}_proxy") or _setting(environ, "all_proxy")
-    if not setting or _loopback(host):
-        return None
-    if _bypassed(host, port, _setting(environ, "no_proxy")):
-        return None
-    return parse_proxy(setting)
-
-
-def parse_proxy(setting: str) -> Proxy:
-    """A proxy URL (`http://user:password@proxy:3128`; the scheme may be left out)."""
-    text = setting.strip()
-    if "://" not in text:
-        text = f"http://{text}"
+def parse_proxy(setting: str, where: str = "system.proxy.address") -> Proxy:
+    """tidings.net.parse_proxy, failing a delivery for good when the setting is wrong."""
     try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise HttpError("invalid proxy URL in the environment (HTTPS_PROXY / HTTP_PROXY)") from None
-    scheme = parts.scheme.lower()
-    if scheme != "http":
-        raise HttpError(
-            f"{scheme}:// proxies are not supported: give an http:// proxy in HTTPS_PROXY / "
-            "HTTP_PROXY (https:// targets are still tunnelled through it with TLS)"
-        )
-    if not parts.hostname:
-        raise HttpError("invalid proxy URL in the environment (no host)")
-    authorization = None
-    if parts.username is not None:
-        authorization = _basic(parts.username, parts.password)
-    return Proxy(_ascii_host(parts.hostname), port or 80, authorization)
+        return net.parse_proxy(setting, where)
+    except net.BadAddress as exc:
+        raise HttpError(str(exc), permanent=True) from None
 
 
-def _setting(environ: Mapping[str, str], name: str) -> str:
+class Proxies:
+    """The proxy of each target (None: direct), decided once per scheme, host and port.
+    Settings are read when first needed: a wrong one fails the deliveries that would use
+    it, with the setting's name, and nothing else."""
+
+    def __init__(
+        self,
+        by_scheme: Mapping[str, tuple[str, str]],  # scheme -> (proxy URL, where it is set)
+        no_proxy: Iterable[str] = (),
+    ) -> None:
+        self._settings = {k: v for k, v in by_scheme.items() if v[0].strip()}
+        self._no_proxy = [entry.strip().lower() for entry in no_proxy if entry.strip()]
+        self._chosen: dict[tuple[str, str, int], Proxy | None] = {}
+        self._parsed: dict[str, Proxy] = {}
+
+    @classmethod
+    def configured(cls, address: str, no_proxy: Iterable[str] = ()) -> Proxies:
+        """`system.proxy`: one proxy for http:// and https:// targets ("" for none)."""
+        where = "system.proxy.address"
+        return cls({"http": (address, where), "https": (address, where)}, no_proxy)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Proxies:
+        by_scheme = {}
+        for scheme in ("http", "https"):
+            for name in (f"{scheme}_proxy", "all_proxy"):
+                value, spelled = _setting(environ, name)
+                if value:
+                    by_scheme[scheme] = (value, f"{spelled} in the environment")
+                    break
+        no_proxy, _ = _setting(environ, "no_proxy")
+        return cls(by_scheme, no_proxy.split(","))
+
+    def __bool__(self) -> bool:
+        return bool(self._settings)
+
+    def for_target(self, scheme: str, host: str, port: int) -> Proxy | None:
+        key = (scheme, host, port)
+        if key not in self._chosen:
+            self._chosen[key] = self._choose(scheme, host, port)
+        return self._chosen[key]
+
+    def _choose(self, scheme: str, host: str, port: int) -> Proxy | None:
+        setting = self._settings.get(scheme)
+        if setting is None or _loopback(host) or _bypassed(host, port, self._no_proxy):
+            return None
+        url, where = setting
+        if url not in self._parsed:
+            self._parsed[url] = parse_proxy(url, where)
+        return self._parsed[url]
+
+
+def _setting(environ: Mapping[str, str], name: str) -> tuple[str, str]:
     # The lower-case name first, as curl reads it; either spelling works.
-    return (environ.get(name) or environ.get(name.upper()) or "").strip()
+    for spelled in (name, name.upper()):
+        value = (environ.get(spelled) or "").strip()
+        if value:
+            return value, spelled
+    return "", name.upper()
 
 
 def _loopback(host: str) -> bool:
@@ -91,10 +112,10 @@ def _address(host: str) -> IPv4Address | IPv6Address | None:
         return None
 
 
-def _bypassed(host: str, port: int, no_proxy: str) -> bool:
+def _bypassed(host: str, port: int, no_proxy: list[str]) -> bool:
     host = host.lower().rstrip(".")
-    for raw in no_proxy.replace(" ", "").lower().split(","):
-        entry, wanted = _split_port(raw)
+    for raw in no_proxy:
+        entry, wanted = _split_port(raw.replace(" ", ""))
         if not entry:
             continue
         if entry == "*":

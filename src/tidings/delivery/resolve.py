@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from tidings import channels
 from tidings.channels import identity
 from tidings.channels.base import Destination
 
@@ -35,11 +34,8 @@ def configured(config: Config | None) -> dict[str, Destination]:
     if config is None:
         return found
     for _, _, ctl in config.ctls():
-        sub = ctl.sub_config()
-        if sub is None or ctl.webhook_type not in channels.supported():
-            continue
         try:
-            destination = channels.get(ctl.webhook_type).destination(sub, config.system)
+            destination = ctl.destination(config.system)
         except ValueError:  # its Feishu app or mail server is not configured
             continue
         # Ctls that share a destination agree on its secrets (`tidings check` makes sure).

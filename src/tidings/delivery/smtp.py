@@ -17,15 +17,17 @@ if TYPE_CHECKING:
     from tidings.channels.ports import SmtpServer
 
 
-def _tls_context(server: SmtpServer) -> ssl.SSLContext:
+def _tls_context(server: SmtpServer, ca_file: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=server.ca_file or None)
+    if ca_file:  # system.tls.ca_file: trusted by mail as by HTTP deliveries
+        context.load_verify_locations(cafile=ca_file)
     if not server.tls_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
 
 
-def connection(server: SmtpServer, timeout: float) -> dict[str, Any]:
+def connection(server: SmtpServer, timeout: float, ca_file: str | None = None) -> dict[str, Any]:
     """aiosmtplib keywords for the configured server (AUTH only with a username)."""
     options: dict[str, Any] = {
         "hostname": server.host,
@@ -35,21 +37,25 @@ def connection(server: SmtpServer, timeout: float) -> dict[str, Any]:
         "start_tls": server.security == "starttls",  # False: never upgrade on its own
     }
     if server.security != "none":
-        options["tls_context"] = _tls_context(server)
+        options["tls_context"] = _tls_context(server, ca_file)
     if server.username:
         options.update(username=server.username, password=server.password)
     return options
 
 
 async def send(
-    message: EmailMessage, recipients: list[str], server: SmtpServer, timeout: float
+    message: EmailMessage,
+    recipients: list[str],
+    server: SmtpServer,
+    timeout: float,
+    ca_file: str | None = None,
 ) -> tuple[int, str]:
     """The server's final reply (code, text), a refusal included."""
     import aiosmtplib
 
     try:
         _, reply = await aiosmtplib.send(
-            message, recipients=recipients, **connection(server, timeout)
+            message, recipients=recipients, **connection(server, timeout, ca_file)
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refused = exc.recipients[0] if exc.recipients else None
@@ -73,7 +79,7 @@ def _failure(exc: BaseException) -> TransportFailure:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return TransportFailure(
                 f"the server's certificate is not trusted ({cause.verify_message}) — "
-                "set system.smtp.ca_file to its CA",
+                "add its CA to system.tls.ca_file (or set system.smtp.ca_file)",
                 permanent=True,
             )
         cause = cause.__cause__ or cause.__context__

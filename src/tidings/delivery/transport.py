@@ -7,13 +7,18 @@ address, secret and token meet the request, just before it leaves.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from tidings import __version__
-from tidings.channels.base import Destination, Request, Response, encode_json
+from tidings.channels.base import Destination, Fail, Outcome, Request, Response, Retry, encode_json
 from tidings.channels.ports import TransportFailure
 from tidings.delivery.signing import dingtalk_sign, feishu_sign
+
+if TYPE_CHECKING:
+    from tidings.delivery.http import HttpClient
+    from tidings.delivery.network import Network
 
 USER_AGENT = f"tidings/{__version__}"
 
@@ -24,6 +29,8 @@ class HttpCall:
     url: str  # already percent-encoded: sent exactly as is
     headers: dict[str, str]
     body: bytes
+    proxy: bool = True  # False: straight to the host, whatever proxy is configured
+    tls_verify: bool = True  # False: any certificate is accepted (a ctl's `tls_verify: false`)
 
 
 def prepare(request: Request, destination: Destination, delivery_id: str, now: float) -> HttpCall:
@@ -43,25 +50,48 @@ def prepare(request: Request, destination: Destination, delivery_id: str, now: f
         headers["X-Zadig-Token"] = destination.token
     if request.event_id_header:
         headers[request.event_id_header] = delivery_id
-    return HttpCall(request.method, url, headers, encode_json(body))
+    return HttpCall(
+        request.method,
+        url,
+        headers,
+        encode_json(body),
+        proxy=destination.proxy,
+        tls_verify=destination.tls_verify,
+    )
 
 
 class TransportError(TransportFailure):
-    """The request did not get an HTTP answer (connection refused or reset, timeout, DNS)."""
+    """The request got no usable HTTP answer (connection refused or reset, timeout, DNS, an
+    answer over a limit or malformed). `permanent`: sending again cannot help (an untrusted
+    certificate, a request the transport refuses): the delivery fails at once."""
+
+    def outcome(self) -> Outcome:
+        """What the attempt counts as: retried (same delivery id), or failed at once."""
+        if self.permanent:
+            return Fail(str(self))
+        return Retry(f"network error: {self}")
 
 
 class HttpTransport:
     """One pool of kept-alive connections shared by all sends (connection reuse is most of
-    the speed). HTTP/1.1 over `tidings.delivery.http1`."""
+    the speed), over `tidings.delivery.http`. `network`: the proxy and CAs of the
+    configuration (tidings.delivery.network); by default the environment's proxy."""
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0, network: Network | None = None) -> None:
         self._timeout = timeout
-        self._client = None
+        self._network = network
+        self._client: HttpClient | None = None
 
     async def __aenter__(self) -> HttpTransport:
-        from tidings.delivery.http1 import HttpClient
+        from tidings.delivery.http import HttpClient
 
-        self._client = HttpClient(user_agent=USER_AGENT)
+        network = self._network
+        if network is None:
+            self._client = HttpClient(user_agent=USER_AGENT)
+        else:
+            self._client = HttpClient(
+                user_agent=USER_AGENT, proxies=network.proxies, ca_file=network.ca_file
+            )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -70,20 +100,52 @@ class HttpTransport:
             self._client = None
 
     async def send(self, call: HttpCall, timeout: float | None = None) -> Response:
-        from tidings.delivery.http1 import HttpError
+        from tidings.delivery.http import HttpError
 
         assert self._client is not None, "use HttpTransport as an async context manager"
         limit = min(timeout or self._timeout, self._timeout)
         try:
             answer = await self._client.request(
-                call.method, call.url, call.headers, call.body, limit
+                call.method,
+                call.url,
+                call.headers,
+                call.body,
+                limit,
+                proxy=call.proxy,
+                verify=call.tls_verify,
             )
         except HttpError as exc:
-            raise TransportError(str(exc)) from None
+            message = str(exc)
+            if exc.sent and not exc.permanent:
+                message += " (outcome unknown: the receiver may have the request)"
+            raise TransportError(message, permanent=exc.permanent) from None
         return Response(answer.status, answer.headers, answer.body)
 
+    def for_destination(self, destination: Destination) -> HttpTransport | BoundTransport:
+        """This transport as a channel's own deliver() uses it for `destination`: its calls
+        go with the destination's network settings (`proxy`, `tls_verify` of its ctl)."""
+        if destination.proxy and destination.tls_verify:
+            return self
+        return BoundTransport(self, destination.proxy, destination.tls_verify)
 
-def describe_call(call: HttpCall) -> dict:
+
+@dataclass(frozen=True)
+class BoundTransport:
+    """A transport whose calls all go one way (a ctl's `proxy: false` / `tls_verify: false`)."""
+
+    transport: HttpTransport
+    proxy: bool
+    tls_verify: bool
+
+    def for_destination(self, destination: Destination) -> HttpTransport | BoundTransport:
+        return self.transport.for_destination(destination)
+
+    async def send(self, call: HttpCall, timeout: float | None = None) -> Response:
+        bound = replace(call, proxy=self.proxy, tls_verify=self.tls_verify)
+        return await self.transport.send(bound, timeout)
+
+
+def describe_call(call: HttpCall) -> dict[str, Any]:
     """The call as JSON-able data for previews (redact before showing)."""
     try:
         body = json.loads(call.body)

@@ -25,11 +25,14 @@ from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Retry
 from tidings.delivery import pacing, queue
 from tidings.delivery.clock import Clock
 from tidings.delivery.io import WorkerIO
+from tidings.delivery.network import network_of
 from tidings.delivery.outbox import request_from_json
 from tidings.delivery.resolve import Resolver, Unresolved
 from tidings.delivery.transport import HttpTransport, TransportError, prepare
 from tidings.redact import Redactor
 from tidings.store.db import Store
+
+INTERPRET_INLINE = 64 * 1024  # answer bodies larger than this are interpreted in a thread
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,14 @@ class Worker:
         # SQLite statements take microseconds: running them on the loop costs less than
         # handing each to a thread (and fighting it for the GIL). Network databases get one.
         self._db_inline = store.dialect == "sqlite"
-        self._transport = HttpTransport(timeout=self.settings.timeout)
-        self._io = WorkerIO(self._transport, self.clock, self.settings.timeout)
+        network = network_of(resolver.config)
+        self._transport = HttpTransport(self.settings.timeout, network)
+        self._io = WorkerIO(
+            self._transport,
+            self.clock,
+            self.settings.timeout,
+            ca_file=network.ca_file if network is not None else None,
+        )
         self._batch = queue.Batch()
         self._flusher: asyncio.Task[None] | None = None
         self._watched: set[str] = set()
@@ -283,7 +292,8 @@ class Worker:
         answered = False
         if channel.deliver is not None:
             # Channels with their own protocol or I/O steps (tokens, id lookups, SMTP).
-            outcome, http_status = await channel.deliver(request, destination, row.id, self._io)
+            io = self._io.for_destination(destination)  # its ctl's proxy and tls_verify
+            outcome, http_status = await channel.deliver(request, destination, row.id, io)
             answered = http_status is not None
         else:
             assert channel.interpret is not None, channel.webhook_type
@@ -292,9 +302,12 @@ class Worker:
                 response = await self._transport.send(call, timeout=self.settings.timeout)
                 http_status = response.status
                 answered = True
-                outcome = channel.interpret(response)
+                if len(response.body) > INTERPRET_INLINE:  # large JSON: off the shared loop
+                    outcome = await asyncio.to_thread(channel.interpret, response)
+                else:
+                    outcome = channel.interpret(response)
             except TransportError as exc:
-                outcome = Fail(str(exc)) if exc.permanent else Retry(f"network error: {exc}")
+                outcome = exc.outcome()  # retried, or failed at once (untrusted certificate)
         elapsed = time.perf_counter() - started
         now = self.clock.now()
         attempts = row.attempts + 1

@@ -103,7 +103,7 @@ def plan_event(
         channel = channels.get(ctl.webhook_type)
         sub = _with_dynamic(ctl, values, task, plan, index)
         directory = Directory(config.users, config.groups, task, stage_executors)
-        destination = channel.destination(sub, config.system)
+        destination = ctl.destination(config.system)
         ctx = RenderContext(
             destination.key,
             config.system.language,
@@ -189,7 +189,7 @@ def plan_note(
         plan.skipped.append(Skipped(ctl.webhook_type, "it has no message of its own to send"))
         return plan
     sub = _with_dynamic(ctl, values, None, plan, None)
-    destination = channel.destination(sub, system)
+    destination = ctl.destination(system)
     ctx = RenderContext(destination.key, note.language, instance, system=system)
     requests = channel.render_note(note, sub, ctx)
     plan.planned.extend(_by_destination(channel, destination, requests, source, None))
