@@ -13,7 +13,7 @@ import pytest
 
 from helpers import enqueue_tasks, webhook_config
 from hostile import RawServer, gzip_bomb, ok
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.delivery.http import HttpClient, HttpError
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.worker import Backoff, Settings, Worker

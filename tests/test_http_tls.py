@@ -14,7 +14,7 @@ import pytest
 
 from helpers import enqueue_tasks
 from hostile import RawServer, ok, server_tls
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.delivery.http import HttpClient, HttpError
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.worker import Backoff, Settings, Worker

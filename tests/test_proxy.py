@@ -16,7 +16,7 @@ import pytest
 
 from helpers import enqueue_tasks
 from hostile import server_tls
-from tidings.config import loads
+from tidings.config.loading import loads
 from tidings.delivery.http import HttpClient, HttpError
 from tidings.delivery.proxies import Proxies, parse_proxy
 from tidings.delivery.resolve import Resolver
