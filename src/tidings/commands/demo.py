@@ -14,80 +14,6 @@ from typing import Any
 
 from tidings.commands.output import Output
 
-DEMO_CONFIG = """
-system:
-  address: https://zadig.example.com
-  language: {language}
-  smtp:
-    host: 127.0.0.1
-    port: {smtp_port}
-    security: starttls
-    username: tidings
-    password: demo-smtp-password
-    sender: "Zadig <noreply@example.com>"
-    ca_file: "{smtp_ca}"
-  im_apps:
-    - {{id: feishu-main, type: lark, app_id: cli_demo, app_secret: demo-app-secret,
-        base_url: "{url}"}}
-users:
-  - {{id: 89358827-5137-11ee-b0c5-56d5fd1dd39e, name: admin, email: admin@example.com,
-      phone: "13800000000"}}
-  - {{id: qa, name: qa, email: qa@example.com, phone: "13800000001"}}
-groups:
-  - {{id: testers, name: testers, members: [qa]}}
-workflows:
-  - name: demo-workflow-dev
-    display_name: demo-workflow-dev
-    project: yaml
-    project_display_name: 示例项目
-    notify_ctls:
-      - webhook_type: dingding
-        notify_type: [passed, failed]
-        dingding_notification_config:
-          hook_address: {url}/robot/send?access_token=demo-signed
-          secret: SECdemo0123456789
-          at_mobiles: ["13800000000"]
-      - webhook_type: wechat
-        notify_type: [passed, failed]
-        wechat_notification_config:
-          hook_address: {url}/cgi-bin/webhook/send?key=demo
-          at_users: [zhangsan]
-      - webhook_type: feishu
-        notify_type: [passed, failed]
-        lark_hook_notification_config:
-          hook_address: {url}/open-apis/bot/v2/hook/demo-signed
-          secret: demo_secret
-          at_users: [ou_demo_user]
-      - webhook_type: webhook
-        notify_type: [passed, failed]
-        webhook_notification_config:
-          address: {url}/webhook/demo-receiver
-          token: demo-webhook-token
-      - webhook_type: feishu_app
-        notify_type: [passed, failed]
-        lark_group_notification_config:
-          app_id: feishu-main
-          chat: {{chat_id: oc_demo, chat_name: demo}}
-          at_users: [{{id: ou_demo_qa, id_type: open_id, name: qa}}]
-      - webhook_type: feishu_person
-        notify_type: [failed]
-        lark_person_notification_config:
-          app_id: feishu-main
-          target_users: [{{is_executor: true, id_type: open_id}}]
-      - webhook_type: mail
-        notify_type: [passed, failed]
-        mail_notification_config:
-          target_users:
-            - {{type: task_creator}}
-            - {{type: group, group_id: testers}}
-            - {{type: email, user_name: ops@example.com}}
-      - webhook_type: msteams
-        notify_type: [passed, failed]
-        msteams_notification_config:
-          hook_address: {url}/msteams/demo
-          at_emails: [qa@example.com]
-"""
-
 
 def _tasks() -> list[dict[str, Any]]:
     passed = json.loads(
@@ -140,7 +66,7 @@ async def _demo(language: str, out: Output, database: str, folder: str) -> int:
     from tidings.dispatch.plan import plan_event
     from tidings.dispatch.task import parse_task
     from tidings.notify.texts import TEXTS
-    from tidings.sandbox import DEMO, DEMO_SMTP, Sandbox
+    from tidings.sandbox import DEMO_SMTP, Sandbox
     from tidings.sending.record import deliver_now, record
     from tidings.store.db import Store
 
@@ -148,19 +74,20 @@ async def _demo(language: str, out: Output, database: str, folder: str) -> int:
     failures = 0
     keyword = TEXTS[language]["workflow"]  # robots are set up with this keyword, as users do
     async with Sandbox(smtp=DEMO_SMTP) as sb:
+        sb.add_demo_destinations()  # every platform's demo destinations (sandbox.demo.DEMO)
         sb.dingtalk_robot("demo-signed", secret="SECdemo0123456789", keywords=(keyword,))
-        sb.wecom_robot("demo")
         sb.feishu_bot("demo-signed", secret="demo_secret", keywords=(keyword,))
         # The receiver answers 503 once, so the demo shows a retry with a stable event id.
         sb.webhook_inbox("demo-receiver", script=(503,))
-        [app] = DEMO["feishu_app"]
-        sb.feishu_app(app["app_id"], app["app_secret"], users=app["users"], chats=app["chats"])
-        sb.msteams_webhook("demo")
         assert sb.smtp is not None
-        text = DEMO_CONFIG.format(
-            url=sb.url, language=language, smtp_port=sb.smtp.port, smtp_ca=sb.smtp.cafile
-        )
-        config = loads(text, "demo", {})
+        text = resources.files("tidings.examples").joinpath("demo.yaml").read_text("utf-8")
+        environ = {
+            "SANDBOX": sb.url,
+            "LANGUAGE": language,
+            "SMTP_PORT": str(sb.smtp.port),
+            "SMTP_CA": sb.smtp.cafile or "",
+        }
+        config = loads(text, "demo", environ)
         workflow = config.workflows[0]
         for raw in _tasks():
             task = parse_task(raw)
