@@ -17,10 +17,14 @@ _TOKENISH = re.compile(r"^[A-Za-z0-9_\-=+~%@]{16,}$")
 
 
 def _path_secrets(path: str) -> list[str]:
-    """Token-like segments, and whatever follows /hook/ (Feishu bots: /bot/v2/hook/{token})."""
+    """Token-like segments, whatever follows /hook/ (Feishu bots: /bot/v2/hook/{token}), and
+    the third segment after /services/ (Slack: /services/{team}/{bot}/{secret})."""
     segments = path.split("/")
     found = [seg for seg in segments if _TOKENISH.match(seg)]
     found += [seg for prev, seg in itertools.pairwise(segments) if prev == "hook"]
+    if "services" in segments:
+        after = segments[segments.index("services") + 1 :]
+        found += after[2:3]
     return [seg for seg in found if seg]
 
 
