@@ -25,6 +25,7 @@ _REGISTRY = {
     "feishu_person": ("tidings.channels.feishu_person", "lark_person_notification_config"),
     "mail": ("tidings.channels.mail", "mail_notification_config"),
     "msteams": ("tidings.channels.msteams", "msteams_notification_config"),
+    "slack": ("tidings.channels.slack", "slack_notification_config"),
 }
 
 

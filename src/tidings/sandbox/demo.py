@@ -42,6 +42,7 @@ DEMO: dict[str, tuple[dict[str, Any], ...]] = {
         },
     ),
     "msteams": ({"name": "demo"},),
+    "slack": ({"name": "demo"},),
 }
 """platform -> registrations (same fields as the ``POST /_sandbox/<platform>`` bodies).
 
@@ -51,6 +52,7 @@ with secret SECdemo0123456789. WeCom key "demo". Feishu "demo" needs the keyword
 Feishu app "cli_demo" (secret demo-app-secret; base URL = the sandbox URL) knows users
 ou_demo_admin (13800000000, admin@example.com) and ou_demo_qa (13800000001, qa@example.com)
 and chats oc_demo (bot in it) and oc_no_bot (bot not in it: 230002). Teams webhook "demo".
+Slack webhook "demo" (its URL: `/services/T00SANDBOX/demo/sandbox-demo`).
 """
 
 DEMO_SMTP: dict[str, Any] = {"security": "starttls", "users": {"tidings": "demo-smtp-password"}}

@@ -14,7 +14,7 @@ from tidings.sandbox.clock import Clock
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = ("dingtalk", "wecom", "feishu", "feishu_app", "msteams", "webhook", "mail")
+PLATFORMS = ("dingtalk", "wecom", "feishu", "feishu_app", "msteams", "slack", "webhook", "mail")
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from tidings.sandbox.feishu_app import FeishuApp
 from tidings.sandbox.inbox import Inbox
 from tidings.sandbox.msteams import MsTeams
 from tidings.sandbox.records import PLATFORMS, MessageLog, OnReceive, Received
+from tidings.sandbox.slack import Slack
 from tidings.sandbox.smtp import SmtpSandbox
 from tidings.sandbox.wecom import WeCom
 
@@ -47,6 +48,7 @@ class _Core:
         self.feishu = Feishu(self.log, clock, rate_limits)
         self.feishu_app = FeishuApp(self.log, clock, rate_limits)
         self.msteams = MsTeams(self.log, clock, rate_limits)
+        self.slack = Slack(self.log, clock, rate_limits)
         self.inbox = Inbox(self.log)
         self.smtp: SmtpSandbox | None = None
 
@@ -133,6 +135,10 @@ class _Api:
         self._core.msteams.register(name)
         return f"{self.url}/msteams/{_q(name)}"
 
+    def slack_webhook(self, name: str, archived: bool = False) -> str:
+        """Register a Slack incoming webhook (or archive its channel); returns its URL."""
+        return self.url + self._core.slack.register(name, archived)
+
     @property
     def smtp(self) -> SmtpSandbox | None:
         """The SMTP server (``Sandbox(smtp=...)`` or the demo's), else None."""
@@ -170,6 +176,8 @@ class _Api:
             self.feishu_app(a["app_id"], a["app_secret"], users=a["users"], chats=a["chats"])
         for t in DEMO["msteams"]:
             self.msteams_webhook(t["name"])
+        for w in DEMO["slack"]:
+            self.slack_webhook(w["name"])
         sb = self._sandbox()
         if self._core.smtp is None:  # port = sandbox port + 25 if fixed, else ephemeral
             port = sb.port + DEMO_SMTP_PORT_OFFSET if sb.port else 0
@@ -387,6 +395,7 @@ def build_app(sb: Sandbox) -> web.Application:
         "/open-apis/contact/v3/users/batch_get_id", core.feishu_app.handle_batch_get_id
     )
     app.router.add_post("/msteams/{name}", core.msteams.handle)
+    app.router.add_post("/services/{team}/{name}/{secret}", core.slack.handle)
     control = _Control(sb)
     app.router.add_get("/_sandbox/health", control.health)
     app.router.add_get("/_sandbox/messages", control.messages)
@@ -458,6 +467,8 @@ class _Control:
             )
         if platform == "msteams":
             return sb.msteams_webhook(_str(data, "name"))
+        if platform == "slack":
+            return sb.slack_webhook(_str(data, "name"), bool(data.get("archived")))
         script = data.get("script") or []
         if not isinstance(script, list):
             raise TypeError("script must be a list")
