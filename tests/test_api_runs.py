@@ -213,3 +213,27 @@ def test_other_commands_do_not_import_fastapi(tmp_path, sandbox):
     )
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 30
+
+
+def test_every_run_of_a_server_is_delivered_by_its_one_worker(tmp_path, sandbox):
+    """Three runs started at once share the server's one delivery worker (one pool, one token
+    cache, one pacing state): every attempt of their deliveries names the same worker."""
+    hook = sandbox.webhook_inbox("one-worker")
+    with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+        for _ in range(3):
+            started = api.call("POST", "/api/v1/workflows/wf/tasks", token=RUNNER, body={})
+            assert started.status == 202, started
+
+        def sent() -> list[dict]:
+            rows = api.call("GET", "/api/v1/deliveries?workflow=wf", token=READER).json()
+            return [r for r in rows if r["status"] == "sent"]
+
+        wait_for(lambda: len(sent()) >= 6, what="created and wait_for_approval of three runs")
+        workers = {
+            attempt["worker"]
+            for row in sent()
+            for attempt in api.call("GET", f"/api/v1/deliveries/{row['id']}", token=READER).json()[
+                "attempts_log"
+            ]
+        }
+    assert len(workers) == 1, workers
