@@ -96,7 +96,7 @@ def test_unknown_status_field_and_type_are_errors():
               - webhook_type: dingding
                 notify_type: [sucess]
                 dingding_notification_config: {hook_address: "https://x/robot/send?access_token=1"}
-              - webhook_type: slack
+              - webhook_type: irc
               - webhook_type: webhook
                 notify_types: [passed]
                 webhook_notification_config: {address: "ftp://x"}
@@ -115,13 +115,13 @@ def test_bad_url_and_unknown_type():
         workflows:
           - name: w
             notify_ctls:
-              - webhook_type: slack
+              - webhook_type: irc
               - webhook_type: webhook
                 webhook_notification_config: {address: "ftp://x"}
         """
     )
     text = "\n".join(found)
-    assert "workflows[0].notify_ctls[0].webhook_type: unknown webhook_type 'slack'" in text
+    assert "workflows[0].notify_ctls[0].webhook_type: unknown webhook_type 'irc'" in text
     assert (
         "workflows[0].notify_ctls[1].webhook_notification_config.address: must be an http" in text
     )

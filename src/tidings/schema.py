@@ -90,7 +90,9 @@ class Model:
 
 def as_dict(value: Any) -> Any:
     """A Model as plain data (what pydantic's model_dump gives for the models embedding it)."""
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
 
 
 def _model_check(cls: type) -> Check:

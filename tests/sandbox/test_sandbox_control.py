@@ -64,7 +64,7 @@ async def test_control_rejects_bad_registrations(sb: Sandbox, http: aiohttp.Clie
         0
     ] == 400
     assert (await post(http, f"{sb.url}/_sandbox/feishu", data=b"[]"))[0] == 400
-    assert (await post(http, f"{sb.url}/_sandbox/slack", {"token": "t"}))[0] == 404
+    assert (await post(http, f"{sb.url}/_sandbox/irc", {"token": "t"}))[0] == 404
 
 
 async def test_registration_before_start_and_on_receive(http: aiohttp.ClientSession):

@@ -104,7 +104,7 @@ def encode_json(body: Any) -> bytes:
     return orjson.dumps(body)
 
 
-def http_outcome(response: Response) -> Outcome | None:
+def http_outcome(response: Response) -> Retry | None:
     """What the HTTP status alone decides: 429 and 5xx are retried; None means read the body."""
     if response.status == 429 or response.status >= 500:
         return Retry(f"HTTP {response.status}", after=retry_after(response.headers))

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 WEBHOOK_TYPE = "dingding"
 # 20 messages a minute per robot (over it, the robot is throttled for 10 minutes); 20000-byte body.
-LIMITS = Limits(max_body_bytes=20000, per_minute=20)
+MAX_BODY = 20000
+LIMITS = Limits(max_body_bytes=MAX_BODY, per_minute=20)
 THROTTLE_SECONDS = 600.0
 HEADERS = {"Content-Type": "application/json;charset=utf-8"}
 
@@ -137,7 +138,7 @@ def render(message: Message, config: DingdingConfig, ctx: RenderContext) -> list
         message,
         lambda m: _workflow_body(m, config),
         lambda b: len(encode_json(b)),
-        LIMITS.max_body_bytes,
+        MAX_BODY,
     )
     return [_request(body, ctx, body["msgtype"])]
 
@@ -145,7 +146,7 @@ def render(message: Message, config: DingdingConfig, ctx: RenderContext) -> list
 def render_note(note: Note, config: DingdingConfig, ctx: RenderContext) -> list[Request]:
     """Zadig's notification-job layout: a blue bold title, the content, the people to notify."""
     # The author's markdown is kept as written, only cut to fit the body limit.
-    room = LIMITS.max_body_bytes - 2048
+    room = MAX_BODY - 2048
     content = clip_bytes(note.content, room, note.text("truncated"))
     text = f"### <font color=#3270e3>**{note.title}**</font>\n{content}\n"
     url = escape.safe_url(note.url)

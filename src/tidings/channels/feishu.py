@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 WEBHOOK_TYPE = "feishu"
 # Body at most 20 KB; 5 a second and 100 a minute per bot. Room is kept for timestamp and sign.
-LIMITS = Limits(max_body_bytes=20 * 1024, per_second=5, per_minute=100)
+MAX_BODY = 20 * 1024
+LIMITS = Limits(max_body_bytes=MAX_BODY, per_second=5, per_minute=100)
 _SIGN_ROOM = 120
 HEADERS = {"Content-Type": "application/json"}
 
@@ -150,7 +151,9 @@ def _request(body: dict[str, Any], ctx: RenderContext, label: str) -> Request:
     )
 
 
-def _mention_request(title: str, config: LarkHookConfig, language: str, ctx: RenderContext):
+def _mention_request(
+    title: str, config: LarkHookConfig, language: str, ctx: RenderContext
+) -> Request:
     # The title comes first so a bot protected by a keyword accepts this message too.
     tags = at_tags(config.at_users, config.is_at_all, language)
     body = {"msg_type": "text", "content": {"text": f"{title} {tags}"}}
@@ -162,7 +165,7 @@ def render(message: Message, config: LarkHookConfig, ctx: RenderContext) -> list
         message,
         lambda m: {"msg_type": "interactive", "card": card(m)},
         lambda b: len(encode_json(b)),
-        LIMITS.max_body_bytes - _SIGN_ROOM,
+        MAX_BODY - _SIGN_ROOM,
     )
     requests = [_request(body, ctx, "card")]
     if config.at_users or config.is_at_all:
@@ -173,7 +176,7 @@ def render(message: Message, config: LarkHookConfig, ctx: RenderContext) -> list
 
 def render_note(note: Note, config: LarkHookConfig, ctx: RenderContext) -> list[Request]:
     """Zadig's notification job on Feishu: a blue card with the content as lark_md."""
-    room = LIMITS.max_body_bytes - _SIGN_ROOM - 1024
+    room = MAX_BODY - _SIGN_ROOM - 1024
     elements: list[dict[str, Any]] = [
         {"tag": "div", "text": _lark_md(clip_bytes(note.content, room, note.text("truncated")))}
     ]
@@ -205,7 +208,7 @@ def interpret(response: Response) -> Outcome:
             return Retry(f"code {code}: {message}", after=1.0, code=code)
         if response.status >= 500:
             return Retry(f"HTTP {response.status}, code {code}: {message}", code=code)
-        hint = _HINTS.get(code, "")
+        hint = _HINTS.get(code, "") if isinstance(code, int) else ""
         return Fail(f"code {code}: {message}" + (f" — {hint}" if hint else ""), code)
     decided = http_outcome(response)
     if decided is not None:

@@ -116,10 +116,10 @@ def _people(
                 target = f"stage executor {person.name}"
                 yield _looked_up(user.id_type, person), user.id_type, "", person, target
         elif user.is_executor:
-            person = directory.executor() if directory is not None else None
-            if person is not None:  # else noted by the directory: reported as skipped
-                who = _looked_up(user.id_type, person)
-                yield who, user.id_type, "", person, f"the task creator {person.name}"
+            creator = directory.executor() if directory is not None else None
+            if creator is not None:  # else noted by the directory: reported as skipped
+                who = _looked_up(user.id_type, creator)
+                yield who, user.id_type, "", creator, f"the task creator {creator.name}"
         else:
             target = f"{user.name or user.id} ({user.id_type} {user.id})"
             yield f"{user.id_type}:{user.id}", user.id_type, user.id, None, target

@@ -110,10 +110,12 @@ async def tenant_token(io: SendIO, app: App, stale: str | None) -> str | Outcome
         token = data.get("tenant_access_token")
         if code != 0 or not isinstance(token, str) or not token:
             message = data.get("msg", "")
-            hint = {
+            hints = {
                 10014: "its app_secret is wrong",
                 10003: "its app_id is unknown to the platform (or type lark / lark_intl is wrong)",
-            }.get(code, "check its app_id and app_secret")
+            }
+            hint = hints.get(code, "") if isinstance(code, int) else ""
+            hint = hint or "check its app_id and app_secret"
             return Fail(
                 f"{where}: the open platform refused the app's credentials: code {code}: "
                 f"{message} — {hint}",
@@ -161,7 +163,11 @@ async def lookup(
         if code != 0:
             if response.status >= 500:
                 return Retry(f"user lookup answered HTTP {response.status}", code=code)
-            message = data.get("msg", "") if isinstance(data, dict) else response.body[:200]
+            message = (
+                data.get("msg", "")
+                if isinstance(data, dict)
+                else response.body[:200].decode("utf-8", "replace")
+            )
             hint = (
                 "the app needs contact:user.id:readonly to look users up"
                 if code == _PERMISSION

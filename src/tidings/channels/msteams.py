@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 WEBHOOK_TYPE = "msteams"
 # 28 KB a message, 4 requests a second per webhook.
-LIMITS = Limits(max_body_bytes=28 * 1024, per_second=4)
+MAX_BODY = 28 * 1024
+LIMITS = Limits(max_body_bytes=MAX_BODY, per_second=4)
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 HEADERS = {"Content-Type": "application/json"}
 _HINTS = {
@@ -146,14 +147,14 @@ def render(message: Message, config: MsTeamsConfig, ctx: RenderContext) -> list[
         message,
         lambda m: _workflow_card(m, config),
         lambda b: len(encode_json(b)),
-        LIMITS.max_body_bytes - 512,
+        MAX_BODY - 512,
     )
     return [_request(body, ctx, "card")]
 
 
 def render_note(note: Note, config: MsTeamsConfig, ctx: RenderContext) -> list[Request]:
     """Zadig's notification job on Teams: the title, the author's markdown, the link."""
-    room = LIMITS.max_body_bytes - 4096
+    room = MAX_BODY - 4096
     body = [
         {
             "type": "Container",

@@ -43,7 +43,8 @@ WEBHOOK_TYPE = "slack"
 CONFIG_KEY = "slack_notification_config"
 # 40,000 characters of text; 50 blocks, 3,000 characters a section, 150 a header, 75 a
 # button's text. One message a second per webhook.
-LIMITS = Limits(max_body_bytes=40_000, per_second=1)
+MAX_BODY = 40_000
+LIMITS = Limits(max_body_bytes=MAX_BODY, per_second=1)
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_HEADER = 150
@@ -172,7 +173,7 @@ def _size(body: dict[str, Any]) -> int:
     blocks = body["attachments"][0]["blocks"]
     too_long = any(len((b.get("text") or {}).get("text", "")) > MAX_SECTION for b in blocks)
     if len(blocks) > MAX_BLOCKS or too_long:
-        return LIMITS.max_body_bytes + 1 if LIMITS.max_body_bytes else 1 << 30
+        return MAX_BODY + 1
     return len(encode_json(body))
 
 
@@ -181,8 +182,7 @@ def _request(body: dict[str, Any], ctx: RenderContext, label: str) -> Request:
 
 
 def render(message: Message, config: SlackConfig, ctx: RenderContext) -> list[Request]:
-    limit = (LIMITS.max_body_bytes or 0) - 512
-    body = fit(message, lambda m: _workflow(m, config), _size, limit)
+    body = fit(message, lambda m: _workflow(m, config), _size, MAX_BODY - 512)
     return [_request(body, ctx, "message")]
 
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 WEBHOOK_TYPE = "wechat"
 # markdown.content at most 4096 UTF-8 bytes; 20 messages a minute per robot, failures included.
-LIMITS = Limits(max_content_bytes=4096, per_minute=20)
+MAX_CONTENT = 4096
+LIMITS = Limits(max_content_bytes=MAX_CONTENT, per_minute=20)
 HEADERS = {"Content-Type": "application/json"}
 
 _HINTS = {
@@ -97,7 +98,7 @@ def render(message: Message, config: WechatConfig, ctx: RenderContext) -> list[R
         message,
         lambda m: _content(m, config),
         lambda c: len(c.encode("utf-8")),
-        LIMITS.max_content_bytes,
+        MAX_CONTENT,
     )
     requests = [_markdown(content, ctx)]
     if config.is_at_all:
@@ -113,7 +114,7 @@ def render_note(note: Note, config: WechatConfig, ctx: RenderContext) -> list[Re
     mentions = _mentions(config)
     if mentions:
         content += mentions
-    content = clip_bytes(content, LIMITS.max_content_bytes, note.text("truncated"))
+    content = clip_bytes(content, MAX_CONTENT, note.text("truncated"))
     requests = [_markdown(content, ctx)]
     if config.is_at_all:
         requests.append(_at_all(note.title, ctx))
@@ -133,7 +134,7 @@ def interpret(response: Response) -> Outcome:
         return Ok("ok", code)
     if code in (45009, -1):  # rate limited; system busy
         return Retry(f"errcode {code}: {message}", after=60.0 if code == 45009 else None, code=code)
-    hint = _HINTS.get(code, "")
+    hint = _HINTS.get(code, "") if isinstance(code, int) else ""
     return Fail(f"errcode {code}: {message}" + (f" — {hint}" if hint else ""), code)
 
 

@@ -194,6 +194,7 @@ def send(
     config = load_config(config_path, out)
     plan = _plan(config, workflow, task_path, status, previous_status)
     task = plan.task
+    assert task is not None  # a task event's plan always holds the task as notified
     event = NewEvent(
         kind="task",
         workflow=task.workflow_name,

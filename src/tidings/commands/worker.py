@@ -7,12 +7,16 @@ import json
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from tidings.commands.common import load_config, open_store
 from tidings.commands.output import Output
 
+if TYPE_CHECKING:
+    from tidings.delivery.worker import Final
 
-def _log_line(final, fmt: str) -> str:
+
+def _log_line(final: Final, fmt: str) -> str:
     fields = {
         "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "event": "delivery",
@@ -59,7 +63,7 @@ def run(
     if metrics_port is not None:
         metrics.serve(metrics_port)
 
-    def log(final) -> None:
+    def log(final: Final) -> None:
         out.err(_log_line(final, log_format))
 
     async def main() -> None:

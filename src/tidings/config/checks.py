@@ -7,6 +7,7 @@ Errors stop a configuration from loading; warnings are shown by `tidings check`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 Problems = list[tuple[Path, str]]
 
 
-def pydantic_problems(error: dict[str, Any]) -> list[tuple[Path, str]]:
+def pydantic_problems(error: Mapping[str, Any]) -> list[tuple[Path, str]]:
     """One pydantic error as (path, message)s: a notify_ctl (tidings.schema) lists its own."""
     at = tuple(error["loc"])
     inner = error.get("ctx", {}).get("error")
@@ -39,7 +40,7 @@ def pydantic_problems(error: dict[str, Any]) -> list[tuple[Path, str]]:
     return [(at, pydantic_message(error))]
 
 
-def pydantic_message(error: dict[str, Any]) -> str:
+def pydantic_message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "missing":
         return "field required"

@@ -25,7 +25,7 @@ def read_task(path: str) -> Task:
         raise InputError(f"cannot read task file {source}: {exc.strerror or exc}") from None
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InputError(
             f"{source}: not valid JSON",
             [Problem("", f"{exc.msg} (line {exc.lineno}, column {exc.colno})")],

@@ -220,7 +220,7 @@ def build_message(
         start = datetime.fromtimestamp(task.start_time).strftime("%Y-%m-%d %H:%M:%S")
         end = task.end_time if task.end_time >= task.start_time else 0
         info.append(Line(t["start_time"], start))
-        info.append(Line(t["duration"], go_duration((end or now) - task.start_time)))
+        info.append(Line(t["duration"], go_duration(int((end or now) - task.start_time))))
     info.append(Line(t["remark"], task.remark))
     if task.error and status in ("failed", "timeout", "reject"):
         info.append(Line(t["error"], task.error, block=True))

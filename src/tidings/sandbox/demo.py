@@ -61,3 +61,42 @@ DEMO_SMTP: dict[str, Any] = {"security": "starttls", "users": {"tidings": "demo-
 DEMO_SMTP_PORT_OFFSET = 25
 """The demo SMTP server listens on the sandbox port + 25 when a fixed port is given (8925
 for the CLI's default 8900), else on an ephemeral port (``sb.smtp.port``)."""
+
+
+def demo_addresses(base: str, smtp_port: int | None = None) -> list[tuple[str, str]]:
+    """(what, address) of each demo destination the sandbox registers (tidings.sandbox.DEMO)."""
+    rows = []
+    for robot in DEMO["dingtalk"]:
+        note = f" (secret {robot['secret']})" if robot["secret"] else ""
+        rows.append((f"DingTalk{note}", f"{base}/robot/send?access_token={robot['token']}"))
+    for robot in DEMO["wecom"]:
+        rows.append(("WeCom", f"{base}/cgi-bin/webhook/send?key={robot['key']}"))
+    for bot in DEMO["feishu"]:
+        note = f" (secret {bot['secret']})" if bot["secret"] else ""
+        rows.append((f"Feishu{note}", f"{base}/open-apis/bot/v2/hook/{bot['token']}"))
+    for inbox in DEMO["webhook"]:
+        rows.append(("Webhook (any name)", f"{base}/webhook/{inbox['name']}"))
+    for app in DEMO["feishu_app"]:
+        rows.append(
+            (f"Feishu app {app['app_id']} (secret {app['app_secret']})", f"base_url: {base}")
+        )
+        for chat in app["chats"]:
+            note = "" if chat["bot_in_chat"] else ", bot not in it: 230002"
+            rows.append((f"  chat {chat['name']!r}{note}", f"chat_id {chat['chat_id']}"))
+        for user in app["users"]:
+            rows.append((f"  user {user['name']} ({user['mobile']})", f"open_id {user['open_id']}"))
+    for hook in DEMO["msteams"]:
+        rows.append(("Microsoft Teams", f"{base}/msteams/{hook['name']}"))
+    for hook in DEMO["slack"]:
+        name = hook["name"]
+        rows.append(("Slack", f"{base}/services/T00SANDBOX/{name}/sandbox-{name}"))
+    if smtp_port is not None:
+        host = base.split("://", 1)[1].rsplit(":", 1)[0]
+        [(user, password)] = DEMO_SMTP["users"].items()
+        rows.append(
+            (
+                f"SMTP ({DEMO_SMTP['security']}, {user} / {password})",
+                f"host {host}, port {smtp_port}",
+            )
+        )
+    return rows

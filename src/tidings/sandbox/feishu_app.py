@@ -253,11 +253,11 @@ class FeishuApp:
                 return answer({"code": 10014, "msg": "app secret invalid"})
             now = self._clock()
             expires = self._tokens[app.current][1] if app.current in self._tokens else now
-            if app.current is None or expires - now < TOKEN_RENEW_BELOW_S:
-                app.current = f"t-{secrets.token_hex(20)}"
-                expires = now + TOKEN_LIFETIME_S
-                self._tokens[app.current] = (app_id, expires)
             token = app.current
+            if token is None or expires - now < TOKEN_RENEW_BELOW_S:
+                token = app.current = f"t-{secrets.token_hex(20)}"
+                expires = now + TOKEN_LIFETIME_S
+                self._tokens[token] = (str(app_id), expires)
         return answer(
             {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": int(expires - now)}
         )

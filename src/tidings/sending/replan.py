@@ -103,7 +103,7 @@ def _plan(config: Config, event: _Event) -> Plan:
     if event.kind == "notification":
         note = event.scope.get("note")
         spec = job.typed if job is not None and job.type == "notification" else None
-        if spec is None or not isinstance(note, dict):
+        if job is None or spec is None or not isinstance(note, dict):
             raise InputError(f"{name}: its notification job's message was not kept to re-plan")
         from tidings.notify.content import Note
 
