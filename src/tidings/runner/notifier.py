@@ -119,9 +119,18 @@ class Notifications:
         self.observer.notified(status, job.name if job else None, len(plan.requests()))
 
     def message(
-        self, task: Task, job_name: str, ctl: NotifyCtl, note: Note, values: Mapping[str, str]
+        self,
+        task: Task,
+        job_name: str,
+        ctl: NotifyCtl,
+        note: Note,
+        values: Mapping[str, str],
+        stage_executors: Sequence[str] = (),
     ) -> tuple[list[str], list[str]]:
         """A notification job's message: (its delivery ids, why a part of it sends nothing)."""
+        from tidings.dispatch.recipients import Directory
+
+        directory = Directory(self.config.users, self.config.groups, task, stage_executors)
         plan = plan_note(
             note,
             ctl,
@@ -129,6 +138,7 @@ class Notifications:
             source=f"{self.workflow.name}/jobs/{job_name}/spec",
             values=values,
             system=self.config.system,
+            directory=directory,
         )
         scope = {"job": job_name, "note": dataclasses.asdict(note)}
         key = f"job:{job_name}:send"
