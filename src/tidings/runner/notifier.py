@@ -140,9 +140,12 @@ class Notifications:
             system=self.config.system,
             directory=directory,
         )
-        scope = {"job": job_name, "note": dataclasses.asdict(note)}
+        scope: dict[str, Any] = {"job": job_name, "note": dataclasses.asdict(note)}
+        if stage_executors:
+            scope["stage_executors"] = list(stage_executors)
         key = f"job:{job_name}:send"
-        ids = self._record(plan, task, "notification", "notification", key, scope, notified=False)
+        # The task is kept with it: `retry --replan` finds the task creator's address again.
+        ids = self._record(plan, task, "notification", "notification", key, scope, notified=True)
         return ids, [str(skipped) for skipped in plan.skipped]
 
     def _record(
