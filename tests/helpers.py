@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import textwrap
 from pathlib import Path
@@ -12,6 +13,21 @@ DATA = Path(__file__).parent / "data"
 def seed_task() -> dict:
     """The `workflow` object of the seed document's real webhook request."""
     return json.loads((DATA / "seed_payload.json").read_text("utf-8"))["workflow"]
+
+
+def as_zadig_sends(workflow: dict) -> dict:
+    """The seed's `workflow` object with the keys Zadig's WorkflowNotify always writes and
+    the seed's copy (a v3.2 receiver's view) does not show: the project's display name, the
+    task type, each job's display name, each repository's author."""
+    out = copy.deepcopy(workflow)
+    out.setdefault("project_display_name", out["project_name"])
+    out.setdefault("task_type", "workflow")
+    for stage in out["stages"]:
+        for job in stage["jobs"]:
+            job.setdefault("display_name", job["name"])
+            for repo in (job["spec"] or {}).get("repositories") or []:
+                repo.setdefault("author_name", "")
+    return out
 
 
 def write_json(path: Path, data: object) -> str:

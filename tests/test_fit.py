@@ -212,7 +212,8 @@ def test_short_message_is_not_altered():
         assert "job-001" in text, name
         assert "job-002" in text, name
     content = sent["wechat"][0]["markdown"]["content"]
-    assert "**提交信息**：  \nFix checkout  \n  \nSecond paragraph with detail  \n" in content
+    # Zadig's layout of a commit message of several lines (BuildWorkflowJobContents).
+    assert "**提交信息**：\nFix checkout \n \nSecond paragraph with detail \n" in content
 
 
 def test_message_just_under_the_wecom_limit_is_not_cut():

@@ -4,6 +4,8 @@ runs it with `tidings run-stage`; a cancel while paused ends the task."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from runner_helpers import hook_ctl, run_workflow, statuses, write_config
@@ -225,3 +227,30 @@ def test_a_manual_stage_nobody_may_run_fails_the_task_at_once(tmp_path, sandbox)
     assert task.status == "failed" and "tidings run --creator USER_ID" in task.error
     assert [j.status for j in task.jobs()] == ["skipped"]
     assert statuses(sandbox.received("webhook", "nobody")) == ["failed"]
+
+
+def test_later_notifications_reach_who_ran_the_stage_not_everyone_who_could(tmp_path, sandbox):
+    """Zadig's executedManualStageUsers (manual_exector_id): once the stage was run, its
+    is_stage_executor / stage_executor targets are the person who ran it."""
+    users = [*FEISHU_USERS, {"open_id": "ou_dev", "user_id": "u_dev", "mobile": "13800000008"}]
+    sandbox.feishu_app(APP_ID, APP_SECRET, users=users)
+    hook = sandbox.webhook_inbox("manual-ran")
+    config = Path(_config(tmp_path, sandbox, hook))
+    text = config.read_text("utf-8")
+    text = text.replace("{id: dev, name: Dev}", '{id: dev, name: Dev, phone: "13800000008"}')
+    config.write_text(text.replace("notify_type: [pause]", "notify_type: [pause, passed]"), "utf-8")
+
+    def act(store, task):
+        state.run_stage(store, task.workflow_name, task.task_id, "qa")
+
+    task = run_workflow(
+        tmp_path, str(config), observer=_Operator(tmp_path, act), creator="dev"
+    ).task
+    assert task.status == "passed"
+    titles = [
+        (c.destination, c.body["content"]["header"]["title"]["content"])
+        for c in sandbox.accepted("feishu_app")
+    ]
+    # The pause went to both who could run the stage; the end, to qa who ran it.
+    assert sorted(who for who, title in titles if "等待手动执行" in title) == ["u_dev", "u_qa"]
+    assert [who for who, title in titles if "执行成功" in title] == ["u_qa"]

@@ -34,13 +34,16 @@ def card_of(status: str, **config) -> dict:
 
 @pytest.mark.parametrize(
     ("status", "colour"),
-    [("passed", "good"), ("failed", "attention"), ("timeout", "attention"), ("pause", "warning")],
+    [("passed", "good"), ("failed", "attention"), ("timeout", "warning"), ("pause", "warning")],
 )
 def test_card_is_coloured_by_status_with_an_open_action(status, colour):
+    """sendMSTeamsMessage: the title good for passed and created, attention for failed,
+    warning otherwise; the body below it; an OpenURL action."""
     card = card_of(status)
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
-    header = card["body"][0]
-    assert header["style"] == colour and header["items"][0]["color"] == colour.capitalize()
+    title, body = card["body"][:2]
+    assert title["color"] == colour.capitalize() and title["weight"] == "Bolder"
+    assert body["text"].startswith("**执行用户**：admin  \n**项目名称**：yaml  \n")
     (action,) = card["actions"]
     assert action["type"] == "Action.OpenUrl" and action["title"] == "点击查看更多信息"
     assert action["url"].startswith("https://zadig.example.com/v1/projects/detail/")

@@ -39,7 +39,7 @@ def test_every_problem_is_listed_with_its_path():
         ((sub, "chat", "chat_id"), "field required"),
         (
             (sub, "at_users", 0, "id_type"),
-            "must be one of 'open_id', 'union_id', 'user_id', 'email'; got 'phone'",
+            "must be one of 'open_id', 'union_id', 'user_id', 'email', 'mobile'; got 'phone'",
         ),
         ((sub, "at_users", 1), "must be a mapping"),
         ((sub, "is_at_all"), "must be true or false"),
@@ -101,7 +101,11 @@ def test_a_pydantic_model_embeds_the_same_checks_and_dumps_plain_data():
     held = Holder.model_validate({"ctls": [ctl]})
     assert isinstance(held.ctls[0], NotifyCtl)
     dumped = held.model_dump(mode="json")["ctls"][0]
-    assert dumped["webhook_notification_config"] == {"address": "https://h/x", "token": ""}
+    assert dumped["webhook_notification_config"] == {
+        "address": "https://h/x",
+        "token": "",
+        "task_creator_phone": True,
+    }
     assert NotifyCtl.parse(dumped) == held.ctls[0]
 
     from pydantic import ValidationError
@@ -112,7 +116,11 @@ def test_a_pydantic_model_embeds_the_same_checks_and_dumps_plain_data():
     assert error["loc"] == ("ctls", 1)
     assert error["ctx"]["error"].problems == [
         (("bogus",), "unknown field; check its spelling against docs/configuration.md"),
-        (("webhook_notification_config",), "field required for webhook_type webhook"),
+        (
+            ("webhook_notification_config",),
+            "field required for webhook_type webhook (or, as Zadig before 3.3.0 wrote it, "
+            "webhook_notify.address or webhook_notify.token)",
+        ),
     ]
 
 

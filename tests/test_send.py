@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import WEBHOOK_TOKEN, make_config, seed_task, write_json
+from helpers import WEBHOOK_TOKEN, as_zadig_sends, make_config, seed_task, write_json
 
 
 def test_every_channel_accepted_with_mentions(tmp_path, sandbox, cli):
@@ -37,7 +37,7 @@ def test_webhook_headers_and_payload(tmp_path, sandbox, cli):
     assert headers["content-type"] == "application/json"
     assert headers["user-agent"].startswith("Zadig/")
     assert hook.body["object_kind"] == "workflow" and hook.body["event"] == "workflow"
-    assert hook.body["workflow"] == seed_task()
+    assert hook.body["workflow"] == as_zadig_sends(seed_task())
 
 
 def test_notify_type_filters_and_nothing_to_send_is_success(tmp_path, sandbox, cli):
@@ -150,3 +150,30 @@ def test_mentions_in_commit_messages_never_notify_anyone(tmp_path, sandbox, cli)
     }
     wecom_markdown = sandbox.accepted("wecom")[0]
     assert wecom_markdown.mentions == ["zhangsan"]
+
+
+def test_changed_without_previous_status_compares_with_the_task_before_in_history(
+    tmp_path, sandbox, cli
+):
+    """SendWorkflowTaskNotifications' statusChanged: against task id - 1, as tidings heard of
+    it; a task before that tidings never heard of counts as a change, as in Zadig."""
+    hook = sandbox.webhook_inbox("changes")
+    config = tmp_path / "tidings.yaml"
+    config.write_text(
+        "workflows:\n  - name: demo-workflow-dev\n    notify_ctls:\n"
+        "      - {webhook_type: webhook, notify_type: [changed],"
+        f" webhook_notification_config: {{address: '{hook}'}}}}\n",
+        "utf-8",
+    )
+
+    def send(task_id: int, status: str) -> list[int]:
+        task = write_json(
+            tmp_path / "t.json", {**seed_task(), "task_id": task_id, "status": status}
+        )
+        assert cli("send", "-c", str(config), "-t", task).code == 0
+        return [r.body["workflow"]["task_id"] for r in sandbox.accepted("webhook", "changes")]
+
+    assert send(46, "passed") == [46]  # task 45 unknown: a change
+    assert send(47, "passed") == [46]  # as task 46: no change
+    assert send(48, "failed") == [46, 48]
+    assert send(49, "failed") == [46, 48]

@@ -31,6 +31,8 @@ class Repository(_Snapshot):
     commit_id: str = ""
     commit_url: str = ""
     commit_message: str = ""
+    # An extension: the repository 代码信息 shows, when not the first (Zadig's is_primary).
+    is_primary: bool = False
 
 
 class ServiceModule(_Snapshot):
@@ -46,6 +48,18 @@ class TestResult(_Snapshot):
     failed: int = 0
 
 
+class SonarMetrics(_Snapshot):
+    """SonarQube's figures shown as 扫描结果 (an extension: Zadig reads them from the scan's
+    sonar_get_metrics step)."""
+
+    quality_gate_status: str = ""
+    ncloc: str = ""
+    bugs: str = ""
+    vulnerabilities: str = ""
+    code_smells: str = ""
+    coverage: str = ""
+
+
 class JobSpec(_Snapshot):
     """Build, deploy and test details; every field optional since spec varies by job type."""
 
@@ -55,6 +69,7 @@ class JobSpec(_Snapshot):
     service_name: str | None = None
     service_modules: list[ServiceModule] | None = None
     test_result: TestResult | None = None
+    sonar_metrics: SonarMetrics | None = None
 
 
 class Job(_Snapshot):
@@ -111,81 +126,129 @@ class Task(_Snapshot):
         return [job for stage in self.stages for job in stage.jobs]
 
 
-# Keys of the seed document's real webhook request (specs/seed-zadig-workflow-notification.md),
-# always present in the payload; the other Task fields appear only when they hold a value.
-SEED_WORKFLOW_KEYS: tuple[str, ...] = (
-    "task_creator",
-    "project_name",
-    "task_creator_id",
-    "task_creator_email",
-    "stages",
-    "error",
-    "start_time",
-    "workflow_name",
-    "detail_url",
+# The keys of Zadig's webhook body (webhooknotify/types.go: WorkflowNotify,
+# WorkflowNotifyStage, WorkflowNotifyJobTask, the build and deploy specs), in Go's order: each
+# is always there, "" / 0 / null when the snapshot has no value, as Go writes it.
+WORKFLOW_KEYS: tuple[str, ...] = (
     "task_id",
-    "remark",
+    "project_name",
+    "project_display_name",
+    "workflow_name",
     "workflow_display_name",
-    "end_time",
-    "task_creator_phone",
-    "create_time",
     "status",
-)
-SEED_STAGE_KEYS: tuple[str, ...] = ("status", "start_time", "end_time", "name", "jobs", "error")
-SEED_JOB_KEYS: tuple[str, ...] = (
-    "status",
-    "end_time",
-    "start_time",
-    "spec",
-    "type",
+    "remark",
+    "detail_url",
     "error",
-    "name",
+    "create_time",
+    "start_time",
+    "end_time",
+    "stages",
+    "task_creator",
+    "task_creator_id",
+    "task_creator_phone",
+    "task_creator_email",
+    "task_type",
 )
-SEED_REPOSITORY_KEYS: tuple[str, ...] = (
+STAGE_KEYS: tuple[str, ...] = ("name", "status", "start_time", "end_time", "jobs", "error")
+JOB_KEYS: tuple[str, ...] = (
+    "name",
+    "display_name",
+    "type",
+    "status",
+    "start_time",
+    "end_time",
+    "error",
+    "spec",
+)
+REPOSITORY_KEYS: tuple[str, ...] = (
     "source",
+    "repo_owner",
     "repo_namespace",
-    "branch",
-    "commit_id",
-    "commit_url",
     "repo_name",
+    "branch",
     "prs",
     "tag",
-    "repo_owner",
+    "author_name",
+    "commit_id",
+    "commit_url",
     "commit_message",
 )
+BUILD_SPEC_KEYS: tuple[str, ...] = ("repositories", "image")
+DEPLOY_SPEC_KEYS: tuple[str, ...] = ("env", "service_name", "service_modules")
+BUILD_TYPES = ("zadig-build", "freestyle")  # WorkflowNotifyJobTaskBuildSpec
+DEPLOY_TYPES = ("zadig-deploy", "zadig-helm-deploy")  # WorkflowNotifyJobTaskDeploySpec
+
+# Go's zero value of each key, where it is not "": numbers 0, slices and pointers null.
+_ZERO: dict[str, Any] = {
+    "task_id": 0,
+    "create_time": 0,
+    "start_time": 0,
+    "end_time": 0,
+    "stages": [],
+    "jobs": None,
+    "spec": None,
+    "prs": None,
+    "repositories": None,
+    "service_modules": [],
+}
 
 
-def _dump(model: BaseModel, seed_keys: tuple[str, ...]) -> dict[str, Any]:
-    """Seed keys always, in the seed's order; any other field only when it holds a value."""
+def _dump(model: BaseModel, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Go's keys always, in Go's order (its zero value for what the snapshot lacks); any
+    other field of the snapshot after them, when it holds a value."""
     data = model.model_dump(mode="json", exclude_none=False)
-    out: dict[str, Any] = {key: data.get(key) for key in seed_keys}
+    out: dict[str, Any] = {}
+    for key in keys:
+        value = data.get(key)
+        out[key] = _ZERO.get(key, "") if value is None else value
     for key, value in data.items():
-        if key not in out and value not in (None, "", [], {}):
+        if key not in out and value not in (None, "", [], {}, False):
             out[key] = value
     return out
 
 
-def _spec_payload(spec: JobSpec | None) -> dict[str, Any] | None:
+def _spec_payload(job: Job) -> Any:
+    """A job's spec as Zadig writes it: the build shape for build and freestyle jobs, the
+    deploy shape for deploy jobs, else what the snapshot holds (Zadig: null)."""
+    spec = job.spec
+    if job.type in BUILD_TYPES:
+        out = _dump(spec or JobSpec(), BUILD_SPEC_KEYS)
+        if spec is not None and spec.repositories is not None:
+            out["repositories"] = [_dump(repo, REPOSITORY_KEYS) for repo in spec.repositories]
+        return out
+    if job.type in DEPLOY_TYPES:
+        out = _dump(spec or JobSpec(), DEPLOY_SPEC_KEYS)
+        if spec is not None and spec.service_modules is not None:
+            out["service_modules"] = [
+                _dump(module, ("service_module", "image")) for module in spec.service_modules
+            ]
+        return out
     if spec is None:
         return None
-    data = spec.model_dump(mode="json", exclude_none=True)
-    if spec.repositories is not None:
-        data["repositories"] = [_dump(repo, SEED_REPOSITORY_KEYS) for repo in spec.repositories]
-    return data or None
+    return spec.model_dump(mode="json", exclude_none=True) or None
 
 
 def task_payload(task: Task) -> dict[str, Any]:
-    """The `workflow` object as Zadig's webhook sends it (field for field with the seed)."""
-    out = _dump(task, SEED_WORKFLOW_KEYS)
+    """The `workflow` object as Zadig's webhook sends it: every key of WorkflowNotify, its
+    stages and jobs, whatever the snapshot left out."""
+    out = _dump(task, WORKFLOW_KEYS)
+    out["project_display_name"] = task.project_display_name or task.project_name
+    out["task_type"] = task.task_type or "workflow"
+    release_plan = out.pop("release_plan", None)
+    if release_plan:  # Zadig's newer body names the release plan a task belongs to
+        at = list(out).index("workflow_display_name") + 1
+        items = list(out.items())
+        out = dict([*items[:at], ("release_plan", release_plan), *items[at:]])
     stages = []
     for stage in task.stages:
-        stage_out = _dump(stage, SEED_STAGE_KEYS)
+        stage_out = _dump(stage, STAGE_KEYS)
         jobs = []
         for job in stage.jobs:
-            job_out = _dump(job, SEED_JOB_KEYS)
-            job_out["spec"] = _spec_payload(job.spec)
+            job_out = _dump(job, JOB_KEYS)
+            job_out["display_name"] = job.shown_name
+            job_out["spec"] = _spec_payload(job)
             jobs.append(job_out)
-        stage_out["jobs"] = jobs
+        stage_out["jobs"] = jobs or None
         stages.append(stage_out)
     out["stages"] = stages
     return out

@@ -7,6 +7,8 @@ through `__get_pydantic_core_schema__`, which calls the same check. One definiti
 validator, whichever path loads it.
 
 Unknown keys are errors: a misspelt key would otherwise silently disable a notification.
+A list given as null is an empty list: Zadig's JSON writes an empty slice without `omitempty`
+(at_mobiles, target_users, dynamic_recipients, ...) as null.
 Field types understood: str, bool, int, Any, `X | None`, list[X], Literal[...] and nested
 Models. `before(fn)` in a field's metadata converts the raw value first (like pydantic's
 `mode="before"` validators); a Model's `_prepare(data)` does so for the whole mapping.
@@ -204,6 +206,8 @@ def _literal(choices: tuple[Any, ...]) -> Check:
 
 def _list(item: Check) -> Check:
     def check(value: Any, at: Path, problems: list[tuple[Path, str]]) -> Any:
+        if value is None:  # Go's nil slice, as Zadig writes it
+            return []
         if not isinstance(value, list | tuple):
             problems.append((at, "must be a list"))
             return None

@@ -168,6 +168,11 @@ class DeliveryDetail(DeliveryRow):
     expires_at: float | None = None
     request: dict[str, Any] = Field(description="As stored: no secrets; signed when sent.")
     attempts_log: list[AttemptOut]
+    skipped: list[str] = Field(
+        default_factory=list,
+        description="Why its notify_ctl left someone out when it was planned (a person "
+        "without an address, a dynamic recipient nobody could be found for).",
+    )
 
 
 class RetryOut(BaseModel):

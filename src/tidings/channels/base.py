@@ -58,8 +58,8 @@ class Request:
 
 KEYWORD_HINT = (
     "the robot's keyword (自定义关键词) must appear in every message: workflow notifications "
-    "always hold 工作流 (zh-cn) or Workflow (en-us); put the keyword in the title or content "
-    "of an ad-hoc message"
+    "hold 工作流 (zh-cn) or workflow (en-us) in their titles; put the keyword in the title or "
+    "content of an ad-hoc message"
 )
 
 
@@ -218,6 +218,17 @@ class Channel(Generic[C]):
     recipient_entry: Callable[[str, str], Any] = _same
     check: Callable[[C, ConfigView], tuple[Problems, Problems]] | None = None  # errors, warnings
     needs_system: bool = False  # it needs system.im_apps / system.smtp: not sent ad hoc
+    # Zadig's fields before 3.3.0 that make its settings when the ctl has none (Zadig's
+    # NotifyCtl.GenerateNewNotifyConfigWithOldData): settings field -> deprecated field
+    # (`a.b`: field b inside a); the settings are made when those named in
+    # `deprecated_required` are set, else from whichever is set.
+    deprecated: Mapping[str, str] = field(default_factory=dict)
+    deprecated_required: tuple[str, ...] = ()
+    # A task paused before a manual stage reads 等待手动执行 here, not 暂停 (Zadig: its Feishu
+    # channels, and the manual-stage message of mail and feishu_person), and, with
+    # `pending_stage_line`, names the stage (待执行阶段).
+    manual_pause: bool = False
+    pending_stage_line: bool = False
 
     def secrets(self, config: C) -> list[str]:
         """The secret values of these settings: tokens in its URLs, signing secrets."""

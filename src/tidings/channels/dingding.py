@@ -65,14 +65,18 @@ def destination(config: DingdingConfig, system: SystemView | None = None) -> Des
     return Destination(key=key, url=config.hook_address, secret=config.secret or None)
 
 
-def _mention_line(config: DingdingConfig, language: str) -> str:
-    """`##### **相关人员**: @138...@139...` — DingTalk only notifies mobiles written in the text."""
-    people = [f"@{m}" for m in (*config.at_mobiles, *config.at_user_ids)]
+MENTION_PREFIX = "##### **相关人员**:"  # Zadig's, in Chinese whatever the language
+
+
+def _mention_line(config: DingdingConfig) -> str:
+    """`##### **相关人员**: @138...@139...` — DingTalk notifies only the mobiles (and user
+    ids) written in the text; without any, `@所有人` for is_at_all (buildDingDingMarkdownText)."""
+    people = [*config.at_mobiles, *config.at_user_ids]
+    if people:
+        return f"{MENTION_PREFIX} @{'@'.join(people)}"
     if config.is_at_all:
-        people.append("@" + texts.TEXTS[language]["at_all"])
-    if not people:
-        return ""
-    return f"##### **{texts.TEXTS[language]['mentions']}**: {''.join(people)}"
+        return f"{MENTION_PREFIX} @{texts.TEXTS[texts.ZH_CN]['at_all']}"
+    return ""
 
 
 def _at(config: DingdingConfig) -> dict:
@@ -92,34 +96,39 @@ def action_url(url: str) -> str:
     return f"dingtalk://dingtalkclient/page/link?url={quote(url, safe='')}&pc_slide=false"
 
 
-def _workflow_body(message: Message, config: DingdingConfig) -> dict:
-    colour = texts.colour(message.status)
-    title = md.title_text(message)
-    text = f'### <font color="{colour}"><b>{title}</b></font> \n'
-    text += md.body(message, prefix="##### ", job_separator="\n\n---\n\n")
-    plain_title = escape.plain(message.plain_title())
-    url = escape.safe_url(message.url)
+def _message(title: str, text: str, url: str | None, link: str, config: DingdingConfig) -> dict:
+    """Zadig's BuildDingDingMessage: an actionCard with the link as its button, or, to
+    mention people, markdown with the link and the mention line after the text."""
     if _has_mentions(config) or not url:
+        text = text.strip()
         if url:
-            text += f"\n\n[{message.link_text}]({url})"
-        mentions = _mention_line(config, message.language)
-        if mentions:
-            text += "\n\n" + mentions
+            text = f"{text}\n\n[{link}]({url})"
+        mentions = _mention_line(config)
+        if mentions and MENTION_PREFIX not in text:
+            text = f"{text}\n{mentions}"
         return {
             "msgtype": "markdown",
-            "markdown": {"title": plain_title, "text": text},
+            "markdown": {"title": title, "text": text.strip()},
             "at": _at(config),
         }
     return {
         "msgtype": "actionCard",
         "actionCard": {
-            "title": plain_title,
-            "text": text,
             "hideAvatar": "0",
             "btnOrientation": "0",
-            "btns": [{"title": message.link_text, "actionURL": action_url(url)}],
+            "text": text,
+            "title": title,
+            "btns": [{"title": link, "actionURL": action_url(url)}],
         },
+        "at": _at(config),
     }
+
+
+def _workflow_body(message: Message, config: DingdingConfig) -> dict:
+    text = md.heading(message, dingtalk=True)
+    text += md.body(message, prefix="##### ", job_separator="\n\n---\n\n")
+    title = escape.plain(message.plain_title())
+    return _message(title, text, escape.safe_url(message.url), message.link_text, config)
 
 
 def _request(body: dict, ctx: RenderContext, label: str) -> Request:
@@ -144,23 +153,17 @@ def render(message: Message, config: DingdingConfig, ctx: RenderContext) -> list
 
 
 def render_note(note: Note, config: DingdingConfig, ctx: RenderContext) -> list[Request]:
-    """Zadig's notification-job layout: a blue bold title, the content, the people to notify."""
+    """Zadig's notification job on DingTalk (generateDingDingNotificationMessage): a blue
+    bold title, the content, the people to notify; the link as the card's button."""
     # The author's markdown is kept as written, only cut to fit the body limit.
     room = MAX_BODY - 2048
     content = clip_bytes(note.content, room, note.text("truncated"))
-    text = f"### <font color=#3270e3>**{note.title}**</font>\n{content}\n"
-    url = escape.safe_url(note.url)
-    if url:
-        text += f"\n[{note.text('more')}]({url})\n"
-    mentions = _mention_line(config, note.language)
-    if mentions:
-        text += mentions
-    body = {
-        "msgtype": "markdown",
-        "markdown": {"title": note.title, "text": text},
-        "at": _at(config),
-    }
-    return [_request(body, ctx, "markdown")]
+    mentions = ""
+    if config.at_mobiles or config.at_user_ids:
+        mentions = f"{MENTION_PREFIX} @{'@'.join([*config.at_mobiles, *config.at_user_ids])} \n"
+    text = f"### <font color={texts.APPROVAL_COLOUR}>**{note.title}**</font>\n{content}\n{mentions}"
+    body = _message(note.title, text, escape.safe_url(note.url), note.text("more"), config)
+    return [_request(body, ctx, body["msgtype"])]
 
 
 def interpret(response: Response) -> Outcome:
@@ -200,5 +203,11 @@ CHANNEL = Channel(
     mentions="at_mobiles",
     at_all="is_at_all",
     secret_fields=("secret",),
-    recipient_fields={"mobile": "at_mobiles", "user id": "at_user_ids"},
+    recipient_fields={"mobile": "at_mobiles", "user_id": "at_user_ids"},
+    deprecated={
+        "hook_address": "dingding_webhook",
+        "at_mobiles": "at_mobiles",
+        "is_at_all": "is_at_all",
+    },
+    deprecated_required=("dingding_webhook",),
 )

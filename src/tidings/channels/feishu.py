@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape, identity
+from tidings.channels import markdown as md
 from tidings.channels.base import (
     KEYWORD_HINT,
     Channel,
@@ -28,7 +29,7 @@ from tidings.channels.base import (
     http_outcome,
 )
 from tidings.notify import texts
-from tidings.notify.content import Line, Message, Note
+from tidings.notify.content import Message, Note
 from tidings.schema import IDS, Model
 
 if TYPE_CHECKING:
@@ -68,73 +69,68 @@ def destination(config: LarkHookConfig, system: SystemView | None = None) -> Des
     return Destination(key=key, url=config.hook_address, secret=config.secret or None)
 
 
-def _md_line(item: Line) -> str:
-    value = escape.lark_md(item.value, block=item.block)
-    links = []
-    for text, url in item.links:
-        safe = escape.safe_url(url)
-        links.append(f"[{escape.lark_md(text)}]({safe})" if safe else escape.lark_md(text))
-    shown = " ".join(part for part in (value, " ".join(links)) if part)
-    if item.block and "\n" in shown:
-        shown = "\n" + shown
-    return f"**{item.label}**：{shown}"
+def _field(content: str) -> dict[str, Any]:
+    return {"is_short": False, "text": {"content": content, "tag": "lark_md"}}
 
 
-def _lark_md(content: str) -> dict[str, str]:
-    return {"tag": "lark_md", "content": content}
+def _card(template: str, title: str, elements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Zadig's LarkCard: the header, then i18n_elements.zh_cn (its only language)."""
+    return {
+        "config": {"wide_screen_mode": True},
+        "header": {"template": template, "title": {"content": title, "tag": "plain_text"}},
+        "i18n_elements": {"zh_cn": elements},
+    }
 
 
 def card(message: Message, header_template: str | None = None) -> dict[str, Any]:
-    """Zadig's card: base info as fields, a block per job, the link button."""
-    elements: list[dict[str, Any]] = [
-        {
-            "tag": "div",
-            "fields": [{"is_short": False, "text": _lark_md(_md_line(i))} for i in message.info],
-        }
-    ]
+    """Zadig's card: the info lines as fields of one div, a div per job, the link button."""
+    info = [_field(md.line(item, "", escape.lark_md)) for item in message.info]
+    elements: list[dict[str, Any]] = [{"fields": info, "tag": "div"}] if info else []
     status_label = message.text("status")
     for job in message.jobs:
-        lines = [
-            f"**{job.type_text}**: {escape.lark_md(job.name)}    "
-            f"**{status_label}**: {job.status_text}",
-            *(_md_line(item) for item in job.lines),
-        ]
-        elements.append({"tag": "div", "text": _lark_md("\n".join(lines))})
+        block = md.job_block(job, status_label, escape.lark_md)
+        elements.append({"fields": [_field(block)], "tag": "div"})
     if message.hidden_jobs:
-        elements.append({"tag": "div", "text": _lark_md(message.hidden_jobs_line())})
+        elements.append({"fields": [_field(message.hidden_jobs_line())], "tag": "div"})
     url = escape.safe_url(message.url)
     if url:
-        elements.append(_button(message.link_text, url))
-    return {
-        "config": {"wide_screen_mode": True},
-        "header": {
-            "template": header_template or texts.feishu_template(message.status),
-            "title": {"tag": "plain_text", "content": escape.plain(message.plain_title())},
-        },
-        "elements": elements,
-    }
+        elements.append(button(message.link_text, url))
+    if header_template is None:  # the approval message is green (getApproveNotificationContent)
+        header_template = "green" if message.approval else texts.feishu_template(message.status)
+    return _card(header_template, escape.plain(message.plain_title()), elements)
 
 
-def _button(text: str, url: str) -> dict[str, Any]:
-    return {
-        "tag": "action",
-        "actions": [
-            {
-                "tag": "button",
-                "text": {"tag": "plain_text", "content": text},
-                "type": "primary",
-                "url": url,
-            }
-        ],
+def note_card(note: Note, room: int) -> dict[str, Any]:
+    """Zadig's notification job card (sendLarkMessage): blue, the title, the content as
+    lark_md, the link button."""
+    content = clip_bytes(note.content, room, note.text("truncated"))
+    elements = [{"fields": [_field(content)], "tag": "div"}]
+    url = escape.safe_url(note.url)
+    if url:
+        elements.append(button(note.text("more"), url))
+    return _card("blue", note.title, elements)
+
+
+def button(text: str, url: str) -> dict[str, Any]:
+    action = {
+        "tag": "button",
+        "text": {"content": text, "tag": "plain_text"},
+        "type": "primary",
+        "url": url,
     }
+    return {"tag": "action", "actions": [action]}
 
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_\-.@]")
 
 
 def at_tags(user_ids: list[str], at_all: bool, language: str) -> str:
-    """`<at user_id="ou_x"></at>` for each id (from the config, sanitised), then everyone."""
-    tags = [f'<at user_id="{_SAFE_ID.sub("", uid)}"></at>' for uid in user_ids]
+    """`<at user_id="ou_x"></at>` for each id (from the config, sanitised; an email address,
+    as dynamic_recipients may add, as `<at email="…">`), then everyone."""
+    tags = [
+        f'<at {"email" if "@" in uid else "user_id"}="{_SAFE_ID.sub("", uid)}"></at>'
+        for uid in user_ids
+    ]
     if at_all:
         tags.append(f'<at user_id="all">{texts.TEXTS[language]["at_all"]}</at>')
     return " ".join(tags)
@@ -175,22 +171,9 @@ def render(message: Message, config: LarkHookConfig, ctx: RenderContext) -> list
 
 
 def render_note(note: Note, config: LarkHookConfig, ctx: RenderContext) -> list[Request]:
-    """Zadig's notification job on Feishu: a blue card with the content as lark_md."""
-    room = MAX_BODY - _SIGN_ROOM - 1024
-    elements: list[dict[str, Any]] = [
-        {"tag": "div", "text": _lark_md(clip_bytes(note.content, room, note.text("truncated")))}
-    ]
-    url = escape.safe_url(note.url)
-    if url:
-        elements.append(_button(note.text("more"), url))
-    body = {
-        "msg_type": "interactive",
-        "card": {
-            "config": {"wide_screen_mode": True},
-            "header": {"template": "blue", "title": {"tag": "plain_text", "content": note.title}},
-            "elements": elements,
-        },
-    }
+    """A notification job on the Feishu bot (an extension: Zadig's notification job has no
+    Feishu bot): the card of Zadig's Feishu app notification job, then the mentions."""
+    body = {"msg_type": "interactive", "card": note_card(note, MAX_BODY - _SIGN_ROOM - 1024)}
     requests = [_request(body, ctx, "card")]
     if config.at_users or config.is_at_all:
         requests.append(_mention_request(note.title, config, note.language, ctx))
@@ -231,5 +214,12 @@ CHANNEL = Channel(
     mentions="at_users",
     at_all="is_at_all",
     secret_fields=("secret",),
-    recipient_fields={"user id": "at_users"},
+    recipient_fields={"user_id": "at_users", "email": "at_users"},
+    deprecated={
+        "hook_address": "feishu_webhook",
+        "at_users": "lark_user_ids",
+        "is_at_all": "is_at_all",
+    },
+    deprecated_required=("feishu_webhook",),
+    manual_pause=True,
 )

@@ -20,7 +20,7 @@ from tidings.channels.feishu_openapi import (
     preview,
     recipient_entry,
 )
-from tidings.notify.content import Message
+from tidings.notify.content import Message, Note
 from tidings.schema import Model
 
 if TYPE_CHECKING:
@@ -28,7 +28,16 @@ if TYPE_CHECKING:
 
 WEBHOOK_TYPE = "feishu_app"
 CONFIG_KEY = "lark_group_notification_config"
-__all__ = ["CHANNEL", "LIMITS", "deliver", "destination", "interpret", "preview", "render"]
+__all__ = [
+    "CHANNEL",
+    "LIMITS",
+    "deliver",
+    "destination",
+    "interpret",
+    "preview",
+    "render",
+    "render_note",
+]
 
 
 @dataclass
@@ -49,6 +58,9 @@ def check(config: LarkGroupConfig, view: ConfigView) -> tuple[Problems, Problems
     for index, user in enumerate(config.at_users):
         if not user.id:
             errors.append(((CONFIG_KEY, "at_users", index, "id"), "must not be empty"))
+        if user.id_type == "mobile":
+            message = "a group message mentions by id or email; only feishu_person finds by phone"
+            errors.append(((CONFIG_KEY, "at_users", index, "id_type"), message))
     return errors, []
 
 
@@ -65,27 +77,42 @@ def _chat(config: LarkGroupConfig) -> str:
     return f"{chat.chat_name} ({chat.chat_id})" if chat.chat_name else chat.chat_id
 
 
-def render(message: Message, config: LarkGroupConfig, ctx: RenderContext) -> list[Request]:
-    def send(msg_type: str, content: dict, label: str) -> Request:
-        return feishu_openapi.message_request(
-            WEBHOOK_TYPE,
-            ctx.destination,
-            receive_id_type="chat_id",
-            receive_id=config.chat.chat_id,
-            msg_type=msg_type,
-            content=content,
-            label=label,
-            target=_chat(config),
-        )
+def _send(
+    config: LarkGroupConfig, ctx: RenderContext, msg_type: str, content: dict, label: str
+) -> Request:
+    return feishu_openapi.message_request(
+        WEBHOOK_TYPE,
+        ctx.destination,
+        receive_id_type="chat_id",
+        receive_id=config.chat.chat_id,
+        msg_type=msg_type,
+        content=content,
+        label=label,
+        target=_chat(config),
+    )
 
-    requests = [send("interactive", feishu_openapi.card_content(message), "card")]
+
+def _card_and_mentions(
+    card: dict, title: str, config: LarkGroupConfig, language: str, ctx: RenderContext
+) -> list[Request]:
+    """The card, then a text message mentioning the people, as Zadig sends them."""
+    requests = [_send(config, ctx, "interactive", card, "card")]
     if config.at_users or config.is_at_all:
-        title = escape.plain(message.short_title())
-        text = feishu_openapi.mention_text(
-            title, config.at_users, config.is_at_all, message.language
-        )
-        requests.append(send("text", text, "mentions"))
+        text = feishu_openapi.mention_text(title, config.at_users, config.is_at_all, language)
+        requests.append(_send(config, ctx, "text", text, "mentions"))
     return requests
+
+
+def render(message: Message, config: LarkGroupConfig, ctx: RenderContext) -> list[Request]:
+    card = feishu_openapi.card_content(message)
+    title = escape.plain(message.short_title())
+    return _card_and_mentions(card, title, config, message.language, ctx)
+
+
+def render_note(note: Note, config: LarkGroupConfig, ctx: RenderContext) -> list[Request]:
+    """Zadig's notification job to a group (sendLarkMessage): the blue card, the mentions."""
+    card = feishu_openapi.note_content(note)
+    return _card_and_mentions(card, escape.plain(note.title), config, note.language, ctx)
 
 
 CHANNEL = Channel(
@@ -95,12 +122,21 @@ CHANNEL = Channel(
     limits=LIMITS,
     destination=destination,
     render=render,
+    render_note=render_note,
     deliver=deliver,
     preview=preview,
     sandbox="feishu_app",
     escape=escape.lark_md,
-    recipient_fields={"email": "at_users", "user id": "at_users"},
+    recipient_fields={"email": "at_users", "user_id": "at_users"},
     recipient_entry=recipient_entry,
     check=check,
     needs_system=True,
+    deprecated={
+        "app_id": "feishu_app_id",
+        "chat": "feishu_chat",
+        "at_users": "lark_at_users",
+        "is_at_all": "is_at_all",
+    },
+    deprecated_required=("feishu_app_id", "feishu_chat"),
+    manual_pause=True,
 )

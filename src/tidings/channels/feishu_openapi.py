@@ -46,7 +46,7 @@ from tidings.channels.feishu_steps import (
 )
 from tidings.channels.ports import TransportFailure
 from tidings.notify import texts
-from tidings.notify.content import Message
+from tidings.notify.content import Message, Note
 from tidings.people import Person
 from tidings.redact import MASK
 from tidings.schema import Model, before
@@ -73,8 +73,9 @@ _HINTS = {
 
 # --- configuration ------------------------------------------------------------------------
 
-# Feishu receive_id_type values a person can be addressed by (specs/platforms.md).
-LARK_ID_TYPES = ("open_id", "union_id", "user_id", "email")
+# Feishu receive_id_type values a person can be addressed by (specs/platforms.md); and
+# `mobile` (an extension, feishu_person): the person is looked up by phone when sent.
+LARK_ID_TYPES = ("open_id", "union_id", "user_id", "email", "mobile")
 
 
 def _user_id_type(value: Any) -> Any:
@@ -87,7 +88,7 @@ class LarkUser(Model):
     (is_executor) or whoever may run the manual stage the task waits at (is_stage_executor)."""
 
     id: str = ""
-    id_type: Literal["open_id", "union_id", "user_id", "email"] = dataclass_field(
+    id_type: Literal["open_id", "union_id", "user_id", "email", "mobile"] = dataclass_field(
         default="user_id", metadata=before(_user_id_type)
     )
     name: str = ""
@@ -103,8 +104,10 @@ class LarkChat(Model):
 
 
 def recipient_entry(kind: str, value: str) -> LarkUser:
-    """A person named by dynamic_recipients, as an at_users / target_users entry."""
-    return LarkUser(id=value, id_type="email" if kind == "email" else "user_id")
+    """A person named by dynamic_recipients, as an at_users / target_users entry (a mobile
+    only for feishu_person, which looks the person up when it sends)."""
+    id_type = {"email": "email", "mobile": "mobile"}.get(kind, "user_id")
+    return LarkUser(id=value, id_type=id_type)  # type: ignore[arg-type]
 
 
 def app_problems(config_key: str, app_ref: str, config: ConfigView) -> Problems:
@@ -148,6 +151,13 @@ def card_content(message: Message) -> dict[str, Any]:
     from tidings.channels.feishu import card
 
     return fit(message, card, lambda c: len(encode_json(c)), MAX_CARD_BYTES - 256)
+
+
+def note_content(note: Note) -> dict[str, Any]:
+    """A notification job's card (Zadig's sendLarkMessage), within the 30 KB limit."""
+    from tidings.channels.feishu import note_card
+
+    return note_card(note, MAX_CARD_BYTES - 2048)
 
 
 def message_request(

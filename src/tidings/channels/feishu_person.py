@@ -22,12 +22,12 @@ from tidings.channels.feishu_openapi import (
     preview,
     recipient_entry,
 )
-from tidings.notify.content import Message
+from tidings.notify.content import Message, Note
+from tidings.people import Person
 from tidings.schema import Model
 
 if TYPE_CHECKING:
     from tidings.channels.ports import ConfigView, SystemView
-    from tidings.people import Person
 
 WEBHOOK_TYPE = "feishu_person"
 CONFIG_KEY = "lark_person_notification_config"
@@ -40,6 +40,7 @@ __all__ = [
     "interpret",
     "preview",
     "render",
+    "render_note",
 ]
 
 
@@ -82,7 +83,16 @@ def describe(request: Request, destination: Destination) -> str:
 
 
 def render(message: Message, config: LarkPersonConfig, ctx: RenderContext) -> list[Request]:
-    content = feishu_openapi.card_content(message)
+    return _to_each(feishu_openapi.card_content(message), config, ctx)
+
+
+def render_note(note: Note, config: LarkPersonConfig, ctx: RenderContext) -> list[Request]:
+    """Zadig's notification job to each person (sendLarkMessage): the blue card."""
+    return _to_each(feishu_openapi.note_content(note), config, ctx)
+
+
+def _to_each(content: dict, config: LarkPersonConfig, ctx: RenderContext) -> list[Request]:
+    """The card to each person, once."""
     requests: dict[str, Request] = {}
     for person_id, id_type, receive_id, person, target in _people(config, ctx):
         key = identity.key(ctx.destination, person_id)
@@ -120,6 +130,9 @@ def _people(
             if creator is not None:  # else noted by the directory: reported as skipped
                 who = _looked_up(user.id_type, creator)
                 yield who, user.id_type, "", creator, f"the task creator {creator.name}"
+        elif user.id_type == "mobile":  # looked up by phone when sent
+            person = Person(user.name or user.id, phone=user.id)
+            yield _looked_up("user_id", person), "user_id", "", person, f"{person.name}"
         else:
             target = f"{user.name or user.id} ({user.id_type} {user.id})"
             yield f"{user.id_type}:{user.id}", user.id_type, user.id, None, target
@@ -137,13 +150,20 @@ CHANNEL = Channel(
     limits=LIMITS,
     destination=destination,
     render=render,
+    render_note=render_note,
     deliver=deliver,
     preview=preview,
     describe=describe,
     sandbox="feishu_app",
     escape=escape.lark_md,
-    recipient_fields={"email": "target_users", "user id": "target_users"},
+    recipient_fields={
+        "email": "target_users",
+        "user_id": "target_users",
+        "mobile": "target_users",
+    },
     recipient_entry=recipient_entry,
     check=check,
     needs_system=True,
+    manual_pause=True,
+    pending_stage_line=True,
 )

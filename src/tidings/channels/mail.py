@@ -28,7 +28,7 @@ from tidings.channels.base import (
 )
 from tidings.channels.ports import TransportFailure
 from tidings.notify import texts
-from tidings.notify.content import Line, Message
+from tidings.notify.content import Line, Message, Note
 from tidings.people import Target
 from tidings.redact import MASK
 from tidings.schema import Model
@@ -125,95 +125,104 @@ def describe(request: Request, destination: Destination) -> str:
 
 
 def subject(message: Message) -> str:
-    """`👍 工作流 name#12 执行成功`: one line, whatever the name holds."""
+    """Zadig's mailTplTitle, one line whatever the name holds: `👍 工作流 name#12 执行成功`;
+    the approval message's `⚠️工作流 name #12 等待审批`."""
     name = " ".join(message.display_name.split())
-    return f"{message.icon} {message.task_type_text} {name}#{message.task_id} {message.status_text}"
+    kind, task_id, status = message.task_type_text, message.task_id, message.status_text
+    if message.approval:
+        return f"{message.icon}{kind} {name} #{task_id} {status}"
+    return f"{message.icon} {kind} {name}#{task_id} {status}"
 
 
-def _links_text(item: Line) -> str:
-    return " ".join(f"{text} ({url})" for text, url in item.links if escape.safe_url(url))
+def _line(item: Line) -> str:
+    """One line of mailTplBaseInfo / mailJobTplcontent: `label：value \n`, raw text."""
+    head = f"{item.label}{item.sep}"
+    if item.kind == "list":
+        return f"{head}  \n" + "".join(f"{part}  \n" for part in item.value.split("\n"))
+    if item.kind == "report":
+        return f"{head}{item.value}\n \n" if item.value else f"{head} \n"
+    value = item.value
+    if item.links:  # markdown links; the commit's with spaces inside the parentheses
+        value += " " + " ".join(
+            f"[{text}]({url})" if text.startswith("#") else f"[{text}]( {url} )"
+            for text, url in item.links
+        )
+    return f"{head}{value} \n"
 
 
-def _links_html(item: Line) -> str:
-    parts = []
-    for text, url in item.links:
-        safe = escape.safe_url(url)
-        if safe:
-            parts.append(f'<a href="{html.escape(safe)}">{html.escape(text)}</a>')
-    return " ".join(parts)
-
-
-def _content(message: Message) -> tuple[list[str], list[str]]:
-    """The info lines and job blocks, as (text lines, HTML lines)."""
-    text: list[str] = []
-    markup: list[str] = []
-
-    def line(item: Line) -> None:
-        value = item.value.replace("\r\n", "\n")
-        shown = " ".join(p for p in (value, _links_text(item)) if p)
-        shown_html = " ".join(p for p in (html.escape(value), _links_html(item)) if p)
-        newline = "\n" if item.block and "\n" in value else ""
-        text.append(f"{item.label}：{newline}{shown}")
-        markup.append(f"<b>{html.escape(item.label)}</b>：{newline}{shown_html}")
-
-    for item in message.info:
-        line(item)
+def content(message: Message) -> str:
+    """Zadig's mail content: the info lines and a block per job, each line `label：value`;
+    no commit messages (trimmed, as Zadig)."""
+    lines = [_line(item) for item in message.info]
+    if message.approval:
+        lines[-1] += "\n"
     status_label = message.text("status")
     for job in message.jobs:
-        head = f"{job.type_text}: {job.name}    {status_label}: {job.status_text}"
-        text += ["", head]
-        markup += [
-            "",
-            f"<b>{html.escape(job.type_text)}</b>: {html.escape(job.name)}    "
-            f"<b>{html.escape(status_label)}</b>: {html.escape(job.status_text)}",
-        ]
-        for item in job.lines:
-            line(item)
-    return text, markup
+        if job.status_text:
+            lines.append(f"{job.type_text}：{job.name}    {status_label}：{job.status_text} \n")
+        else:
+            lines.append(f"{job.type_text}：{job.name}  \n")
+        lines.extend(_line(item) for item in job.lines if item.kind != "message")
+    if message.hidden_jobs:
+        lines.append(message.hidden_jobs_line() + "\n")
+    return "".join(lines).strip()
+
+
+def page(language: str, intro: str, url: str | None, text: str) -> str:
+    """The HTML of Zadig's mail templates (notification.html, notification_en.html): greeting,
+    what ran, the link, the content as preformatted text, the footer; values escaped."""
+    t = texts.TEXTS[language]
+    link = (
+        f'<p style="font-size: 14px;"><a href="{html.escape(url)}" target="_blank">'
+        f"{html.escape(t['mail_more'])}</a></p>\n"
+        if url
+        else ""
+    )
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="UTF-8"></head>\n<body>\n'
+        f'<p style="font-size: 18px; border-bottom: 1px solid #f0f0f0;">{t["mail_greeting"]}</p>\n'
+        f'<h3 style="font-size: 18px; font-weight: 300;">{html.escape(intro)}</h3>\n'
+        f"{link}"
+        f"<pre>\n{html.escape(text)}\n</pre>\n"
+        f'<div style="font-size: 90%;"><p>{html.escape(t["mail_footer"])}</p>\n'
+        f"<p>{html.escape(t['mail_signature'])}</p></div>\n"
+        "</body></html>\n"
+    )
 
 
 def bodies(message: Message) -> tuple[str, str]:
-    """(HTML, plain text) in Zadig's layout: greeting, what ran, link, details, footer."""
+    """(HTML, plain text): the greeting, what ran, the workflow's page, the content, the
+    footer. The plain-text part is an extension (Zadig sends HTML only)."""
     t = texts.TEXTS[message.language]
+    task_type = texts.TEXTS[texts.ZH_CN]["workflow"]  # notification.html says 工作流, always
+    if message.language == texts.EN_US:
+        task_type = texts.task_type_text(message.task_type, message.language)
     intro = t["mail_intro"].format(
-        task_type=message.task_type_text, name=message.display_name, id=message.task_id
+        task_type=task_type, name=message.display_name, id=message.task_id
     )
-    url = escape.safe_url(message.url)
-    text_lines, html_lines = _content(message)
-    plain = [t["mail_greeting"], "", intro, ""]
+    url = escape.safe_url(message.workflow_url or message.url)
+    text = content(message)
+    one_line = " ".join(intro.split())
+    plain = [t["mail_greeting"], "", one_line, ""]
     if url:
-        plain += [f"{message.link_text}: {url}", ""]
-    plain += [*text_lines, "", t["mail_footer"]]
-    colour = texts.colour(message.status)
-    link = (
-        f'<p><a href="{html.escape(url)}">{html.escape(message.link_text)}</a></p>\n' if url else ""
-    )
-    page = (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n'
-        '<body style="font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; '
-        'font-size: 14px; color: #333;">\n'
-        f"<p>{html.escape(t['mail_greeting'])}</p>\n"
-        f'<p style="color: {colour};"><b>{html.escape(intro)}</b></p>\n'
-        f"{link}"
-        '<div style="white-space: pre-wrap; line-height: 1.6; padding: 8px 12px; '
-        'background: #f7f8fa; border-radius: 4px;">' + "\n".join(html_lines) + "</div>\n"
-        f'<p style="color: #999; font-size: 12px;">{html.escape(t["mail_footer"])}</p>\n'
-        "</body></html>\n"
-    )
-    return page, "\n".join(plain) + "\n"
+        plain += [f"{t['mail_more']}: {url}", ""]
+    plain += [text, "", t["mail_footer"], t["mail_signature"]]
+    return page(message.language, one_line, url, text), "\n".join(plain) + "\n"
 
 
-def render(message: Message, config: MailConfig, ctx: RenderContext) -> list[Request]:
-    addresses = (
-        ctx.directory.mail_addresses(config.target_users) if ctx.directory is not None else []
-    )
+def _recipients(targets: list[Target], ctx: RenderContext) -> list[str]:
+    return ctx.directory.mail_addresses(targets) if ctx.directory is not None else []
+
+
+def _mails(
+    subject_line: str, page_html: str, text: str, addresses: list[str], ctx: RenderContext
+) -> list[Request]:
     smtp = ctx.system.smtp if ctx.system is not None else None
-    page, plain = bodies(message)
     body = {
-        "subject": subject(message),
+        "subject": subject_line,
         "from": smtp.sender if smtp is not None else "",
-        "html": page,
-        "text": plain,
+        "html": page_html,
+        "text": text,
     }
     return [
         Request(
@@ -225,6 +234,23 @@ def render(message: Message, config: MailConfig, ctx: RenderContext) -> list[Req
         )
         for address in addresses
     ]
+
+
+def render(message: Message, config: MailConfig, ctx: RenderContext) -> list[Request]:
+    page_html, plain = bodies(message)
+    addresses = _recipients(config.target_users, ctx)
+    return _mails(subject(message), page_html, plain, addresses, ctx)
+
+
+def render_note(note: Note, config: MailConfig, ctx: RenderContext) -> list[Request]:
+    """Zadig's notification job by mail: the title as the subject, the content as the body
+    (the author's HTML, line breaks kept), to every recipient once."""
+    page_html = (
+        '<!DOCTYPE html>\n<html><head><meta charset="UTF-8"></head>\n<body>\n'
+        f'<div style="white-space: pre-wrap;">{note.content}</div>\n</body></html>\n'
+    )
+    addresses = _recipients(config.target_users, ctx)
+    return _mails(" ".join(note.title.split()), page_html, note.content + "\n", addresses, ctx)
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -310,6 +336,7 @@ CHANNEL = Channel(
     limits=LIMITS,
     destination=destination,
     render=render,
+    render_note=render_note,
     deliver=deliver,
     preview=preview,
     describe=describe,
@@ -319,4 +346,8 @@ CHANNEL = Channel(
     recipient_entry=recipient_entry,
     check=check,
     needs_system=True,
+    deprecated={"target_users": "mail_users"},
+    deprecated_required=("mail_users",),
+    manual_pause=True,
+    pending_stage_line=True,
 )

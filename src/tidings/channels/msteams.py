@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape, identity
+from tidings.channels import markdown as md
 from tidings.channels.base import (
     Channel,
     Destination,
@@ -28,7 +29,7 @@ from tidings.channels.base import (
     http_outcome,
 )
 from tidings.notify import texts
-from tidings.notify.content import Line, Message, Note
+from tidings.notify.content import Message, Note
 from tidings.schema import IDS, Model
 
 if TYPE_CHECKING:
@@ -67,22 +68,6 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def _value(item: Line) -> str:
-    value = escape.markdown(item.value, block=item.block)
-    links = []
-    for text, url in item.links:
-        safe = escape.safe_url(url)
-        links.append(f"[{escape.markdown(text)}]({safe})" if safe else escape.markdown(text))
-    return " ".join(part for part in (value, " ".join(links)) if part)
-
-
-def _facts(lines: tuple[Line, ...]) -> dict[str, Any]:
-    return {
-        "type": "FactSet",
-        "facts": [{"title": item.label, "value": _value(item) or "-"} for item in lines],
-    }
-
-
 def mention_entities(emails: list[str]) -> tuple[str, list[dict[str, Any]]]:
     """(`<at>a@x</at> ...` to show, the entities that make Teams notify them)."""
     clean = [e.strip() for e in emails if e.strip() and "<" not in e and ">" not in e]
@@ -113,28 +98,14 @@ def _card(body: list[dict[str, Any]], url: str | None, link: str, emails: list[s
 
 
 def _workflow_card(message: Message, config: MsTeamsConfig) -> dict[str, Any]:
+    """Zadig's sendMSTeamsMessage: the title coloured by status, then the markdown of the
+    other IM messages below it, the mentions, the link."""
     colour = texts.teams_colour(message.status)
     title = escape.markdown(message.plain_title())
     body: list[dict[str, Any]] = [
-        {
-            "type": "Container",
-            "style": colour,
-            "bleed": True,
-            "items": [_text(title, weight="Bolder", size="Medium", color=colour.capitalize())],
-        },
-        _facts(message.info),
+        _text(title, weight="Bolder", size="Large", color=colour.capitalize()),
+        _text(md.body(message)),
     ]
-    status_label = message.text("status")
-    for job in message.jobs:
-        head = (
-            f"**{job.type_text}**: {escape.markdown(job.name)}    "
-            f"**{status_label}**: {job.status_text}"
-        )
-        body.append(_text(head, separator=True))
-        if job.lines:
-            body.append(_facts(job.lines))
-    if message.hidden_jobs:
-        body.append(_text(message.hidden_jobs_line(), isSubtle=True))
     return _card(body, escape.safe_url(message.url), message.link_text, config.at_emails)
 
 

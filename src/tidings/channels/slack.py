@@ -225,5 +225,5 @@ CHANNEL = Channel(
     url_fields=("hook_address",),
     mentions="at_users",
     at_all="is_at_all",
-    recipient_fields={"user id": "at_users"},
+    recipient_fields={"user_id": "at_users"},
 )

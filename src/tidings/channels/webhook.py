@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tidings import __version__
 from tidings.channels import identity
@@ -43,10 +43,13 @@ _WEBHOOK_NAMESPACE = uuid.UUID("6f1c2f4e-3a57-4d0b-9a43-1c0de7a1d1a5")
 
 @dataclass
 class WebhookConfig(Model):
-    """webhook_notification_config (Zadig's fields): `token` is sent as X-Zadig-Token."""
+    """webhook_notification_config (Zadig's fields): `token` is sent as X-Zadig-Token.
+    `task_creator_phone` (an extension): false leaves that key out of the body, as Zadig
+    does since v5 for privacy; Zadig 3.x sent it, and so does tidings by default."""
 
     address: str
     token: str = ""
+    task_creator_phone: bool = True
 
 
 def destination(config: WebhookConfig, system: SystemView | None = None) -> Destination:
@@ -80,7 +83,12 @@ def _request(body: dict, ctx: RenderContext, event: str) -> Request:
 
 
 def render(message: Message, config: WebhookConfig, ctx: RenderContext) -> list[Request]:
-    body = {"object_kind": "workflow", "event": "workflow", "workflow": message.payload}
+    """Zadig's WebHookNotify: every key always there, release_plan null for a workflow."""
+    workflow = dict(message.payload)
+    if not config.task_creator_phone:
+        workflow.pop("task_creator_phone", None)
+    body: dict[str, Any] = {"object_kind": "workflow", "event": "workflow"}
+    body.update(workflow=workflow, release_plan=None)
     return [_request(body, ctx, "workflow")]
 
 
@@ -118,4 +126,5 @@ CHANNEL = Channel(
     sandbox="webhook",
     url_fields=("address",),
     secret_fields=("token",),
+    deprecated={"address": "webhook_notify.address", "token": "webhook_notify.token"},
 )

@@ -56,29 +56,30 @@ def destination(config: WechatConfig, system: SystemView | None = None) -> Desti
 
 
 def _mentions(config: WechatConfig) -> str:
-    """Mentions inline in the markdown: `<@userid>` is what WeCom markdown notifies."""
-    return " ".join(f"<@{escape.plain(uid).replace('>', '')}>" for uid in config.at_users)
+    """Zadig's mention line: `<@userid>` is what WeCom markdown notifies. (Zadig gates it on
+    a deprecated field and so never sends it; here it works.)"""
+    ids = [escape.plain(uid).replace(">", "") for uid in config.at_users if uid != "All"]
+    if not ids:
+        return ""
+    return "##### **相关人员**: " + " ".join(f"<@{uid}>" for uid in ids) + " \n"
 
 
 def _content(message: Message, config: WechatConfig) -> str:
-    text = f"### {md.title_text(message)} \n"
-    text += md.body(message, prefix="", job_separator="\n\n")
-    mentions = _mentions(config)
-    if mentions:
-        text += f"\n{mentions}"
+    text = md.heading(message) + md.body(message) + _mentions(config)
     url = escape.safe_url(message.url)
     if url:
-        text += f"\n\n[{message.link_text}]({url})"
+        gap = "" if message.approval else "\n\n"  # the approval message: right after the text
+        text += f"{gap}[{message.link_text}]({url})"
     return text
 
 
-def _markdown(content: str, ctx: RenderContext) -> Request:
+def _markdown(content: str, ctx: RenderContext, label: str = "markdown") -> Request:
     return Request(
         channel=WEBHOOK_TYPE,
         destination=ctx.destination,
         body={"msgtype": "markdown", "markdown": {"content": content}},
         headers=dict(HEADERS),
-        label="markdown",
+        label=label,
     )
 
 
@@ -107,15 +108,17 @@ def render(message: Message, config: WechatConfig, ctx: RenderContext) -> list[R
 
 
 def render_note(note: Note, config: WechatConfig, ctx: RenderContext) -> list[Request]:
+    """Zadig's notification job on WeCom (sendWorkWxMessage): the title, the content and the
+    link; the mentions as a second markdown message."""
     content = f"### {note.title}\n{note.content}\n"
     url = escape.safe_url(note.url)
     if url:
-        content += f"[{note.text('more')}]({url})\n"
-    mentions = _mentions(config)
-    if mentions:
-        content += mentions
+        content += f"[{note.text('more')}]({url})"
     content = clip_bytes(content, MAX_CONTENT, note.text("truncated"))
     requests = [_markdown(content, ctx)]
+    mentions = _mentions(config)
+    if mentions:
+        requests.append(_markdown(mentions, ctx, "mentions"))
     if config.is_at_all:
         requests.append(_at_all(note.title, ctx))
     return requests
@@ -152,4 +155,10 @@ CHANNEL = Channel(
     url_fields=("hook_address",),
     mentions="at_users",
     at_all="is_at_all",
+    deprecated={
+        "hook_address": "weChat_webHook",
+        "at_users": "wechat_user_ids",
+        "is_at_all": "is_at_all",
+    },
+    deprecated_required=("weChat_webHook",),
 )

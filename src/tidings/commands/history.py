@@ -88,6 +88,8 @@ def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> in
         )
     if data["last_error"]:
         out.out(f"  last error:  {data['last_error']}")
+    for reason in data["skipped"]:
+        out.out(f"  skipped:     {reason}")
     out.out("  attempts:")
     for attempt in data["attempts_log"]:
         http = f"HTTP {attempt['http_status']}" if attempt["http_status"] else "no answer"

@@ -30,6 +30,12 @@ def _plan(
     if previous_status:
         check_status(previous_status, "--previous-status")
     workflow_config = config.workflow(workflow or task.workflow_name)
+    if previous_status is None:
+        from tidings.sending.history import previous_status as looked_up
+        from tidings.sending.history import wants_previous
+
+        if wants_previous(workflow_config.notify_ctls):  # `changed`: the task before, as heard
+            previous_status = looked_up(open_store(config), task.workflow_name, task.task_id)
     return plan_event(config, workflow_config, task, status=status, previous_status=previous_status)
 
 
@@ -202,7 +208,7 @@ def send(
         status=plan.status,
         snapshot=task.model_dump(mode="json"),
         config=config.name,
-        scope={"previous_status": previous_status} if previous_status else None,
+        scope=None if plan.previous_status is None else {"previous_status": plan.previous_status},
     )
     return run_plan(
         plan, event, config=config, deadline=deadline, wait=wait, as_json=as_json, out=out

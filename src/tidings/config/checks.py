@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from tidings import channels
+from tidings.config.notify_ctl import unknown_statuses
 from tidings.config.workflows import (
     SPEC_MODELS,
     ApprovalSpec,
@@ -23,6 +23,7 @@ from tidings.config.workflows import (
 )
 from tidings.notify import dynamic, variables
 from tidings.schema import Invalid, Path
+from tidings.statuses import STATUSES
 
 if TYPE_CHECKING:
     from tidings.config.models import Config, WorkflowConfig
@@ -100,6 +101,14 @@ def _ctl_problems(config: Config, ctl: NotifyCtl, at: Path) -> tuple[Problems, P
     warnings: Problems = []
     if at[-1] != "spec" and ctl.enabled and not ctl.notify_type:
         warnings.append(((*at, "notify_type"), "empty: this notification never fires"))
+    for index, status in unknown_statuses(ctl):
+        warnings.append(
+            (
+                (*at, "notify_type", index),
+                f"unknown status {status!r} never fires (Zadig does not check notify_type "
+                f"either); one of {', '.join(STATUSES)}",
+            )
+        )
     if not ctl.tls_verify:
         warnings.append(
             (
@@ -117,10 +126,9 @@ def _ctl_problems(config: Config, ctl: NotifyCtl, at: Path) -> tuple[Problems, P
     where: Path = (*at, channel.config_key)
     job_names = [job.name for job in config.workflows[int(at[1])].jobs()]  # at: workflows[i]...
     templates = getattr(ctl.settings, "dynamic_recipients", None) or []
-    found = dynamic.problems(
-        channel.webhook_type, list(channel.recipient_fields), templates, job_names
-    )
-    errors.extend(((*where, "dynamic_recipients", index), message) for index, message in found)
+    refused, doubtful = dynamic.problems(templates, job_names)
+    for found, into in ((refused, errors), (doubtful, warnings)):
+        into.extend(((*where, "dynamic_recipients", index), message) for index, message in found)
     return errors, warnings
 
 
@@ -245,17 +253,11 @@ def _notification_problems(spec: NotificationSpec, at: Path) -> Problems:
     if spec.webhook_type not in kinds:
         message = f"must be one of {', '.join(kinds)}; got {spec.webhook_type!r}"
         return [((*at, "webhook_type"), message)]
-    keys = channels.config_keys()
-    errors: Problems = [
-        ((*at, key), "unknown field; check its spelling against docs/configuration.md")
-        for key in spec.model_extra or {}
-        if key not in keys
-    ]
     try:
         spec.ctl()
     except Invalid as exc:
-        errors.extend(((*at, *path), message) for path, message in exc.problems)
-    return errors
+        return [((*at, *path), message) for path, message in exc.problems]
+    return []
 
 
 def _manual_problems(config: Config, manual: ManualExec, at: Path) -> Problems:

@@ -22,6 +22,23 @@ if TYPE_CHECKING:
     from tidings.channels.ports import SystemView
 
 _COMMON = ("enabled", "webhook_type", "notify_type", "proxy", "tls_verify")
+# Zadig's NotifyCtl fields before 3.3.0 (models/workflow.go): accepted on every ctl; the
+# record of the ctl's own channel says which of them make its settings (Channel.deprecated),
+# the others are ignored, as Zadig ignores them.
+DEPRECATED = (
+    "weChat_webHook",
+    "dingding_webhook",
+    "feishu_app_id",
+    "feishu_webhook",
+    "feishu_chat",
+    "mail_users",
+    "webhook_notify",
+    "at_mobiles",
+    "wechat_user_ids",
+    "lark_user_ids",
+    "lark_at_users",
+    "is_at_all",
+)
 
 
 def _statuses(value: Any) -> Any:
@@ -89,7 +106,7 @@ class NotifyCtl:
     def parse(cls, data: Any) -> NotifyCtl:
         """A ctl from parsed YAML/JSON, or Invalid listing every problem with its path."""
         problems: list[tuple[Path, str]] = []
-        ctl = _parse(map_deprecated(data), problems)
+        ctl = _parse(data, problems)
         if problems or ctl is None:
             raise Invalid(problems or [((), "invalid")])
         return ctl
@@ -112,7 +129,8 @@ def _parse(data: Any, problems: list[tuple[Path, str]]) -> NotifyCtl | None:
         problems.append(((), "must be a mapping"))
         return None
     keys = channels.config_keys()
-    problems.extend(((k,), UNKNOWN_FIELD) for k in data if k not in _COMMON and k not in keys)
+    known = (*_COMMON, *DEPRECATED)
+    problems.extend(((k,), UNKNOWN_FIELD) for k in data if k not in known and k not in keys)
     try:
         common = _Common.parse({key: data[key] for key in _COMMON if key in data})
     except Invalid as exc:
@@ -123,19 +141,9 @@ def _parse(data: Any, problems: list[tuple[Path, str]]) -> NotifyCtl | None:
         message = f"unknown webhook_type {kind!r}; one of {', '.join(channels.supported())}"
         problems.append((("webhook_type",), message))
         return None
-    for index, status in enumerate(common.notify_type):
-        if status not in STATUSES:
-            message = f"unknown status {status!r}; one of {', '.join(STATUSES)}"
-            problems.append((("notify_type", index), message))
     channel = channels.get(kind)
-    raw = data.get(channel.config_key)
-    if raw is None:
-        problems.append(((channel.config_key,), f"field required for webhook_type {kind}"))
-        return None
-    try:
-        settings = channel.config_type.parse(raw)
-    except Invalid as exc:
-        problems.extend(((channel.config_key, *path), message) for path, message in exc.problems)
+    settings = parse_settings(channel, data, problems)
+    if settings is None:
         return None
     for name in channel.url_fields:
         if not _is_http_url(getattr(settings, name)):
@@ -157,50 +165,76 @@ def _parse(data: Any, problems: list[tuple[Path, str]]) -> NotifyCtl | None:
     )
 
 
+def unknown_statuses(ctl: NotifyCtl) -> list[tuple[int, str]]:
+    """(index, value) of each notify_type entry that is not one of tidings' statuses: Zadig
+    does not check them (such an entry never fires); `tidings check` warns."""
+    return [(i, status) for i, status in enumerate(ctl.notify_type) if status not in STATUSES]
+
+
+def parse_settings(
+    channel: Channel[Any], data: dict[str, Any], problems: list[tuple[Path, str]]
+) -> Any:
+    """The settings of `channel` in a ctl or notification job spec: its sub-config, else the
+    one Zadig builds from its deprecated (pre-3.3.0) flat fields
+    (NotifyCtl.GenerateNewNotifyConfigWithOldData); problems name the fields as written."""
+    key = channel.config_key
+    raw = data.get(key)
+    names: dict[str, str] = {}  # a settings field -> the deprecated field it came from
+    if raw is None:
+        raw, names = _from_deprecated(channel, data, problems)
+        if raw is None:
+            return None
+    try:
+        return channel.config_type.parse(raw)
+    except Invalid as exc:
+        for path, message in exc.problems:
+            head = path[0] if path else None
+            if isinstance(head, str) and head in names:
+                problems.append(((*names[head].split("."), *path[1:]), message))
+            else:
+                problems.append(((key, *path), message))
+        return None
+
+
+def _old_value(data: dict[str, Any], name: str) -> Any:
+    """A deprecated field's value; `webhook_notify.address` reads inside webhook_notify."""
+    value: Any = data
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _from_deprecated(
+    channel: Channel[Any], data: dict[str, Any], problems: list[tuple[Path, str]]
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The sub-config Zadig builds from the deprecated fields of this channel only, or None
+    (and the problem) when those fields do not make one."""
+    key, kind = channel.config_key, channel.webhook_type
+    old = channel.deprecated
+    values = {new: _old_value(data, name) for new, name in old.items()}
+    given = [old[new] for new, value in values.items() if value not in (None, "", [], {}, False)]
+    missing = [name for name in channel.deprecated_required if not _old_value(data, name)]
+    if not old or not given:
+        also = ""
+        if old:
+            fields = " and ".join(channel.deprecated_required) or " or ".join(old.values())
+            also = f" (or, as Zadig before 3.3.0 wrote it, {fields})"
+        problems.append(((key,), f"field required for webhook_type {kind}{also}"))
+        return None, {}
+    if missing:
+        for name in missing:
+            problems.append(
+                (
+                    tuple(name.split(".")),
+                    f"empty, but {', '.join(given)} {'is' if len(given) == 1 else 'are'} set: "
+                    f"Zadig before 3.3.0 built {key} from them and {name}; give {name}, "
+                    f"or write {key} instead",
+                )
+            )
+        return None, {}
+    sub = {new: value for new, value in values.items() if value is not None}
+    return sub, {new: old[new] for new in sub}
+
+
 def _is_http_url(value: str) -> bool:
     return bool(re.match(r"^https?://[^\s/]+", value or ""))
-
-
-def map_deprecated(data: Any) -> Any:
-    """Zadig before 3.3.0 kept flat fields; Zadig maps them at send time, we at load time."""
-    if not isinstance(data, dict):
-        return data
-    data = dict(data)
-    flat_at_all = data.pop("is_at_all", None)
-    flat_mobiles = data.pop("at_mobiles", None)
-    wechat_ids = data.pop("wechat_user_ids", None)
-    lark_ids = data.pop("lark_user_ids", None)
-    lark_at_users = data.pop("lark_at_users", None)
-    mapping = {
-        "dingding_webhook": ("dingding_notification_config", {"at_mobiles": flat_mobiles}),
-        "weChat_webHook": ("wechat_notification_config", {"at_users": wechat_ids}),
-        "feishu_webhook": ("lark_hook_notification_config", {"at_users": lark_ids}),
-    }
-    for old, (new, extra) in mapping.items():
-        address = data.pop(old, None)
-        if address and not data.get(new):
-            sub = {"hook_address": address, "is_at_all": bool(flat_at_all)}
-            sub.update({k: v for k, v in extra.items() if v})
-            data[new] = sub
-    if lark_at_users and isinstance(data.get("lark_hook_notification_config"), dict):
-        hook = data["lark_hook_notification_config"]
-        if not hook.get("at_users"):
-            hook["at_users"] = [u.get("id") if isinstance(u, dict) else u for u in lark_at_users]
-    notify = data.pop("webhook_notify", None)
-    if (
-        isinstance(notify, dict)
-        and notify.get("address")
-        and not data.get("webhook_notification_config")
-    ):
-        data["webhook_notification_config"] = {
-            "address": notify["address"],
-            "token": notify.get("token") or "",
-        }
-    app_id = data.pop("feishu_app_id", None)
-    chat = data.pop("feishu_chat", None)
-    if (app_id or chat) and not data.get("lark_group_notification_config"):
-        data["lark_group_notification_config"] = {"app_id": app_id or "", "chat": chat or {}}
-    mail_users = data.pop("mail_users", None)
-    if mail_users and not data.get("mail_notification_config"):
-        data["mail_notification_config"] = {"target_users": mail_users}
-    return data

@@ -43,14 +43,8 @@ class Strict(BaseModel):
 
 
 def notification_types() -> tuple[str, ...]:
-    """What a notification job sends to: the channels with a message of their own (a note)
-    that one address describes."""
-    found = []
-    for kind in channels.supported():
-        channel = channels.get(kind)
-        if channel.render_note is not None and not channel.needs_system:
-            found.append(kind)
-    return tuple(found)
+    """What a notification job sends to: every channel with a message of its own (a note)."""
+    return tuple(kind for kind in channels.supported() if channels.get(kind).render_note)
 
 
 def _env_mapping(value: Any) -> Any:
@@ -127,9 +121,10 @@ class TestSpec(ScriptSpec):
 
 
 class NotificationSpec(BaseModel):
-    """Zadig's notification job: one message, title and content with {{.variables}}, to the
-    destination its webhook_type's settings name (`dingding_notification_config`, ...; kept
-    as extra fields and checked as a notify_ctl's, config.checks)."""
+    """Zadig's notification job (NotificationJobSpec): one message, title and content with
+    {{.variables}}, to the destination its webhook_type's settings name
+    (`dingding_notification_config`, ..., or Zadig's deprecated flat fields, `is_at_all` and
+    `lark_at_users` among them; kept as extra fields and checked as a notify_ctl's)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -138,15 +133,14 @@ class NotificationSpec(BaseModel):
     title: str = ""
     content: str = ""
 
-    def settings_data(self) -> Any:
-        """The raw settings of its webhook_type (None when not given)."""
-        key = channels.config_key(self.webhook_type)
-        return (self.model_extra or {}).get(key) if key else None
+    @field_validator("title", "content", "source", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
 
     def ctl(self) -> NotifyCtl:
-        """The destination as a notify_ctl (same settings models and checks)."""
-        key = channels.config_key(self.webhook_type) or ""
-        return NotifyCtl.parse({"webhook_type": self.webhook_type, key: self.settings_data()})
+        """The destination as a notify_ctl (same settings models, deprecated fields, checks)."""
+        return NotifyCtl.parse({"webhook_type": self.webhook_type, **(self.model_extra or {})})
 
 
 class ApprovalSpec(Strict):

@@ -56,6 +56,7 @@ class Plan:
     planned: list[Planned] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     task: Task | None = None  # the snapshot as notified (names completed, status set)
+    previous_status: str | None = None  # the task before's, as `changed` compared it
 
     def requests(self) -> list[Request]:
         return [request for item in self.planned for request in item.requests]
@@ -90,9 +91,15 @@ def plan_event(
     if not task.detail_url:
         task = task.model_copy(update={"detail_url": workflow_url(config.system.address, task)})
     message = build_message(
-        task, status, language=config.system.language, address=config.system.address, now=now
+        task,
+        status,
+        language=config.system.language,
+        address=config.system.address,
+        now=now,
+        # Zadig's approval message, for the workflow's own ctls (a job's say 待确认)
+        approval=status == "wait_for_approval" and ctls is None,
     )
-    plan = Plan(status, task=task)
+    plan = Plan(status, task=task, previous_status=previous_status)
     chosen = workflow.notify_ctls if ctls is None else ctls
     for index, ctl in rules.matching(chosen, status, previous_status):
         if ctl.webhook_type not in channels.supported():
@@ -101,7 +108,9 @@ def plan_event(
             )
             continue
         channel = channels.get(ctl.webhook_type)
-        sub = _with_dynamic(ctl, values, task, plan, index)
+        if values is None:
+            values = task_values(task, config.system.address)
+        sub = _with_dynamic(ctl, values, config.users, plan, index)
         directory = Directory(config.users, config.groups, task, stage_executors)
         destination = ctl.destination(config.system)
         ctx = RenderContext(
@@ -111,7 +120,8 @@ def plan_event(
             system=config.system,
             directory=directory,
         )
-        requests = channel.render(message, sub, ctx)
+        said = message.for_channel(channel.manual_pause, channel.pending_stage_line)
+        requests = channel.render(said, sub, ctx)
         where = f"{source or workflow.name}/notify_ctls[{index}]"
         plan.planned.extend(_by_destination(channel, destination, requests, where, index))
         plan.skipped.extend(Skipped(ctl.webhook_type, p, index) for p in directory.problems)
@@ -148,22 +158,23 @@ def _by_destination(
 
 def _with_dynamic(
     ctl: NotifyCtl,
-    values: Mapping[str, str] | None,
-    task: Task | None,
+    values: Mapping[str, str],
+    users: Sequence[Any],
     plan: Plan,
     index: int | None,
 ) -> Any:
     """The ctl's sub-config with the people of its dynamic_recipients added (read from
-    `values`, else the task's variables); why an entry added no one is noted in the plan."""
+    `values`; those the channel cannot reach directly found under `users:`); why an entry
+    added no one is noted in the plan."""
     sub = ctl.sub_config()
     if not getattr(sub, "dynamic_recipients", None):
         return sub
     from tidings.notify.dynamic import add_recipients
 
-    if values is None:
-        values = task_values(task) if task is not None else {}
     channel = ctl.channel
-    sub, notes = add_recipients(sub, channel.recipient_fields, channel.recipient_entry, values)
+    sub, notes = add_recipients(
+        sub, channel.recipient_fields, channel.recipient_entry, values, users
+    )
     plan.skipped.extend(Skipped(ctl.webhook_type, note, index) for note in notes)
     return sub
 
@@ -176,10 +187,12 @@ def plan_note(
     source: str = "",
     values: Mapping[str, str] | None = None,
     system: SystemView | None = None,
+    directory: Directory | None = None,
 ) -> Plan:
     """What to send for an ad-hoc notification to one channel; `values` are the variables
     its dynamic_recipients are read from (a notification job's); `source` names it in history
-    (a notification job: `<workflow>/jobs/<job>/spec`)."""
+    (a notification job: `<workflow>/jobs/<job>/spec`); `directory` the configuration's people
+    seen from the task (mail recipients, Feishu's task creator)."""
     plan = Plan("notification")
     if ctl.webhook_type not in channels.supported():
         plan.skipped.append(Skipped(ctl.webhook_type, "not supported yet by this version"))
@@ -188,9 +201,14 @@ def plan_note(
     if channel.render_note is None:
         plan.skipped.append(Skipped(ctl.webhook_type, "it has no message of its own to send"))
         return plan
-    sub = _with_dynamic(ctl, values, None, plan, None)
+    users = directory.users if directory is not None else ()
+    sub = _with_dynamic(ctl, values or {}, users, plan, None)
     destination = ctl.destination(system)
-    ctx = RenderContext(destination.key, note.language, instance, system=system)
+    ctx = RenderContext(
+        destination.key, note.language, instance, system=system, directory=directory
+    )
     requests = channel.render_note(note, sub, ctx)
     plan.planned.extend(_by_destination(channel, destination, requests, source, None))
+    if directory is not None:
+        plan.skipped.extend(Skipped(ctl.webhook_type, p) for p in directory.problems)
     return plan

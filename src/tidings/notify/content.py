@@ -1,4 +1,6 @@
-"""Event -> Message: the channel-neutral content of a workflow notification (specs/zadig.md §3).
+"""Event -> Message: the channel-neutral content of a workflow notification, as Zadig builds
+it (instantmessage/workflow_task.go getNotificationContentWithOptions and
+getApproveNotificationContent, util/workflownotify/job_content.go BuildWorkflowJobContents).
 
 Values that users or commits control are kept raw here; each channel escapes them for its own
 markup. Labels and fixed texts come from the text tables and are trusted.
@@ -20,22 +22,31 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Line:
-    """One `**label**：value` line, then links (text, url) after the value.
+    """One `**label**：value` line of a message, then links (text, url) after the value.
 
-    `block` values may span lines (commit messages, image lists).
+    `kind` says how Zadig lays the value out: `text` on the line; `message` (a commit
+    message; `error`, tidings' error lines, alike) on the line when it is one line, else on
+    lines of its own; `list` (images) one
+    per line below the label; `report` (test counts) followed by a line break; `metrics`
+    (scan results) as value(label) pairs, the values bold in markdown. `sep` is the colon
+    Zadig writes after the label, `tail` the spaces before the line ends.
     """
 
     label: str
     value: str
-    block: bool = False
+    block: bool = False  # the value may span lines (commit messages, image lists)
     links: tuple[tuple[str, str], ...] = ()
+    kind: str = "text"
+    sep: str = "："
+    tail: str = "  "
+    pairs: tuple[tuple[str, str], ...] = ()  # metrics: (value, label)
 
 
 @dataclass(frozen=True)
 class JobBlock:
     type_text: str
     name: str
-    status_text: str
+    status_text: str  # "" in the approval message, which shows no job status
     lines: tuple[Line, ...] = ()
 
 
@@ -52,10 +63,15 @@ class Message:
     status_text: str
     info: tuple[Line, ...]
     jobs: tuple[JobBlock, ...]
-    url: str
+    url: str  # the task's page, linked from every IM message
     hidden_jobs: int = 0
     # The task as Zadig's webhook sends it (`workflow` object), for machine receivers.
     payload: dict[str, Any] = field(default_factory=dict)
+    # Zadig's approval message (getApproveNotificationContent): its own title and colours.
+    approval: bool = False
+    workflow_url: str = ""  # the workflow's page, linked from the mail
+    pending_stage: str = ""  # the manual stage the task is paused before
+    task_type: str = "workflow"
 
     def text(self, key: str) -> str:
         return texts.TEXTS[self.language][key]
@@ -75,6 +91,20 @@ class Message:
             f"#{self.task_id} {self.status_text}"
         )
 
+    def for_channel(self, manual_pause: bool, pending_stage_line: bool) -> Message:
+        """This message as one channel says it: paused tasks read 等待手动执行 on the channels
+        whose record says so (Zadig's Feishu ones, and the manual-stage message of mail and
+        feishu_person), and those show 待执行阶段 too."""
+        if self.status != "pause" or self.approval:
+            return self
+        message = self
+        if manual_pause:
+            message = replace(message, status_text=texts.status_text("manual_pause", self.language))
+        if pending_stage_line and self.pending_stage:
+            line = Line(self.text("pending_stage"), self.pending_stage)
+            message = replace(message, info=(*self.info[:2], line, *self.info[2:]))
+        return message
+
     def clip(self, max_chars: int) -> Message:
         """A copy whose values are at most max_chars long, cut with a visible marker."""
         marker = self.text("truncated")
@@ -82,7 +112,7 @@ class Message:
         def cut(line: Line) -> Line:
             if len(line.value) <= max_chars:
                 return line
-            return replace(line, value=line.value[:max_chars] + marker)
+            return replace(line, value=line.value[:max_chars] + marker, pairs=())
 
         jobs = tuple(
             replace(job, name=_cut(job.name, max_chars, marker), lines=tuple(map(cut, job.lines)))
@@ -124,76 +154,164 @@ MAX_DISPLAY_QUERY = 512
 SHORT_NAME = 200
 
 
+def path_escape(text: str) -> str:
+    """Go's url.PathEscape: everything but letters, digits, `-_.~` and `$&+:=@` escaped."""
+    return quote(text, safe="$&+:=@")
+
+
+def _scanning_id(task: Task) -> str:
+    return task.workflow_name.rsplit("-", 1)[-1]
+
+
 def workflow_url(address: str, task: Task) -> str:
-    """The workflow's page (Zadig's webhook `detail_url`), or "" without an address or project."""
+    """The page Zadig's mail links and its webhook sends as `detail_url` (no task id for a
+    workflow), or "" without an address or project."""
     if not (address and task.project_name):
         return ""
-    return (
-        f"{address}/v1/projects/detail/{task.project_name}/pipelines/custom/"
-        f"{task.workflow_name}?display_name={quote(task.display_name, safe='')}"
-    )
+    base = f"{address}/v1/projects/detail/{task.project_name}"
+    name = path_escape(task.display_name)
+    if task.task_type == "scan":
+        return f"{base}/scanner/detail/{name}/task/{task.task_id}?id={_scanning_id(task)}"
+    if task.task_type == "test":
+        return f"{base}/test/detail/function/{name}/{task.task_id}"
+    return f"{base}/pipelines/custom/{task.workflow_name}?display_name={name}"
 
 
 def detail_url(address: str, task: Task) -> str:
-    """The task's page, linked from IM messages; else the snapshot's own detail_url."""
-    page = workflow_url(address, task)
-    if not page:
+    """The task's page, linked from IM messages (by task type, as Zadig's sendNotification);
+    else the snapshot's own detail_url."""
+    if not (address and task.project_name):
         return task.detail_url
-    path, query = page.split("?", 1)
+    if task.task_type in ("scan", "test"):
+        return workflow_url(address, task)
+    path = f"{address}/v1/projects/detail/{task.project_name}/pipelines/custom/"
+    path += f"{task.workflow_name}/{task.task_id}"
+    query = f"display_name={path_escape(task.display_name)}"
     if len(query) > MAX_DISPLAY_QUERY:
         # display_name only labels the page; a huge one would crowd out the message itself.
-        return f"{path}/{task.task_id}"
-    return f"{path}/{task.task_id}?{query}"
+        return path
+    return f"{path}?{query}"
 
 
-def _repository_line(repo: Repository, label: str) -> Line:
-    """`main [#12](pr) [622cc1fd](commit)`: branch or tag, pull requests, short commit."""
-    repo_url = repo.commit_url.split("/commit/")[0] if "/commit/" in repo.commit_url else ""
-    pr_path = "merge_requests" if repo.source == "gitlab" else "pull"
-    links: list[tuple[str, str]] = []
-    plain = [repo.tag or repo.branch]
-    for pr in repo.prs or []:
-        if repo_url:
-            links.append((f"#{pr}", f"{repo_url}/{pr_path}/{pr}"))
-        else:
-            plain.append(f"#{pr}")
+# --- job blocks (BuildWorkflowJobContents) ---------------------------------------------------
+
+# The pull request of each code host, from the repository's address (scheme and host), its
+# owner and name; other hosts get no link, and Zadig then leaves the pull request out.
+_PR_PATHS = {"github": "pull", "gitee": "pulls", "gitlab": "merge_requests"}
+
+
+def _is_template(image: str) -> bool:
+    return image.startswith("{{.") or "}}" in image
+
+
+def _primary(repositories: list[Repository]) -> Repository | None:
+    """The first repository, or the last marked is_primary."""
+    found = None
+    for index, repo in enumerate(repositories):
+        if index == 0 or repo.is_primary:
+            found = repo
+    return found
+
+
+def _pr_link(repo: Repository, pr: int) -> str:
+    base = repo.commit_url.split("/commit/")[0] if "/commit/" in repo.commit_url else ""
+    if not base:
+        return ""
+    if repo.source == "gerrit":
+        suffix = f"/{repo.repo_owner}/{repo.repo_name}"
+        address = base[: -len(suffix)] if base.endswith(suffix) else base
+        return f"{address}/{pr}"
+    path = _PR_PATHS.get(repo.source)
+    return f"{base}/{path}/{pr}" if path else ""
+
+
+def _repository_lines(repo: Repository, t: dict[str, str]) -> list[Line]:
+    """`main [#12](pr) [622cc1fd](commit)` and the commit message: only when the commit id is
+    longer than 8 characters, as Zadig."""
+    if len(repo.commit_id) <= 8:
+        return []
     commit = repo.commit_id[:8]
-    if commit and repo.commit_url:
+    links = [(f"#{pr}", link) for pr in sorted(repo.prs or []) if (link := _pr_link(repo, pr))]
+    plain = [repo.tag or repo.branch]
+    if repo.commit_url:
         links.append((commit, repo.commit_url))
-    elif commit:
-        plain.append(commit)
-    return Line(label, " ".join(p for p in plain if p), links=tuple(links))
-
-
-def _job_lines(job: Job, lang: str) -> list[Line]:
-    t = texts.TEXTS[lang]
-    spec = job.spec
-    if spec is None:
-        lines: list[Line] = []
-    elif job.type in ("zadig-build", "freestyle"):
-        lines = []
-        for repo in spec.repositories or []:
-            lines.append(_repository_line(repo, t["repository"]))
-            if repo.commit_message:
-                lines.append(Line(t["commit_message"], repo.commit_message, block=True))
-        if spec.image and job.status == "passed":
-            lines.append(Line(t["image"], spec.image))
-    elif job.type in ("zadig-deploy", "zadig-helm-deploy", "custom-deploy"):
-        lines = []
-        if spec.env:
-            lines.append(Line(t["env"], spec.env))
-        images = [m.image for m in spec.service_modules or [] if m.image]
-        if images and (job.type != "zadig-helm-deploy" or job.status == "passed"):
-            lines.append(Line(t["image"], "\n".join(images), block=True))
-    elif job.type in ("zadig-test", "zadig-scanning") and spec.test_result is not None:
-        r = spec.test_result
-        value = f"{r.success}({t['success']}) {r.failed}({t['failure']}) {r.total}({t['total']})"
-        lines = [Line(t["test_result"], value)]
     else:
-        lines = []
+        plain.append(commit)
+    message = repo.commit_message.strip("\n")
+    return [
+        Line(t["repository"], " ".join(p for p in plain if p), links=tuple(links)),
+        Line(t["commit_message"], message, block=True, kind="message", tail=" "),
+    ]
+
+
+def _test_line(job: Job, t: dict[str, str]) -> Line:
+    result = job.spec.test_result if job.spec is not None else None
+    value = ""
+    if result is not None:
+        value = (
+            f"{result.success}({t['success']}) {result.failed}({t['failure']}) "
+            f"{result.total}({t['total']})"
+        )
+    return Line(t["test_result"], value, kind="report", sep=": ")
+
+
+def _scan_line(job: Job, t: dict[str, str], language: str) -> Line | None:
+    metrics = job.spec.sonar_metrics if job.spec is not None else None
+    if metrics is None:
+        return None
+    pairs = (
+        (texts.sonar_gate_text(metrics.quality_gate_status, language), t["sonar_gate"]),
+        (metrics.ncloc, t["sonar_ncloc"]),
+        (metrics.bugs, t["sonar_bugs"]),
+        (metrics.vulnerabilities, t["sonar_vulnerabilities"]),
+        (metrics.code_smells, t["sonar_code_smells"]),
+        (f"{metrics.coverage}%", t["sonar_coverage"]),
+    )
+    value = " ".join(f"{v}({label})" for v, label in pairs)
+    return Line(t["scan_result"], value, kind="metrics", sep=": ", pairs=pairs)
+
+
+def _job_lines(job: Job, language: str) -> list[Line]:
+    t = texts.TEXTS[language]
+    spec = job.spec
+    lines: list[Line] = []
+    if job.type in ("zadig-build", "freestyle") and spec is not None:
+        primary = _primary(spec.repositories or [])
+        if primary is not None:
+            lines.extend(_repository_lines(primary, t))
+        image = spec.image or ""
+        if job.status == "passed" and image and not _is_template(image):
+            lines.append(Line(t["image"], image))
+    elif job.type in ("zadig-deploy", "zadig-helm-deploy"):
+        lines.append(Line(t["env"], (spec.env if spec is not None else None) or ""))
+        modules = (spec.service_modules if spec is not None else None) or []
+        images = [m.image for m in modules if m.image and not _is_template(m.image)]
+        if job.status == "passed" and modules:  # only deployed images, for both types
+            lines.append(Line(t["image"], "\n".join(images), block=True, kind="list"))
+    elif job.type == "zadig-test":
+        lines.append(_test_line(job, t))
+    elif job.type == "zadig-scanning":
+        scan = _scan_line(job, t, language)
+        if scan is not None:
+            lines.append(scan)
     if job.error and job.status in ("failed", "timeout", "reject", "cancelled"):
-        lines.append(Line(t["error"], job.error, block=True))
+        lines.append(Line(t["error"], job.error, block=True, kind="error"))  # an extension
     return lines
+
+
+def _approval_jobs(task: Task, language: str) -> tuple[JobBlock, ...]:
+    """The approval message's jobs: each deploy job and its environment, no status."""
+    t = texts.TEXTS[language]
+    return tuple(
+        JobBlock(
+            type_text=texts.job_type_text(job.type, language),
+            name=job.shown_name,
+            status_text="",
+            lines=(Line(t["env"], (job.spec.env if job.spec is not None else None) or ""),),
+        )
+        for job in task.jobs()
+        if job.type in ("zadig-deploy", "zadig-helm-deploy")
+    )
 
 
 def build_message(
@@ -203,8 +321,10 @@ def build_message(
     language: str = texts.ZH_CN,
     address: str = "",
     now: float | None = None,
+    approval: bool = False,
 ) -> Message:
-    """The content of a notification for `task` reaching `status`."""
+    """The content of a notification for `task` reaching `status`; `approval`: Zadig's
+    message when the workflow waits for an approval (getApproveNotificationContent)."""
     from tidings.model import task_payload  # pydantic models: not needed by ad-hoc notes
 
     t = texts.TEXTS[language]
@@ -213,42 +333,46 @@ def build_message(
         Line(t["executor"], task.task_creator),
         Line(t["project"], task.project_display_name or task.project_name),
     ]
-    pending = [s.name for s in task.stages if s.status == "pause"]
-    if pending:
-        info.append(Line(t["pending_stage"], ", ".join(pending)))
     if task.start_time:
         start = datetime.fromtimestamp(task.start_time).strftime("%Y-%m-%d %H:%M:%S")
         end = task.end_time if task.end_time >= task.start_time else 0
         info.append(Line(t["start_time"], start))
         info.append(Line(t["duration"], go_duration(int((end or now) - task.start_time))))
-    info.append(Line(t["remark"], task.remark))
-    if task.error and status in ("failed", "timeout", "reject"):
-        info.append(Line(t["error"], task.error, block=True))
-    jobs = tuple(
-        JobBlock(
-            type_text=texts.JOB_TYPE_TEXTS[language].get(job.type, job.type),
-            name=job.shown_name,
-            status_text=texts.status_text(job.status, language),
-            lines=tuple(_job_lines(job, language)),
+    info.append(Line(t["remark"], task.remark, tail="  " if approval else " "))
+    if task.error and status in ("failed", "timeout", "reject") and not approval:
+        info.append(Line(t["error"], task.error, block=True, kind="error"))  # an extension
+    if approval:
+        jobs = _approval_jobs(task, language)
+        task_type_text, status_text = t["workflow"], t["waiting_for_approval"]
+    else:
+        jobs = tuple(
+            JobBlock(
+                type_text=texts.job_type_text(job.type, language),
+                name=job.shown_name,
+                status_text=texts.status_text(job.status, language),
+                lines=tuple(_job_lines(job, language)),
+            )
+            for job in task.jobs()
         )
-        for job in task.jobs()
-    )
-    task_type = texts.TASK_TYPE_TEXTS[language].get(task.task_type or "workflow", t["workflow"])
+        task_type_text = texts.task_type_text(task.task_type, language)
+        status_text = texts.status_text(status, language)
+    pending = [s.name for s in task.stages if s.status == "pause"]
     return Message(
         status=status,
         language=language,
         icon=texts.icon(status),
-        task_type_text=task_type,
+        task_type_text=task_type_text,
         display_name=task.display_name,
         task_id=task.task_id,
-        # Paused before a manual stage: Zadig's 等待手动执行, not a bare 暂停.
-        status_text=texts.status_text(
-            "manual_pause" if status == "pause" and pending else status, language
-        ),
+        status_text=status_text,
         info=tuple(info),
         jobs=jobs,
         url=detail_url(address, task),
         payload=task_payload(task),
+        approval=approval,
+        workflow_url=workflow_url(address, task) or task.detail_url,
+        pending_stage=", ".join(pending),
+        task_type=task.task_type or "workflow",
     )
 
 

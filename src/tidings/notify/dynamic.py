@@ -1,12 +1,16 @@
 """Zadig's dynamic_recipients: people named by a task's `{{.variables}}`, added to a notify_ctl's
-mentions or recipients when it fires (specs/zadig.md §1).
+mentions or recipients when it fires.
 
-Each entry is one variable, e.g. `{{.var.owner_email}}` or `{{.job.build.output.AUTHOR_MOBILE}}`;
-what it holds is told by how its name ends (Zadig's rule): `email`; `mobile` or `phone`;
-`userId` or `uid` (a platform user id). A value may name several, separated by `,` `;` or
-spaces. Zadig treats these as best effort and drops what it cannot use in silence; tidings
-refuses at load what can never work (no kind, a kind the channel cannot mention) and says
-why a value was left out when a notification is planned.
+Each entry is one variable, e.g. `{{.workflow.params.owner_email}}` or
+`{{.job.build.output.AUTHOR_MOBILE}}`. What it holds is told by its name, as Zadig's
+ParseDynamicRecipientKind (util/workflow_variables.go): a key under `workflow.`, `payload.` or
+`job.` (tidings' aliases `task.` and `var.` too) whose last field is `email`, `mobile` or
+`phone`, `user_id`, `userid` or `uid`, or ends in `_` and one of them, without case. A value
+may name several, separated by `,` `;` or spaces.
+
+Every channel takes every kind: what it cannot reach directly is looked up under `users:`
+(an email or a user id to the user's phone, a phone or a user id to their email). Someone who
+cannot be reached is left out, and why is said when the notification is planned.
 """
 
 from __future__ import annotations
@@ -14,53 +18,116 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from tidings.notify import variables
 
-# How a variable's name ends -> what it holds (compared without case).
-_KINDS = (
-    ("email", "email"),
-    ("mobile", "mobile"),
-    ("phone", "mobile"),
-    ("userid", "user id"),
-    ("uid", "user id"),
-)
-
+KINDS = ("email", "mobile", "user_id")
 _SPLIT = re.compile(r"[,;\s]+")
+_ONE_VARIABLE = re.compile(r"^\{\{\s*\.([^{}\s]+)\s*\}\}$")
+_FIELDS = {
+    "email": "email",
+    "mobile": "mobile",
+    "phone": "mobile",
+    "user_id": "user_id",
+    "userid": "user_id",
+    "uid": "user_id",
+}
+
+
+def key_of(template: str) -> str | None:
+    """The variable of an entry that is exactly one `{{.key}}`, else None."""
+    found = _ONE_VARIABLE.match((template or "").strip())
+    return found.group(1) if found else None
 
 
 def kind_of(template: str) -> str | None:
-    """What one entry holds ('email', 'mobile', 'user id'), or None if it is not one variable
-    whose name ends in email, mobile, phone, userId or uid."""
-    paths = variables.VARIABLE.findall(template or "")
-    if len(paths) != 1 or variables.VARIABLE.sub("", template).strip():
+    """What one entry holds ('email', 'mobile', 'user_id'), or None (ParseDynamicRecipientKind)."""
+    key = key_of(template)
+    if key is None:
         return None
-    name = paths[0].rsplit(".", 1)[-1].lower()
-    return next((kind for end, kind in _KINDS if name.endswith(end)), None)
+    key = key.lower()
+    parts = key.split(".")
+    if parts[0] == "job":
+        marker = key.rfind(".output.")
+        is_input = len(parts) == 3 and all(parts[1:])
+        is_output = marker > len("job.") and "." not in key[marker + len(".output.") :]
+        if not (is_input or is_output):
+            return None
+    elif parts[0] not in ("workflow", "payload", "task", "var") or len(parts) < 2:
+        return None
+    if key.endswith(".output."):
+        return None
+    field = parts[-1]
+    for end, kind in _FIELDS.items():
+        if field == end or field.endswith("_" + end):
+            return kind
+    return None
 
 
 def problems(
-    webhook_type: str, accepted: Sequence[str], templates: list[str], job_names: list[str]
-) -> list[tuple[int, str]]:
-    """Why an entry can never add anyone (checked when the configuration is loaded), as
-    (index, message)s; `accepted`: the kinds the channel can add (its recipient_fields)."""
-    found: list[tuple[int, str]] = []
+    templates: list[str], job_names: list[str]
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(errors, warnings) of the entries, as (index, message)s, checked when loading: an entry
+    that is not one variable naming what it holds is refused, as by Zadig; a variable no task
+    of this workflow can have is a warning."""
+    errors: list[tuple[int, str]] = []
+    warnings: list[tuple[int, str]] = []
     for index, template in enumerate(templates):
-        kind = kind_of(template)
-        if kind is None:
-            found.append(
+        key = key_of(template)
+        if key is None or kind_of(template) is None:
+            errors.append(
                 (
                     index,
-                    "must be one {{.variable}} whose name ends in email, mobile, phone, userId "
-                    "or uid (what it holds), e.g. {{.var.owner_email}}",
+                    "must be one {{.variable}} under workflow., payload. or job. whose last "
+                    "field is email, mobile, phone, user_id, userid or uid (or ends in _ and "
+                    "one of them), e.g. {{.workflow.params.owner_email}}",
                 )
             )
-        elif kind not in accepted:
-            can = " or ".join(accepted) or "no one"
-            found.append((index, f"{webhook_type} can add {can} here, not {kind}s"))
-        else:
-            found.extend((index, text) for text in variables.problems(template, job_names))
+        elif not variables.known(key, set(job_names)):
+            warnings.append((index, f"{template}: no task of this workflow has it; it adds no one"))
+    return errors, warnings
+
+
+class UserLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+
+
+def _contact(user: UserLike, kind: str) -> str:
+    return user.email if kind == "email" else user.phone if kind == "mobile" else ""
+
+
+def reach(
+    kind: str,
+    value: str,
+    accepted: Sequence[str],
+    users: Sequence[UserLike],
+) -> list[tuple[str, str]]:
+    """(kind, value) the channel can use for someone named by `value` of `kind`: as is when
+    the channel takes that kind, else each configured user it names, by the first of the
+    channel's kinds (email or mobile) they have."""
+    if kind in accepted:
+        return [(kind, value)]
+    wanted = value.lower()
+    matched = [
+        user
+        for user in users
+        if (kind == "user_id" and user.id == value)
+        or (kind == "email" and user.email.strip().lower() == wanted)
+        or (kind == "mobile" and user.phone.strip() == value)
+    ]
+    found = []
+    for user in matched:
+        for target in accepted:
+            contact = _contact(user, target).strip()
+            if contact:
+                found.append((target, contact))
+                break
     return found
 
 
@@ -69,6 +136,7 @@ def add_recipients(
     fields: Mapping[str, str],
     entry: Callable[[str, str], Any],
     values: Mapping[str, str],
+    users: Sequence[UserLike] = (),
 ) -> tuple[Any, list[str]]:
     """`sub` with the people its dynamic_recipients name for this task added (each once), and
     why an entry added no one. `fields`: kind -> the settings field people of that kind go
@@ -76,34 +144,37 @@ def add_recipients(
     notes: list[str] = []
     added: dict[str, list[Any]] = {}
     for index, template in enumerate(getattr(sub, "dynamic_recipients", None) or []):
-        kind = kind_of(template)
-        name = fields.get(kind or "")
-        if name is None:
-            notes.append(f"dynamic_recipients[{index}] {template}: not a recipient of this channel")
-            continue
+        kind = kind_of(template) or ""
         try:
-            value = variables.render(template, values)
+            value = variables.render(template, values).strip()
         except variables.UnknownVariable as exc:
-            reason = str(exc)
-            if not any(key.startswith("job.") for key in values):  # not from tidings run
-                reason = (
-                    f"{template} has no value here: only a task of tidings run has --var "
-                    "values and job outputs; events from elsewhere have the task.* variables"
-                )
-            notes.append(f"dynamic_recipients[{index}]: {reason}; no one added")
+            notes.append(f"dynamic_recipients[{index}]: {exc}; no one added")
             continue
-        current = added.setdefault(name, list(getattr(sub, name)))
-        known = {_identity(entry) for entry in current}
-        for person in _SPLIT.split(value.strip()):
-            new = entry(kind or "", person) if person else None
-            if new is not None and _identity(new) not in known:
-                known.add(_identity(new))
-                current.append(new)
+        if not value:
+            notes.append(f"dynamic_recipients[{index}]: {template} is empty; no one added")
+            continue
+        for person in _SPLIT.split(value):
+            if not person:
+                continue
+            found = reach(kind, person, list(fields), users)
+            if not found:
+                can = " or ".join(fields) or "no one"
+                notes.append(
+                    f"dynamic_recipients[{index}] {template}: {person!r} is a {kind} this "
+                    f"channel cannot reach (it takes {can}) and no user under users: has that "
+                    f"{kind} with one; not sent to them"
+                )
+            for target, contact in found:
+                name = fields[target]
+                current = added.setdefault(name, list(getattr(sub, name)))
+                new = entry(target, contact)
+                if _identity(new) not in {_identity(item) for item in current}:
+                    current.append(new)
     return (dataclasses.replace(sub, **added) if added else sub), notes
 
 
 def _identity(entry: Any) -> str:
     """Who an entry is, to add each person once."""
     if isinstance(entry, str):
-        return entry
+        return entry.lower()
     return str(getattr(entry, "id", "") or getattr(entry, "user_name", "")).lower()

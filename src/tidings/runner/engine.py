@@ -83,6 +83,7 @@ class Run:
         self.variables = self.options.variables
         self.notifications = Notifications(config, workflow, store, deliveries, self.observer)
         self.outputs: dict[str, dict[str, str]] = {}
+        self.executed_stages: dict[str, str] = {}  # manual stage -> the user who ran it
         self.task: Task
         self.run_dir: Path
         self._abort: tuple[str, str] | None = None  # (status, error) of a cancel or timeout
@@ -128,8 +129,8 @@ class Run:
 
     def values(self) -> dict[str, str]:
         task = self.task
-        values = variables.task_values(task)
-        values.update({f"var.{k}": v for k, v in self.variables.items()})
+        values = variables.task_values(task, self.config.system.address)
+        values.update(variables.params(self.variables))
         for job in task.jobs():
             values[f"job.{job.name}.status"] = job.status
         for name, outputs in self.outputs.items():
@@ -142,7 +143,16 @@ class Run:
     def notify(
         self, status: str, job: JobDef | None = None, key: str = "", **more: list[str]
     ) -> None:
-        """Notify an event of the task (or of a job: its own ctls)."""
+        """Notify an event of the task (or of a job: its own ctls). A manual stage's
+        executors are, but while the task waits for one to run it, those who ran it
+        (Zadig's executedManualStageUsers): for a job, who ran its own stage."""
+        if "stage_executors" not in more:
+            ran = self.executed_stages
+            if job is not None:
+                stage = next(s for s in self.workflow.stages if job in s.jobs)
+                more["stage_executors"] = [ran[stage.name]] if stage.name in ran else []
+            else:
+                more["stage_executors"] = list(dict.fromkeys(ran.values()))
         self.notifications.event(
             self.task, status, job=job, key=key or status, values=self.values(), **more
         )

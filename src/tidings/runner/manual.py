@@ -41,10 +41,13 @@ async def pause(host: JobHost, definition: StageDef, stage: Stage) -> bool:
     host.observer.paused(task, stage, waiting)
     key = state.manual_key(stage.name)
     try:
-        while not state.decisions(host.store, workflow, task.task_id, key):
+        while not (decided := state.decisions(host.store, workflow, task.task_id, key)):
             await asyncio.sleep(POLL)
     finally:
         state.set_waiting(host.store, workflow, task.task_id, None)
+    # Who ran it: later notifications reach them as the stage's executors (Zadig's
+    # manual_exector_id), not everyone who could have.
+    host.executed_stages[stage.name] = decided[0]["user_id"]
     stage.status = ""
     task.status = "running"
     host.save()

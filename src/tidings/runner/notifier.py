@@ -119,9 +119,18 @@ class Notifications:
         self.observer.notified(status, job.name if job else None, len(plan.requests()))
 
     def message(
-        self, task: Task, job_name: str, ctl: NotifyCtl, note: Note, values: Mapping[str, str]
+        self,
+        task: Task,
+        job_name: str,
+        ctl: NotifyCtl,
+        note: Note,
+        values: Mapping[str, str],
+        stage_executors: Sequence[str] = (),
     ) -> tuple[list[str], list[str]]:
         """A notification job's message: (its delivery ids, why a part of it sends nothing)."""
+        from tidings.dispatch.recipients import Directory
+
+        directory = Directory(self.config.users, self.config.groups, task, stage_executors)
         plan = plan_note(
             note,
             ctl,
@@ -129,10 +138,14 @@ class Notifications:
             source=f"{self.workflow.name}/jobs/{job_name}/spec",
             values=values,
             system=self.config.system,
+            directory=directory,
         )
-        scope = {"job": job_name, "note": dataclasses.asdict(note)}
+        scope: dict[str, Any] = {"job": job_name, "note": dataclasses.asdict(note)}
+        if stage_executors:
+            scope["stage_executors"] = list(stage_executors)
         key = f"job:{job_name}:send"
-        ids = self._record(plan, task, "notification", "notification", key, scope, notified=False)
+        # The task is kept with it: `retry --replan` finds the task creator's address again.
+        ids = self._record(plan, task, "notification", "notification", key, scope, notified=True)
         return ids, [str(skipped) for skipped in plan.skipped]
 
     def _record(

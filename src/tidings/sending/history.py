@@ -18,7 +18,24 @@ from tidings.store.db import Store, in_list
 
 D = tables.deliveries
 E = tables.events
+T = tables.tasks
 STATUSES = ("pending", "sent", "failed", "dead")
+
+
+def previous_status(store: Store, workflow: str, task_id: int) -> str:
+    """Zadig's `changed` compares a task with the one before it (task id - 1): its status as
+    tidings last heard of it (sent, posted or run), "" when it never did, which counts as
+    changed, as in Zadig."""
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            select(T.c.status).where(T.c.workflow == workflow, T.c.task_id == task_id - 1)
+        ).scalar()
+    return found or ""
+
+
+def wants_previous(ctls: Any) -> bool:
+    """Whether any of these notify_ctls fires on `changed` (only then is history read)."""
+    return any(ctl.enabled and "changed" in ctl.notify_type for ctl in ctls)
 
 
 def list_deliveries(
@@ -100,7 +117,14 @@ def find(store: Store, given: str) -> str:
 def show(store: Store, delivery_id: str) -> dict[str, Any]:
     with store.read() as connection:
         row = connection.execute(
-            select(D, E.c.workflow, E.c.task_id, E.c.status.label("event_status"), E.c.kind)
+            select(
+                D,
+                E.c.workflow,
+                E.c.task_id,
+                E.c.status.label("event_status"),
+                E.c.kind,
+                E.c.scope,
+            )
             .join(E, E.c.id == D.c.event_id)
             .where(D.c.id == delivery_id)
         ).one()
@@ -111,6 +135,14 @@ def show(store: Store, delivery_id: str) -> dict[str, Any]:
         ).all()
     data = dict(row._mapping)
     data["attempts_log"] = [dict(a._mapping) for a in attempts]
+    scope = data.pop("scope", None) or {}
+    # Why its ctl left someone out when it was planned (the same ctl: its index in source).
+    data["skipped"] = [
+        skip["reason"]
+        for skip in scope.get("skipped", [])
+        if skip.get("ctl_index") is None
+        or data["source"].endswith(f"notify_ctls[{skip['ctl_index']}]")
+    ]
     return data
 
 

@@ -6,6 +6,7 @@ are committed first; only then does anything leave the machine.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,7 +35,20 @@ def deliveries_of(plan: Plan) -> list[NewDelivery]:
     ]
 
 
+def with_skips(event: NewEvent, plan: Plan) -> NewEvent:
+    """The event with why parts of the plan sent nothing (people left out, entries without a
+    value), kept with it so that `tidings deliveries show` says so beside its deliveries."""
+    if not plan.skipped:
+        return event
+    skipped = [
+        {"webhook_type": s.webhook_type, "ctl_index": s.ctl_index, "reason": s.reason}
+        for s in plan.skipped
+    ]
+    return dataclasses.replace(event, scope={**(event.scope or {}), "skipped": skipped})
+
+
 def record(store: Store, plan: Plan, event: NewEvent, *, now: float, expires_in: float) -> Enqueued:
+    event = with_skips(event, plan)
     return enqueue(store, event, deliveries_of(plan), now=now, expires_in=expires_in)
 
 

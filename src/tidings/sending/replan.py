@@ -105,14 +105,18 @@ def _plan(config: Config, event: _Event) -> Plan:
         spec = job.typed if job is not None and job.type == "notification" else None
         if job is None or spec is None or not isinstance(note, dict):
             raise InputError(f"{name}: its notification job's message was not kept to re-plan")
+        from tidings.dispatch.recipients import Directory
         from tidings.notify.content import Note
 
+        task = parse_task(event.snapshot, f"{name} as stored") if event.snapshot else None
+        executors = event.scope.get("stage_executors") or ()
         return plan_note(
             Note(**note),
             spec.ctl(),
             instance=config.system.address,
             source=f"{workflow.name}/jobs/{job.name}/spec",
             system=config.system,
+            directory=Directory(config.users, config.groups, task, executors),
         )
     if event.snapshot is None:
         raise InputError(f"{name}: the task's snapshot is no longer in the database")
@@ -125,6 +129,7 @@ def _plan(config: Config, event: _Event) -> Plan:
             status=event.status,
             ctls=job.notify_ctls,
             source=f"{workflow.name}/jobs/{job.name}",
+            stage_executors=event.scope.get("stage_executors") or (),
         )
     return plan_event(
         config,

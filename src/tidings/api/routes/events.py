@@ -75,6 +75,12 @@ def _plan(
         workflow_config = svc.config.workflow(workflow or task.workflow_name)
     except InputError as exc:
         raise ApiError(404, exc.message) from None
+    if previous_status is None:
+        from tidings.sending.history import previous_status as looked_up
+        from tidings.sending.history import wants_previous
+
+        if wants_previous(workflow_config.notify_ctls):  # `changed`: the task before, as heard
+            previous_status = looked_up(svc.store, task.workflow_name, task.task_id)
     return plan_event(
         svc.config,
         workflow_config,
@@ -132,7 +138,7 @@ async def accept_event(
     before) and the answer. Raises ApiError or InputError for the caller to answer."""
     from tidings.delivery.outbox import NewEvent
     from tidings.sending.history import summaries
-    from tidings.sending.record import deliveries_of
+    from tidings.sending.record import deliveries_of, with_skips
 
     plan = _plan(svc, payload, workflow, status, previous_status)
     task = plan.task
@@ -145,10 +151,10 @@ async def accept_event(
         idempotency_key=f"api:{key}" if key else None,
         snapshot=task.model_dump(mode="json"),
         config=svc.config.name,
-        scope={"previous_status": previous_status} if previous_status else None,
+        scope=None if plan.previous_status is None else {"previous_status": plan.previous_status},
     )
     fresh = deliveries_of(plan)
-    enqueued = await svc.recorder.record(event, fresh)
+    enqueued = await svc.recorder.record(with_skips(event, plan), fresh)
     if enqueued.duplicate:
         rows = await svc.db(summaries, svc.store, enqueued.delivery_ids)
     else:

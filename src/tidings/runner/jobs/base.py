@@ -37,6 +37,7 @@ class JobHost(Protocol):
     outputs: dict[str, dict[str, str]]  # each script job's outputs, by job name
     notifications: Notifications
     observer: Observer
+    executed_stages: dict[str, str]  # each manual stage run so far -> the user who ran it
 
     def values(self) -> dict[str, str]:
         """The variables of {{.path}} templates now (task, vars, job statuses and outputs)."""

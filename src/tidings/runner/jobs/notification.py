@@ -32,7 +32,10 @@ async def run(host: JobHost, definition: JobDef, job: Job, log_path: Path) -> No
         url=detail_url(host.config.system.address, host.task),
         language=host.config.system.language,
     )
-    ids, skipped = host.notifications.message(host.task, job.name, ctl, note, values)
+    ran = host.executed_stages.get(host.stage_of(job).name)
+    ids, skipped = host.notifications.message(
+        host.task, job.name, ctl, note, values, [ran] if ran else []
+    )
     for reason in skipped:
         log(log_path, f"[tidings] skipped {reason}")
     log(log_path, f"[tidings] {spec.webhook_type} message queued: {title}")

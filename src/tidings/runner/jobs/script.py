@@ -109,10 +109,15 @@ async def run_script(run: ScriptRun) -> dict[str, str]:
 def job_spec(spec: Any, outputs: Mapping[str, str], values: Mapping[str, str]) -> JobSpec | None:
     """What the snapshot reports of a script job (Zadig's spec of build, deploy, test)."""
     if isinstance(spec, BuildSpec):
-        repositories = [
-            Repository(**repo.model_dump(exclude={"address"}, exclude_none=True))
-            for repo in spec.repositories
-        ]
+        repositories = []
+        for repo in spec.repositories:
+            data = repo.model_dump(exclude={"address"}, exclude_none=True)
+            if repo.address and repo.commit_id and not repo.commit_url:  # as Zadig links it
+                data["commit_url"] = (
+                    f"{repo.address.rstrip('/')}/{repo.repo_owner}/{repo.repo_name}/commit/"
+                    f"{repo.commit_id[:8]}"
+                )
+            repositories.append(Repository(**data))
         return JobSpec(repositories=repositories, image=outputs.get("IMAGE") or spec.image or None)
     if isinstance(spec, DeploySpec):
         modules = []
