@@ -85,7 +85,7 @@ async def accept_event(svc: Service, request: EventRequest) -> tuple[int, dict[s
         status=plan.status,
         idempotency_key=f"api:{key}" if key else None,
         snapshot=task.model_dump(mode="json"),
-        config=svc.config.name,
+        config=svc.config_name,
         scope={"previous_status": previous_status} if previous_status else None,
     )
     fresh = deliveries_of(plan)
