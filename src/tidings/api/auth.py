@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
-from fastapi.security import HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.requests import HTTPConnection, Request
 
@@ -77,18 +78,17 @@ def authenticate(connection: HTTPConnection, scope: str) -> Principal:
     return principal
 
 
-class Require(HTTPBearer):
-    """A dependency: `authenticate` for one scope. Being an HTTPBearer puts the bearer scheme
-    in the OpenAPI document of each route that declares it; the header is read only by
-    `authenticate`."""
+class Require(SecurityBase):
+    """A dependency: `authenticate` for one scope. Being a SecurityBase with the bearer model
+    puts the scheme in the OpenAPI document of each route that declares it, without a second
+    reader of the header (FastAPI's HTTPBearer)."""
 
     def __init__(self, scope: str) -> None:
-        super().__init__(
-            scheme_name="HTTPBearer", description="A token of system.api_tokens", auto_error=False
-        )
+        self.model = HTTPBearerModel(description="A token of system.api_tokens")
+        self.scheme_name = "HTTPBearer"
         self.scope = scope
 
-    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+    async def __call__(self, request: Request) -> Principal:
         # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
         return authenticate(request, self.scope)
 
