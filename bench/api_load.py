@@ -2,10 +2,17 @@
 in the same process), every one delivered to a loopback receiver; POST latency percentiles.
 
     .venv/bin/python bench/api_load.py [--rate 500] [--seconds 30] [--workflows 16]
+    .venv/bin/python bench/api_load.py --instructions [--repeat 3]
 
 Open loop: a request is started every 1/rate s whether or not earlier ones have answered, so
 a slow server shows as latency, not as a lower rate. Each event has its own X-Zadig-Event-UUID
 and goes to one of --workflows webhook destinations (each destination keeps event order).
+
+--instructions counts what the server executes per event instead of timing it (counts, unlike
+times, do not depend on what else the machine runs): the server under `valgrind
+--tool=cachegrind`, once with 200 events and once with 1,200 posted 8 at a time, each run
+until every event is delivered; (instructions of the second - the first) / 1,000 leaves out
+start-up and shutdown. Run it with PYTHONPATH=other/src to count another tree's server.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -41,11 +50,14 @@ def write_config(folder: Path, receiver: str, workflows: int) -> str:
     return str(path)
 
 
-def start_server(config: str, home: Path, port: int) -> subprocess.Popen:
+def start_server(
+    config: str, home: Path, port: int, wrapper: tuple[str, ...] = ()
+) -> subprocess.Popen:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
     environ["TIDINGS_HOME"] = str(home)
     return subprocess.Popen(
         [
+            *wrapper,
             sys.executable,
             "-m",
             "tidings",
@@ -61,11 +73,11 @@ def start_server(config: str, home: Path, port: int) -> subprocess.Popen:
     )
 
 
-async def wait_ready(base: str) -> None:
+async def wait_ready(base: str, seconds: float = 10) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
-        for _ in range(200):
+        for _ in range(int(seconds / 0.05)):
             try:
                 async with session.get(f"{base}/readyz") as answer:
                     if answer.status == 200:
@@ -90,6 +102,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def event(index: int, workflows: int) -> dict[str, object]:
+    """Zadig's webhook payload of task `index + 1`, for one of the workflows."""
+    return {
+        "object_kind": "workflow",
+        "workflow": {
+            "task_id": index + 1,
+            "workflow_name": f"wf{index % workflows}",
+            "status": "passed",
+            "task_creator": "bench",
+        },
+    }
+
+
 async def load(base: str, receiver: str, rate: int, seconds: int, workflows: int) -> None:
     import aiohttp
 
@@ -100,15 +125,7 @@ async def load(base: str, receiver: str, rate: int, seconds: int, workflows: int
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
         async def post(index: int) -> None:
-            body = {
-                "object_kind": "workflow",
-                "workflow": {
-                    "task_id": index + 1,
-                    "workflow_name": f"wf{index % workflows}",
-                    "status": "passed",
-                    "task_creator": "bench",
-                },
-            }
+            body = event(index, workflows)
             started = time.perf_counter()
             try:
                 async with session.post(
@@ -156,12 +173,86 @@ async def load(base: str, receiver: str, rate: int, seconds: int, workflows: int
     print(f"delivered: {delivered} of {len(ms)}; the last {drained:.1f} s after the last answer")
 
 
+async def post_all(base: str, receiver: str, count: int, in_flight: int, workflows: int) -> None:
+    """`count` events, `in_flight` at a time; returns once the receiver has every one."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def received() -> int:
+            async with session.get(f"{receiver}/count") as answer:
+                return int((await answer.json())["count"])
+
+        before = await received()
+        queue = iter(range(count))
+
+        async def poster() -> None:
+            for index in queue:
+                async with session.post(
+                    f"{base}/api/v1/events",
+                    json=event(index, workflows),
+                    headers={"X-Zadig-Event-UUID": str(uuid.uuid4())},
+                ) as answer:
+                    await answer.read()
+                    if answer.status != 202:
+                        raise SystemExit(f"POST answered {answer.status}: {await answer.text()}")
+
+        await asyncio.gather(*(poster() for _ in range(in_flight)))
+        while await received() - before < count:
+            await asyncio.sleep(0.2)
+
+
+def instructions(receiver: str, events: int, workflows: int) -> int:
+    """Instructions the whole server process executed, start to exit, with `events` posted."""
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        config = write_config(home, receiver, workflows)
+        out = home / "cachegrind.out"
+        valgrind = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "-q")
+        port = free_port()
+        server = start_server(config, home, port, (*valgrind, f"--cachegrind-out-file={out}"))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            asyncio.run(wait_ready(base, seconds=300))
+            asyncio.run(post_all(base, receiver, events, 8, workflows))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(300)
+        found = re.search(r"^summary: (\d+)", out.read_text(), re.MULTILINE)
+        if found is None:
+            raise SystemExit(f"no summary in {out}")
+        return int(found.group(1))
+
+
+def count_instructions(workflows: int, repeat: int) -> None:
+    receiver_process, receiver = start_receiver()
+    try:
+        per_event = []
+        for run in range(repeat):
+            few, many = (instructions(receiver, n, workflows) for n in (200, 1200))
+            per_event.append((many - few) / 1000)
+            print(f"run {run + 1}: {per_event[-1] / 1e6:.3f} M instructions per event")
+        ordered = sorted(per_event)
+        print(
+            f"instructions per event: median {statistics.median(ordered) / 1e6:.3f} M "
+            f"(min {ordered[0] / 1e6:.3f} M, max {ordered[-1] / 1e6:.3f} M, {repeat} runs)"
+        )
+    finally:
+        receiver_process.terminate()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workflows", type=int, default=16)
+    parser.add_argument("--instructions", action="store_true", help="count, under cachegrind")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of --instructions")
     args = parser.parse_args()
+    if args.instructions:
+        count_instructions(args.workflows, args.repeat)
+        return
     receiver_process, receiver = start_receiver()
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)

@@ -147,4 +147,3 @@ def test_notify_to_slack(sandbox, cli):
     (row,) = sandbox.accepted("slack", "adhoc")
     assert "发布完成" in row.text and "v1.2 is *live*" in row.text
     assert row.mentions == ["U012AB3CD"]
-

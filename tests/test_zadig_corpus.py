@@ -279,8 +279,7 @@ def test_a_run_sends_every_notification_job_in_zadigs_layout(tmp_path):
     notes = [
         r
         for r in feishu
-        if r.body["msg_type"] == "interactive"
-        and r.body["content"]["header"]["template"] == "blue"
+        if r.body["msg_type"] == "interactive" and r.body["content"]["header"]["template"] == "blue"
     ]
     assert sorted(r.destination for r in notes) == ["oc_team", "u_ada", "u_lead"]
     card = notes[0].body["content"]

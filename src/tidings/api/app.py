@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from tidings import __version__
 from tidings.api import errors
 from tidings.api.auth import Tokens
-from tidings.api.fastpath import FastEvents
 from tidings.api.middleware import BodyLimit, Redact
 from tidings.api.service import Service
 from tidings.config.models import Config
@@ -52,9 +51,7 @@ def create_app(
     errors.install(app)
     for module in (events, deliveries, workflows, tasks, health):
         app.include_router(module.router)
-    # Innermost first: the fast path for POST /events sees bodies within the limit, and
-    # redaction sees every answer; the limit refuses before any parsing.
-    app.add_middleware(FastEvents, service=service, tokens=app.state.tokens)
+    # Innermost first: redaction sees every answer; the limit refuses before any parsing.
     app.add_middleware(BodyLimit, limit=config.system.api_max_body)
     app.add_middleware(Redact, redactor=lambda: service.redact)
     return app

@@ -1,27 +1,29 @@
 """Bearer tokens from `system.api_tokens`, each allowed some scopes.
 
-Tokens are compared by their SHA-256 in constant time, against every configured token (no
-early exit), so neither the answer nor its timing tells how much of a guess was right.
+`authenticate` is the one check of every route: each declares it as a dependency
+(`CanRead`, `CanSend`, `CanRun`). Tokens are compared by their SHA-256 in constant time,
+against every configured token (no early exit), so neither the answer nor its timing tells
+how much of a guess was right.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.requests import HTTPConnection, Request
 
 from tidings.api.errors import ApiError
 from tidings.config.models import ApiToken
 
 # Which scope each kind of action needs; `admin` may do everything.
 READ, SEND, RUN, ADMIN = "read", "send", "run", "admin"
-
-bearer = HTTPBearer(auto_error=False, description="A token of system.api_tokens")
 
 
 @dataclass(frozen=True)
@@ -46,34 +48,54 @@ class Tokens:
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tidings"'}
 
 
-def require(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller's token must exist and allow `scope` (or be admin)."""
+def authenticate(connection: HTTPConnection, scope: str) -> Principal:
+    """The caller's token must be in system.api_tokens and allow `scope` (or be admin): 401
+    without one or with an unknown one, 403 when its scopes do not allow it."""
+    tokens: Tokens = connection.app.state.tokens
+    sent = connection.headers.getlist("authorization")
+    if len(sent) > 1:
+        # Which one counts would be a guess, and a proxy in front may guess otherwise.
+        raise ApiError(
+            401, f"{len(sent)} Authorization headers: send exactly one", headers=_CHALLENGE
+        )
+    scheme, credentials = get_authorization_scheme_param(sent[0] if sent else None)
+    if scheme.lower() != "bearer" or not credentials:
+        raise ApiError(
+            401,
+            "authentication required: send `Authorization: Bearer <token>` with a token "
+            "of system.api_tokens",
+            headers=_CHALLENGE,
+        )
+    principal = tokens.identify(credentials)
+    if principal is None:
+        raise ApiError(401, "unknown token: it is not in system.api_tokens", headers=_CHALLENGE)
+    if scope not in principal.scopes and ADMIN not in principal.scopes:
+        raise ApiError(
+            403,
+            f"token {principal.name!r} may not do this: it needs scope {scope!r} "
+            f"(it has {', '.join(sorted(principal.scopes))})",
+        )
+    return principal
 
-    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
-    async def check(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Principal:
-        tokens: Tokens = request.app.state.tokens
-        if credentials is None or not credentials.credentials:
-            raise ApiError(
-                401,
-                "authentication required: send `Authorization: Bearer <token>` with a token "
-                "of system.api_tokens",
-                headers=_CHALLENGE,
-            )
-        principal = tokens.identify(credentials.credentials)
-        if principal is None:
-            raise ApiError(401, "unknown token: it is not in system.api_tokens", headers=_CHALLENGE)
-        if scope not in principal.scopes and ADMIN not in principal.scopes:
-            raise ApiError(
-                403,
-                f"token {principal.name!r} may not do this: it needs scope {scope!r} "
-                f"(it has {', '.join(sorted(principal.scopes))})",
-            )
-        return principal
 
-    return check
+class Require(SecurityBase):
+    """A dependency: `authenticate` for one scope. Being a SecurityBase with the bearer model
+    puts the scheme in the OpenAPI document of each route that declares it, without a second
+    reader of the header (FastAPI's HTTPBearer)."""
+
+    def __init__(self, scope: str) -> None:
+        self.model = HTTPBearerModel(description="A token of system.api_tokens")
+        self.scheme_name = "HTTPBearer"
+        self.scope = scope
+
+    async def __call__(self, request: Request) -> Principal:
+        # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
+        return authenticate(request, self.scope)
+
+
+def require(scope: str) -> Require:
+    """The dependency of routes that need `scope`."""
+    return Require(scope)
 
 
 CanRead = Annotated[Principal, Depends(require(READ))]

@@ -5,6 +5,7 @@ FastAPI's validation errors are reshaped the same way, each problem naming its f
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,7 +34,7 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def body(message: str, problems: list[Problem] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def body(message: str, problems: Sequence[Problem] = ()) -> dict[str, Any]:
     return {
         "error": message,
         "problems": [{"path": p.path, "message": p.message} for p in problems],
@@ -43,8 +44,8 @@ def body(message: str, problems: list[Problem] = ()) -> dict[str, Any]:  # type:
 def error_response(
     status: int,
     message: str,
-    problems: list[Problem] = (),
-    headers: dict | None = None,  # type: ignore[assignment]
+    problems: Sequence[Problem] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(body(message, problems), status_code=status, headers=headers)
 
@@ -53,16 +54,31 @@ def unprocessable(error: InputError) -> ApiError:
     return ApiError(422, error.message, error.problems)
 
 
-def _where(loc: tuple[Any, ...]) -> str:
+def invalid_request(problems: list[Problem]) -> ApiError:
+    """The 422 of a request whose parameters or body are invalid, each problem by field."""
+    fields = ", ".join(dict.fromkeys(p.path for p in problems if p.path))
+    return ApiError(
+        422, f"invalid request: {fields or 'body'}; fix the fields listed in problems", problems
+    )
+
+
+def _where(error: dict[str, Any]) -> str:
+    loc = tuple(error.get("loc", ()))
     if not loc:
         return ""
     kind, rest = loc[0], loc[1:]
     if kind == "body":
+        # ("body", 12) of a JSON syntax error is a character position, not a field.
+        if not rest or error.get("type") == "json_invalid":
+            return "body"
         return format_path(rest)
     return f"{kind}.{format_path(rest)}" if rest else str(kind)
 
 
 def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        where = error.get("loc", ())[-1]
+        return f"not valid JSON (UTF-8): {error.get('ctx', {}).get('error', '')} (char {where})"
     if error.get("type") == "missing":
         return "field required"
     if error.get("type") == "extra_forbidden":
@@ -84,11 +100,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [Problem(_where(tuple(e.get("loc", ()))), _message(e)) for e in exc.errors()]
-        fields = ", ".join(dict.fromkeys(p.path for p in problems if p.path))
-        return error_response(
-            422, f"invalid request: {fields or 'body'}; fix the fields listed in problems", problems
-        )
+        invalid = invalid_request([Problem(_where(e), _message(e)) for e in exc.errors()])
+        return error_response(invalid.status, invalid.message, invalid.problems)
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -37,6 +37,8 @@ class Service:
         redactor: Redactor | None = None,
     ) -> None:
         self.config = config
+        # Recorded with every event; Config.name resolves the file's path (syscalls) per call.
+        self.config_name = config.name
         self.store = store
         self.with_worker = worker
         self.home = home

@@ -5,76 +5,38 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Request, Response
 
 from tidings.api.auth import CanSend
 from tidings.api.errors import ApiError
-from tidings.api.routes import Svc, errors
+from tidings.api.event_request import (
+    EVENT_PARAMS,
+    KEY_DESCRIPTION,
+    MAX_PARAM,
+    PLAN_PARAMS,
+    EventRequest,
+    openapi,
+    read_event,
+)
+from tidings.api.routes import Svc, errors, service
 from tidings.api.schemas import EventAccepted, PreviewOut
 from tidings.api.service import Service
 from tidings.dispatch.plan import Plan
 from tidings.errors import InputError, Problem
-from tidings.model import STATUSES
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
-_EXAMPLE = {
-    "object_kind": "workflow",
-    "event": "workflow",
-    "workflow": {
-        "task_id": 12,
-        "workflow_name": "release",
-        "project_name": "shop",
-        "status": "failed",
-        "task_creator": "admin",
-    },
-}
-EventBody = Annotated[
-    dict[str, Any],
-    Body(
-        description="Zadig's webhook payload, or its `workflow` object alone (a task snapshot; "
-        "docs/snapshot.md): task_id, workflow_name and status are required.",
-        openapi_examples={"zadig webhook": {"value": _EXAMPLE}},
-    ),
-]
-StatusParam = Annotated[
-    str | None,
-    Query(
-        description="Notify as this status (default: the snapshot's).",
-        json_schema_extra={"enum": list(STATUSES)},
-    ),
-]
-MAX_PARAM = 200  # characters of `workflow` and of the key headers (tidings.api.fastpath too)
-KeyHeader = Annotated[
-    str | None,
-    Header(
-        max_length=MAX_PARAM, description="Zadig's event id: the same id twice is recorded once."
-    ),
-]
 
-
-def _plan(
-    svc: Service,
-    payload: dict[str, Any],
-    workflow: str | None,
-    status: str | None,
-    previous_status: str | None,
-) -> Plan:
+def _plan(svc: Service, event: EventRequest) -> Plan:
     from tidings.dispatch.plan import plan_event
-    from tidings.dispatch.task import check_status, parse_task
+    from tidings.dispatch.task import parse_task
 
-    for name, value in (("status", status), ("previous_status", previous_status)):
-        if value is not None and value not in STATUSES:
-            raise ApiError(
-                422,
-                f"unknown {name} {value!r}",
-                [Problem(f"query.{name}", f"must be one of {', '.join(STATUSES)}")],
-            )
-    task = parse_task(payload, "event")
+    task = parse_task(event.payload, "event")
     try:
-        workflow_config = svc.config.workflow(workflow or task.workflow_name)
+        workflow_config = svc.config.workflow(event.workflow or task.workflow_name)
     except InputError as exc:
         raise ApiError(404, exc.message) from None
+    previous_status = event.previous_status
     if previous_status is None:
         from tidings.sending.history import previous_status as looked_up
         from tidings.sending.history import wants_previous
@@ -85,7 +47,7 @@ def _plan(
         svc.config,
         workflow_config,
         task,
-        status=check_status(status) if status else None,
+        status=event.status,
         previous_status=previous_status,
     )
 
@@ -103,46 +65,27 @@ def _skipped(plan: Plan) -> list[dict[str, Any]]:
         **errors(401, 403, 404, 413, 422, 503),
     },
     summary="Notify a task event (Zadig's webhook payload or a task snapshot)",
+    openapi_extra=openapi(EVENT_PARAMS),
 )
-async def post_event(
-    payload: EventBody,
-    response: Response,
-    svc: Svc,
-    _who: CanSend,
-    workflow: Annotated[
-        str | None,
-        Query(max_length=MAX_PARAM, description="Default: the snapshot's workflow_name."),
-    ] = None,
-    status: StatusParam = None,
-    previous_status: StatusParam = None,
-    x_zadig_event_uuid: KeyHeader = None,
-    idempotency_key: KeyHeader = None,
-) -> dict[str, Any]:
-    # Most posts are answered by tidings.api.fastpath with the same accept_event.
-    code, answer = await accept_event(
-        svc, payload, workflow, status, previous_status, x_zadig_event_uuid or idempotency_key
-    )
-    response.status_code = code
-    return answer
+async def post_event(request: Request, _who: CanSend) -> Response:
+    code, answer = await accept_event(await service(request), await read_event(request))
+    # Serialized here: returning the dict, FastAPI's response handling would cost ~0.03 M
+    # instructions more per event (bench/README.md) for the same JSON.
+    content = EventAccepted.model_validate(answer).model_dump_json()
+    return Response(content, status_code=code, media_type="application/json")
 
 
-async def accept_event(
-    svc: Service,
-    payload: dict[str, Any],
-    workflow: str | None,
-    status: str | None,
-    previous_status: str | None,
-    key: str | None,
-) -> tuple[int, dict[str, Any]]:
+async def accept_event(svc: Service, request: EventRequest) -> tuple[int, dict[str, Any]]:
     """Plan the event and record it (group commit); the HTTP status (202 new, 200 seen
     before) and the answer. Raises ApiError or InputError for the caller to answer."""
     from tidings.delivery.outbox import NewEvent
     from tidings.sending.history import summaries
     from tidings.sending.record import deliveries_of, with_skips
 
-    plan = _plan(svc, payload, workflow, status, previous_status)
+    plan = _plan(svc, request)
     task = plan.task
     assert task is not None
+    key = request.key
     event = NewEvent(
         kind="task",
         workflow=task.workflow_name,
@@ -150,7 +93,7 @@ async def accept_event(
         status=plan.status,
         idempotency_key=f"api:{key}" if key else None,
         snapshot=task.model_dump(mode="json"),
-        config=svc.config.name,
+        config=svc.config_name,
         scope=None if plan.previous_status is None else {"previous_status": plan.previous_status},
     )
     fresh = deliveries_of(plan)
@@ -183,18 +126,12 @@ async def accept_event(
     response_model=PreviewOut,
     responses=errors(401, 403, 404, 413, 422),
     summary="What an event would send, secrets masked; sends nothing",
+    openapi_extra=openapi(PLAN_PARAMS),
 )
-async def preview(
-    payload: EventBody,
-    svc: Svc,
-    _who: CanSend,
-    workflow: Annotated[str | None, Query(max_length=200)] = None,
-    status: StatusParam = None,
-    previous_status: StatusParam = None,
-) -> dict[str, Any]:
+async def preview(request: Request, svc: Svc, _who: CanSend) -> dict[str, Any]:
     from tidings.sending.preview import prepared_calls
 
-    plan = _plan(svc, payload, workflow, status, previous_status)
+    plan = _plan(svc, await read_event(request, PLAN_PARAMS))
     return {"status": plan.status, "requests": prepared_calls(plan), "skipped": _skipped(plan)}
 
 
@@ -232,7 +169,9 @@ async def notify(
     response: Response,
     svc: Svc,
     _who: CanSend,
-    idempotency_key: KeyHeader = None,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=MAX_PARAM, description=KEY_DESCRIPTION)
+    ] = None,
 ) -> dict[str, Any]:
     from tidings.config.adhoc import validate_ctl
     from tidings.delivery.outbox import NewEvent
