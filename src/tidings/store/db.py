@@ -11,10 +11,16 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
+
+T = TypeVar("T")
+Row = tuple[Any, ...]  # a row as the driver returns it
 
 DATABASE_ENV = "TIDINGS_DATABASE_URL"
 HOME_ENV = "TIDINGS_HOME"
@@ -57,6 +63,12 @@ class DatabaseError(Exception):
         super().__init__(str(orig))
         self.orig = orig
         self.sqlstate: str | None = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+    @property
+    def integrity(self) -> bool:
+        """A constraint refused the statement (a unique key taken, ...): PEP 249 names that
+        error IntegrityError in every driver (sqlite3, psycopg)."""
+        return any(cls.__name__ == "IntegrityError" for cls in type(self.orig).__mro__)
 
 
 def data_dir() -> Path:
@@ -117,20 +129,44 @@ class Tx:
         self._store = store
         self._connection = connection  # sqlite3.Connection, or the DBAPI connection
 
-    def run(self, sql: str, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
+    def run(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+    ) -> list[Row]:
         """Run one statement; a list of parameter sets runs as executemany. Returns the rows
-        of a statement that returns some (a list of tuples), else None."""
+        of a statement that returns some (tuples), else an empty list."""
+        return self._execute(sql, params, names=False)[0]
+
+    def value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        rows = self.run(sql, params)
+        return rows[0][0] if rows else None
+
+    def dicts(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of a query as dicts, keyed by column name (or the name given with AS)."""
+        rows, names = self._execute(sql, params, names=True)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _execute(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+        names: bool,
+    ) -> tuple[list[Row], list[str]]:
+        """The rows, and (if `names`) the names of their columns."""
         cursor = self._connection.cursor()
         statement = self._store.raw(sql)
         try:
-            if isinstance(params, list):
+            if isinstance(params, list | tuple):
                 cursor.executemany(statement, params)
-                return None
+                return [], []
             if params:
                 cursor.execute(statement, params)
             else:  # no parameters: a literal % must not be read as a placeholder (psycopg)
                 cursor.execute(statement)
-            return cursor.fetchall() if cursor.description else None
+            if not cursor.description:
+                return [], []
+            rows = cursor.fetchall()
+            return rows, [column[0] for column in cursor.description] if names else []
         except Exception as exc:
             if isinstance(exc, self._store.driver_error):
                 raise DatabaseError(exc) from exc
@@ -138,16 +174,43 @@ class Tx:
         finally:
             cursor.close()
 
-    def value(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        """The first column of the first row, or None."""
-        rows = self.run(sql, params)
-        return rows[0][0] if rows else None
-
 
 def in_list(values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-    """`(:i0, :i1, ...)` and its parameters: the values of an IN list in `raw` SQL."""
+    """`(:i0, :i1, ...)` and its parameters: the values of an IN list in `raw` SQL. The text
+    holds parameter names only, never a value."""
     params = {f"i{n}": value for n, value in enumerate(values)}
     return "(" + ", ".join(f":{name}" for name in params) + ")", params
+
+
+def json_each(dialect: str, name: str) -> str:
+    """A subquery of the strings of the JSON array parameter `name`: one statement for any
+    number of them, so its text (and the driver's prepared plan) never changes."""
+    if dialect == "postgresql":
+        return f"(SELECT json_array_elements_text(:{name}::json))"
+    return f"(SELECT value FROM json_each(:{name}))"
+
+
+def to_json(value: Any) -> str | None:
+    """A JSON column's parameter (write it as `:name::json`); None stays SQL NULL."""
+    return None if value is None else orjson.dumps(value).decode("utf-8")
+
+
+def from_json(value: Any) -> Any:
+    """A JSON column's value: SQLite hands back the text, psycopg has already decoded it."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def retry_on_conflict(work: Callable[[], T], attempts: int = 5) -> T:
+    """Run a transaction again when the database aborted it for a deadlock or a
+    serialization conflict (PostgreSQL SQLSTATE 40P01 / 40001)."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except DatabaseError as exc:
+            if exc.sqlstate not in ("40P01", "40001") or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class _SqlitePool:
@@ -209,8 +272,8 @@ class Store:
             self.dialect = make_url(url).get_backend_name()
         except ArgumentError:
             raise StoreError(_INVALID_URL) from None
-        self.engine  # noqa: B018 - a missing driver or bad option is reported now
-        self.driver_error = self._engine.dialect.loaded_dbapi.Error
+        # Created now: a missing driver or a bad option is reported when the store is opened.
+        self.driver_error = self.engine.dialect.loaded_dbapi.Error
 
     @property
     def engine(self) -> Any:
@@ -285,7 +348,8 @@ class Store:
                 found = tx.value("SELECT to_regclass('alembic_version')")
             if not found:
                 return None
-            return tx.value("SELECT version_num FROM alembic_version")
+            version: str | None = tx.value("SELECT version_num FROM alembic_version")
+            return version
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply Alembic migrations (what `tidings db upgrade` runs)."""
@@ -304,7 +368,7 @@ class Store:
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
         except DBAPIError as exc:
-            raise DatabaseError(exc.orig) from exc
+            raise DatabaseError(exc.orig or exc) from exc
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:
@@ -345,7 +409,7 @@ class Store:
                 with self.read() as connection, connection.begin():
                     yield Tx(self, connection.connection.dbapi_connection)
         except DBAPIError as exc:
-            raise DatabaseError(exc.orig) from exc
+            raise DatabaseError(exc.orig or exc) from exc
 
     def read(self) -> Any:
         """A SQLAlchemy connection for reading only (no write lock on SQLite)."""

@@ -19,6 +19,7 @@ Revises: 0002
 """
 
 import time
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -40,7 +41,7 @@ def _source(old_key: str) -> str:
     return old_key.split("/to/", 1)[0]
 
 
-def _scope(source: str) -> dict | None:
+def _scope(source: str) -> dict[str, str] | None:
     """{"job": name} for a job's ctls and for a notification job's spec."""
     _, jobs, rest = source.partition("/jobs/")
     if not jobs:
@@ -75,10 +76,10 @@ def upgrade() -> None:
             deliveries.c.id, deliveries.c.event_id, deliveries.c.destination, deliveries.c.status
         )
     ).all()
-    scopes: dict[str, dict] = {}
+    scopes: dict[str, dict[str, str]] = {}
     for row in rows:
         source = _source(row.destination)
-        values: dict = {"source": source}
+        values: dict[str, Any] = {"source": source}
         if row.status == "pending":
             values.update(
                 status="dead",
