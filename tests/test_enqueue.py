@@ -10,10 +10,10 @@ import pytest
 
 from helpers import seed_task, webhook_config
 from tidings.config.loading import loads
-from tidings.delivery import queue
 from tidings.delivery.outbox import NewDelivery, NewEvent, enqueue_many
 from tidings.dispatch.plan import plan_event
 from tidings.dispatch.task import parse_task
+from tidings.store import queue
 from tidings.store.db import Store
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.delivery.queue import retry_on_conflict
-from tidings.store.db import DatabaseError, Store, StoreError
+from tidings.store.db import DatabaseError, Store, StoreError, retry_on_conflict
 
 INSERT = "INSERT INTO events (id, kind, created_at) VALUES (:id, 'task', 0)"
 COUNT = "SELECT count(*) FROM events"

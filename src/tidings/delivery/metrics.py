@@ -59,17 +59,12 @@ class _QueueCollector:
 
     def collect(self) -> Any:
         from prometheus_client.core import GaugeMetricFamily
-        from sqlalchemy import func, select
 
-        from tidings.store import tables
+        from tidings.store.queue import depth
 
-        d = tables.deliveries
-        with self.store.read() as connection:
-            depth, oldest = connection.execute(
-                select(func.count(), func.min(d.c.created_at)).where(d.c.status == "pending")
-            ).one()
+        count, oldest = depth(self.store)
         yield GaugeMetricFamily(
-            "tidings_queue_depth", "Deliveries waiting to be sent.", value=depth
+            "tidings_queue_depth", "Deliveries waiting to be sent.", value=count
         )
         yield GaugeMetricFamily(
             "tidings_oldest_pending_age_seconds",

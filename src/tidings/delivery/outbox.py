@@ -117,7 +117,7 @@ def enqueue_many(
     a service taking many events at once pays for one commit, not one each). All or none;
     results in the order given. An idempotency key seen before, or earlier in the same batch,
     records nothing new and answers with the first event's ids (`duplicate`)."""
-    from tidings.delivery.queue import retry_on_conflict
+    from tidings.store.db import retry_on_conflict
 
     return retry_on_conflict(lambda: _enqueue(store, batch, now, expires_in))
 

@@ -22,14 +22,16 @@ from typing import Any
 
 from tidings import channels
 from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Retry
-from tidings.delivery import pacing, queue
+from tidings.delivery import pacing
 from tidings.delivery.clock import Clock
+from tidings.delivery.ids import short
 from tidings.delivery.io import WorkerIO
 from tidings.delivery.network import network_of
 from tidings.delivery.outbox import request_from_json
 from tidings.delivery.resolve import Resolver, Unresolved
 from tidings.delivery.transport import HttpTransport, TransportError, prepare
 from tidings.redact import Redactor
+from tidings.store import queue
 from tidings.store.db import Store
 
 INTERPRET_INLINE = 64 * 1024  # answer bodies larger than this are interpreted in a thread
@@ -81,6 +83,30 @@ class Final:
         """Its end in a few words: the platform's code and the reason."""
         code = f"code {self.code}: " if self.code is not None else ""
         return f"{code}{self.detail}"
+
+
+@dataclass
+class Batch:
+    """Results to write in one transaction (group commit)."""
+
+    updates: list[queue.DeliveryUpdate] = field(default_factory=list)
+    attempts: list[queue.AttemptRow] = field(default_factory=list)
+    releases: list[queue.Release] = field(default_factory=list)
+    written: list[asyncio.Future[None]] = field(default_factory=list)  # set once committed
+
+    def __bool__(self) -> bool:
+        return bool(self.updates or self.attempts or self.releases)
+
+
+EXPIRED_UNKNOWN = (
+    "expired: no process whose configuration has its destination sent it before its age "
+    "limit (system.delivery.max_age, or the --deadline of the command that queued it)"
+)
+GONE = (
+    "its destination ({address}) is no longer in {config}: it was removed, or its address "
+    "changed, after this delivery was queued, and it is sent nowhere else; `tidings retry "
+    "{id} --replan` sends its event to today's configuration"
+)
 
 
 def _outcome_name(outcome: Outcome) -> str:
@@ -138,7 +164,7 @@ class Worker:
             self.settings.timeout,
             ca_file=network.ca_file if network is not None else None,
         )
-        self._batch = queue.Batch()
+        self._batch = Batch()
         self._flusher: asyncio.Task[None] | None = None
         self._watched: set[str] = set()
         self._wake = asyncio.Event()
@@ -155,11 +181,18 @@ class Worker:
         now = self.clock.now()
         self._swept_at = now
         addresses = self.resolver.addresses_json()
-        swept = await self._run_db(queue.sweep_expired, self.store, now, addresses)
+        swept = await self._run_db(
+            queue.sweep_expired, self.store, now, addresses, lambda _row: EXPIRED_UNKNOWN
+        )
         if self._config is not None:
             name, loaded_at = self._config
+
+            def gone(row: queue.Swept) -> str:
+                shown = row.address or row.destination
+                return GONE.format(address=shown, config=name, id=short(row.id))
+
             swept += await self._run_db(
-                queue.sweep_gone, self.store, now, addresses, name, loaded_at
+                queue.sweep_gone, self.store, now, addresses, name, loaded_at, gone
             )
         for row in swept:
             self._report(row, "dead", Fail(row.reason), row.attempts)
@@ -180,11 +213,13 @@ class Worker:
 
     async def _flush(self) -> None:
         """Write everything recorded so far in one transaction."""
-        batch, self._batch = self._batch, queue.Batch()
+        batch, self._batch = self._batch, Batch()
         if not batch:
             return
         try:
-            await self._run_db(queue.write, self.store, batch, self.name)
+            await self._run_db(
+                queue.write, self.store, batch.updates, batch.attempts, batch.releases, self.name
+            )
         except BaseException as exc:
             for done in batch.written:
                 if not done.done():
@@ -207,7 +242,9 @@ class Worker:
             self._flusher = asyncio.create_task(self._flush_soon())
         return done
 
-    def _record(self, update: dict[str, Any], attempt: dict[str, Any]) -> asyncio.Future[None]:
+    def _record(
+        self, update: queue.DeliveryUpdate, attempt: queue.AttemptRow
+    ) -> asyncio.Future[None]:
         self._batch.updates.append(update)
         self._batch.attempts.append(attempt)
         return self._schedule_flush()
@@ -216,7 +253,7 @@ class Worker:
 
     def _finish(
         self, row: Any, status: str, outcome: Outcome, attempts: int, now: float
-    ) -> dict[str, Any]:
+    ) -> queue.DeliveryUpdate:
         detail = self.redact(_detail(outcome))
         return {
             "id": row.id,
@@ -337,7 +374,7 @@ class Worker:
         update = self._finish(row, status, final_outcome, attempts, now)
         if retry_at is not None:
             update["next_attempt_at"] = retry_at
-        attempt = {
+        attempt: queue.AttemptRow = {
             "delivery_id": row.id,
             "at": sent_at,
             "duration_ms": round(elapsed * 1000, 3),

@@ -1,4 +1,5 @@
-"""The queue's SQL: claiming destinations, reading their pending deliveries, recording results.
+"""The queue's statements: claiming destinations, reading their pending deliveries, recording
+results, ending what nobody can send, and how deep the queue is.
 
 A destination is held by one sender at a time (a lease in `destinations`), which keeps its
 deliveries in event order; on PostgreSQL claims skip rows another worker holds (SKIP LOCKED),
@@ -6,47 +7,69 @@ so workers on several machines share the work without waiting on each other. A s
 only destinations its configuration addresses (their address keys): what another
 configuration queued is left to it, and ended only by it (sweep_gone) or by its age limit
 (sweep_expired).
+
+This is the worker's hot path: rows go in as the statements' own parameter dicts
+(`DeliveryUpdate`, `AttemptRow`), built once by the worker and never copied.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from operator import attrgetter, itemgetter
+from typing import Any, TypedDict
 
 import orjson
 
-from tidings.store.db import DatabaseError, Store, in_list
+from tidings.store.db import Store, from_json, in_list, json_each, retry_on_conflict
 
 FINAL = ("sent", "failed", "dead")
 
 
 @dataclass
 class Claimed:
+    """A destination this sender now holds, until `lease_until`."""
+
     key: str
     channel: str
-    recent: list[float]
+    recent: list[float]  # its recent send times (pacing)
     lease_until: float
 
 
 @dataclass
 class Release:
+    """A destination to hand back, with its send times since the claim."""
+
     key: str
     recent: list[float]
     not_before: float | None = None  # pacing: do not send before this time
 
 
-@dataclass
-class Batch:
-    """Results to write in one transaction (group commit)."""
+class DeliveryUpdate(TypedDict):
+    """A delivery's state after an attempt, or after it ended unsent: every column, always
+    (so one statement serves every update)."""
 
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    releases: list[Release] = field(default_factory=list)
-    written: list[Any] = field(default_factory=list)  # futures to set once committed
+    id: str
+    status: str
+    attempts: int
+    updated_at: float
+    next_attempt_at: float
+    finished_at: float | None
+    last_code: str | None
+    last_error: str | None
 
-    def __bool__(self) -> bool:
-        return bool(self.updates or self.attempts or self.releases)
+
+class AttemptRow(TypedDict):
+    """One send attempt, for the history."""
+
+    delivery_id: str
+    at: float
+    duration_ms: float
+    outcome: str  # ok | retry | fail
+    http_status: int | None
+    code: str | None
+    detail: str
+    worker: str
 
 
 _CLAIM = """
@@ -59,14 +82,6 @@ WHERE key IN (
 ) AND (lease_until IS NULL OR lease_until < :now)
 RETURNING key, channel, recent
 """
-
-
-def _each(store: Store, name: str) -> str:
-    """A subquery of the strings of the JSON array parameter `name` (one statement for any
-    number of them, so its text, and the driver's prepared plan, never change)."""
-    if store.dialect == "postgresql":
-        return f"(SELECT json_array_elements_text(:{name}::json))"
-    return f"(SELECT value FROM json_each(:{name}))"
 
 
 def claim(
@@ -83,26 +98,23 @@ def claim(
         "limit": limit,
         "addresses": addresses,
     }
-    sql = _CLAIM.format(lock=lock, addresses=_each(store, "addresses"))
+    sql = _CLAIM.format(lock=lock, addresses=json_each(store.dialect, "addresses"))
     with store.transaction() as tx:
         rows = tx.run(sql, params)
     return [
-        Claimed(key, channel, list(_json(recent) or []), now + lease)
+        Claimed(key, channel, list(from_json(recent) or []), now + lease)
         for key, channel, recent in rows
     ]
 
 
-def _json(value: Any) -> Any:
-    """A JSON column's value: SQLite hands back the text, psycopg has already decoded it."""
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
 @dataclass
 class Pending:
+    """A pending delivery, as the worker sends it."""
+
     seq: int
     id: str
     channel: str
-    request: dict[str, Any]
+    request: dict[str, Any]  # the stored request (channels.base.Request's fields)
     attempts: int
     next_attempt_at: float
     expires_at: float
@@ -123,7 +135,10 @@ def pending(store: Store, key: str, limit: int) -> list[Pending]:
     """The destination's pending deliveries, oldest event first."""
     with store.transaction(write=False) as tx:
         rows = tx.run(_PENDING, {"key": key, "limit": limit})
-    return [Pending(*row[:3], _json(row[3]), *row[4:]) for row in rows]
+    return [
+        Pending(seq, id_, channel, from_json(request), *rest)
+        for seq, id_, channel, request, *rest in rows
+    ]
 
 
 # Every update sets all of these (the worker fills each field), so one statement serves all.
@@ -150,48 +165,40 @@ WHERE key = :key AND lease_owner = :owner
 """
 
 
-def write(store: Store, batch: Batch, owner: str) -> None:
-    """Record results and release destinations, atomically.
+def write(
+    store: Store,
+    updates: Sequence[DeliveryUpdate],
+    attempts: Sequence[AttemptRow],
+    releases: Sequence[Release],
+    owner: str,
+) -> None:
+    """Record results and release destinations (held by `owner`), atomically (group commit).
 
     Rows are locked in one global order (deliveries by id, destinations by key), the order
     the outbox uses too, so concurrent writers never deadlock; a conflict PostgreSQL still
     reports is retried (the transaction is all or nothing).
     """
-    batch.updates.sort(key=lambda row: row["id"])
-    batch.releases.sort(key=lambda release: release.key)
-    retry_on_conflict(lambda: _write(store, batch, owner))
+    by_id = sorted(updates, key=itemgetter("id"))
+    params = [
+        {
+            "key": release.key,
+            "owner": owner,
+            "recent": orjson.dumps(release.recent).decode(),
+            "not_before": release.not_before or 0.0,
+        }
+        for release in sorted(releases, key=attrgetter("key"))
+    ]
 
+    def work() -> None:
+        with store.transaction() as tx:
+            if by_id:
+                tx.run(_UPDATE_DELIVERY, list(by_id))
+            if attempts:
+                tx.run(_INSERT_ATTEMPT, list(attempts))
+            if params:
+                tx.run(_RELEASE, params)
 
-def retry_on_conflict(work: Any, attempts: int = 5) -> Any:
-    """Run a transaction again when the database aborted it for a deadlock or a
-    serialization conflict (PostgreSQL SQLSTATE 40P01 / 40001)."""
-    for attempt in range(attempts):
-        try:
-            return work()
-        except DatabaseError as exc:
-            if exc.sqlstate not in ("40P01", "40001") or attempt == attempts - 1:
-                raise
-            time.sleep(0.01 * (attempt + 1))
-    return None
-
-
-def _write(store: Store, batch: Batch, owner: str) -> None:
-    with store.transaction() as tx:
-        if batch.updates:
-            tx.run(_UPDATE_DELIVERY, batch.updates)
-        if batch.attempts:
-            tx.run(_INSERT_ATTEMPT, batch.attempts)
-        if batch.releases:
-            releases = [
-                {
-                    "key": release.key,
-                    "owner": owner,
-                    "recent": orjson.dumps(release.recent).decode(),
-                    "not_before": release.not_before or 0.0,
-                }
-                for release in batch.releases
-            ]
-            tx.run(_RELEASE, releases)
+    retry_on_conflict(work)
 
 
 _REPAIR = """
@@ -210,7 +217,7 @@ def repair(store: Store, now: float) -> None:
         tx.run(_REPAIR, {"now": now})
 
 
-@dataclass
+@dataclass(frozen=True)
 class Swept:
     """A pending delivery a sweep ended (dead) without sending it."""
 
@@ -221,7 +228,7 @@ class Swept:
     label: str
     attempts: int
     source: str
-    reason: str
+    reason: str = ""  # recorded as its last error
 
 
 _UNHELD = "(SELECT key FROM destinations WHERE lease_until IS NULL OR lease_until < :now)"
@@ -230,21 +237,12 @@ SELECT id, channel, destination, address, label, attempts, source FROM deliverie
 WHERE status = 'pending' AND expires_at <= :now AND destination IN {_UNHELD}
     AND destination IN (SELECT key FROM destinations WHERE address_key NOT IN {{mine}})
 """
-EXPIRED_UNKNOWN = (
-    "expired: no process whose configuration has its destination sent it before its age "
-    "limit (system.delivery.max_age, or the --deadline of the command that queued it)"
-)
 _GONE = f"""
 SELECT id, channel, destination, address, label, attempts, source FROM deliveries
 WHERE status = 'pending' AND created_at < :loaded_at AND destination IN {_UNHELD}
     AND destination IN (SELECT key FROM destinations WHERE address_key NOT IN {{mine}})
     AND event_id IN (SELECT id FROM events WHERE config = :config)
 """
-GONE = (
-    "its destination ({address}) is no longer in {config}: it was removed, or its address "
-    "changed, after this delivery was queued, and it is sent nowhere else; `tidings retry "
-    "{id} --replan` sends its event to today's configuration"
-)
 _END = """
 UPDATE deliveries SET status = 'dead', updated_at = :now, finished_at = :now,
     last_error = :reason
@@ -255,49 +253,58 @@ UPDATE destinations SET next_due_at = {_HEAD_DUE}
 WHERE key = :key AND (lease_until IS NULL OR lease_until < :now)
 """
 
+Reason = Callable[[Swept], str]  # why a swept delivery ended (its `reason` is still "")
 
-def sweep_expired(store: Store, now: float, addresses: str) -> list[Swept]:
-    """End the pending deliveries past their age limit whose destination no process here
-    can send (those this sender can send end when it works their destination)."""
-    sql = _EXPIRED.format(mine=_each(store, "addresses"))
-    return _sweep(
-        store, sql, {"now": now, "addresses": addresses}, now, lambda row: EXPIRED_UNKNOWN
-    )
+
+def sweep_expired(store: Store, now: float, addresses: str, reason: Reason) -> list[Swept]:
+    """End the pending deliveries past their age limit whose destination no sender with
+    `addresses` (a JSON array of address keys) can send: those it can send end when it works
+    their destination."""
+    sql = _EXPIRED.format(mine=json_each(store.dialect, "addresses"))
+    return _sweep(store, sql, {"now": now, "addresses": addresses}, now, reason)
 
 
 def sweep_gone(
-    store: Store, now: float, addresses: str, config: str, loaded_at: float
+    store: Store, now: float, addresses: str, config: str, loaded_at: float, reason: Reason
 ) -> list[Swept]:
-    """End the pending deliveries this configuration (by name) queued before it was read,
-    whose destination it no longer has: removed, or its address edited. A delivery queued
-    after it was read may come from a newer copy of it (a rolling deploy): left alone."""
-    sql = _GONE.format(mine=_each(store, "addresses"))
+    """End the pending deliveries the configuration named `config` queued before it was read
+    (`loaded_at`), whose destination it no longer has (its address keys are `addresses`):
+    removed, or its address edited. A delivery queued after it was read may come from a
+    newer copy of it (a rolling deploy): left alone."""
+    sql = _GONE.format(mine=json_each(store.dialect, "addresses"))
     params = {"now": now, "addresses": addresses, "config": config, "loaded_at": loaded_at}
-
-    def reason(row: Any) -> str:
-        return GONE.format(address=row[3] or row[2], config=config, id=row[0][-8:])
-
     return _sweep(store, sql, params, now, reason)
 
 
 def _sweep(
-    store: Store, select: str, params: dict[str, Any], now: float, reason: Any
+    store: Store, select: str, params: dict[str, Any], now: float, reason: Reason
 ) -> list[Swept]:
+    # Read and ended in one transaction: nothing found here is sent meanwhile.
     with store.transaction() as tx:
         rows = tx.run(select, params) or []
         if not rows:
             return []
-        swept = [Swept(*row, reason(row)) for row in sorted(rows)]
+        found = [Swept(*row) for row in sorted(rows)]
+        swept = [replace(row, reason=reason(row)) for row in found]
         tx.run(_END, [{"id": s.id, "now": now, "reason": s.reason} for s in swept])
         keys = sorted({s.destination for s in swept})
         tx.run(_IDLE, [{"key": key, "now": now} for key in keys])
     return swept
 
 
-def statuses(store: Store, ids: list[str]) -> dict[str, str]:
+def statuses(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    """The status of each of these deliveries (those that exist), by id."""
     found: dict[str, str] = {}
     with store.transaction(write=False) as tx:
-        for start in range(0, len(ids), 500):
+        for start in range(0, len(ids), 500):  # bounded statements, whatever the number
             marks, params = in_list(ids[start : start + 500])
             found.update(tx.run(f"SELECT id, status FROM deliveries WHERE id IN {marks}", params))
     return found
+
+
+def depth(store: Store) -> tuple[int, float | None]:
+    """How many deliveries are pending, and when the oldest of them was recorded."""
+    with store.transaction(write=False) as tx:
+        rows = tx.run("SELECT count(*), min(created_at) FROM deliveries WHERE status = 'pending'")
+    count, oldest = rows[0]
+    return int(count), oldest
