@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import select
 
 from tidings.delivery.ids import short
-from tidings.delivery.outbox import upsert_destinations
+from tidings.delivery.outbox import destination_rows
 from tidings.delivery.worker import Final
 from tidings.errors import InputError
 from tidings.store import tables
 from tidings.store.db import Store, in_list
+from tidings.store.outbox import upsert_destinations
 
 D = tables.deliveries
 E = tables.events
@@ -207,7 +208,7 @@ def requeue(
             "expires_at = :expires_at, finished_at = NULL, updated_at = :now WHERE id = :id",
             [{"id": id_, "now": now, "expires_at": now + max_age} for id_, _ in sorted(rows)],
         )
-        upsert_destinations(tx, (key for _, key in rows), now)
+        upsert_destinations(tx, destination_rows(key for _, key in rows), now)
     return [id_ for id_, _ in rows], left
 
 
