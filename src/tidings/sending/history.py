@@ -1,4 +1,5 @@
-"""Delivery history: listing, showing, and putting deliveries back in the queue."""
+"""Delivery history: listing, showing, and putting deliveries back in the queue (the
+statements: store/history.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from tidings.delivery.ids import short
 from tidings.delivery.outbox import destination_rows
 from tidings.delivery.worker import Final
 from tidings.errors import InputError
+from tidings.store import history as stored
 from tidings.store import tables
-from tidings.store.db import Store, in_list
-from tidings.store.outbox import upsert_destinations
+from tidings.store.db import Store
+from tidings.store.outbox import DestinationRow
 
-D = tables.deliveries
-E = tables.events
 T = tables.tasks
 STATUSES = ("pending", "sent", "failed", "dead")
 
@@ -48,49 +48,14 @@ def list_deliveries(
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """Newest first."""
-    query = (
-        select(
-            D.c.id,
-            D.c.status,
-            D.c.channel,
-            D.c.destination,
-            D.c.source,
-            D.c.address,
-            D.c.label,
-            D.c.attempts,
-            D.c.last_code,
-            D.c.last_error,
-            D.c.created_at,
-            D.c.finished_at,
-            E.c.workflow,
-            E.c.task_id,
-            E.c.status.label("event_status"),
-            E.c.kind,
-        )
-        .join(E, E.c.id == D.c.event_id)
-        .order_by(D.c.seq.desc())
-        .limit(limit)
+    return stored.list_deliveries(
+        store, status=status, task_id=task_id, workflow=workflow, limit=limit
     )
-    if status:
-        query = query.where(D.c.status == status)
-    if task_id is not None:
-        query = query.where(E.c.task_id == task_id)
-    if workflow:
-        query = query.where(E.c.workflow == workflow)
-    with store.read() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]
 
 
 def summaries(store: Store, ids: list[str]) -> list[dict[str, Any]]:
     """Id, channel, destination, source, label and status of these deliveries, in order."""
-    if not ids:
-        return []
-    query = select(D.c.id, D.c.channel, D.c.destination, D.c.source, D.c.label, D.c.status).where(
-        D.c.id.in_(ids)
-    )
-    with store.read() as connection:
-        found = {row.id: dict(row._mapping) for row in connection.execute(query)}
-    return [found[i] for i in ids if i in found]
+    return stored.summaries(store, ids)
 
 
 def find(store: Store, given: str) -> str:
@@ -98,14 +63,7 @@ def find(store: Store, given: str) -> str:
     characters): lists show the end of ids, whose beginning is their creation time."""
     if len(given) < 6:
         raise InputError(f"delivery id {given!r}: give at least 6 characters of it")
-    part = given.replace("%", "").replace("_", "").lower()
-    with store.read() as connection:
-        ids: list[str] = []
-        for pattern in (f"{part}%", f"%{part}"):  # the first one uses the index
-            query = select(D.c.id).where(D.c.id.like(pattern)).limit(2)
-            ids = list(connection.execute(query).scalars())
-            if ids:
-                break
+    ids = stored.find_ids(store, given)
     if not ids:
         raise InputError(
             f"no delivery {given!r} in {store.display}; `tidings deliveries` lists them"
@@ -116,26 +74,11 @@ def find(store: Store, given: str) -> str:
 
 
 def show(store: Store, delivery_id: str) -> dict[str, Any]:
-    with store.read() as connection:
-        row = connection.execute(
-            select(
-                D,
-                E.c.workflow,
-                E.c.task_id,
-                E.c.status.label("event_status"),
-                E.c.kind,
-                E.c.scope,
-            )
-            .join(E, E.c.id == D.c.event_id)
-            .where(D.c.id == delivery_id)
-        ).one()
-        attempts = connection.execute(
-            select(tables.attempts)
-            .where(tables.attempts.c.delivery_id == delivery_id)
-            .order_by(tables.attempts.c.id)
-        ).all()
-    data = dict(row._mapping)
-    data["attempts_log"] = [dict(a._mapping) for a in attempts]
+    """One delivery (`find` found it) with its event, stored request and attempts, and why
+    its ctl left someone out when it was planned (`skipped`)."""
+    data = stored.show(store, delivery_id)
+    if data is None:
+        raise InputError(f"no delivery {delivery_id!r} in {store.display}")
     scope = data.pop("scope", None) or {}
     # Why its ctl left someone out when it was planned (the same ctl: its index in source).
     data["skipped"] = [
@@ -183,65 +126,35 @@ def requeue(
     Sent and pending deliveries are left alone.
     """
     now = time.time()
-    if ids:
-        marks, names = in_list(ids)
-        where = f"id IN {marks}"
-    elif dead:
-        names, where = {}, "status = 'dead'"
-    else:
-        return [], []
-    with store.transaction() as tx:
-        found = tx.run(
-            "SELECT d.id, d.destination, d.status, e.workflow FROM deliveries d "
-            f"JOIN events e ON e.id = d.event_id WHERE d.{where}",
-            names,
-        )
-        failed = [row for row in found if row[2] in ("failed", "dead")]
-        rows = [(id_, key) for id_, key, _, _ in failed if can_send(key)]
-        left = [
-            Left(id_, workflow is None) for id_, key, _, workflow in failed if not can_send(key)
-        ]
-        if not rows:
-            return [], left
-        tx.run(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = :now, "
-            "expires_at = :expires_at, finished_at = NULL, updated_at = :now WHERE id = :id",
-            [{"id": id_, "now": now, "expires_at": now + max_age} for id_, _ in sorted(rows)],
-        )
-        upsert_destinations(tx, destination_rows(key for _, key in rows), now)
-    return [id_ for id_, _ in rows], left
+
+    def route(key: str) -> DestinationRow | None:
+        return destination_rows([key])[0] if can_send(key) else None
+
+    queued, left = stored.requeue(
+        store, ids, dead=dead, now=now, expires_at=now + max_age, route=route
+    )
+    return queued, [Left(item.id, item.workflow is None) for item in left]
 
 
 def dead_ids(store: Store) -> list[str]:
     """Every dead delivery, oldest first."""
-    with store.transaction(write=False) as tx:
-        rows = tx.run("SELECT id FROM deliveries WHERE status = 'dead' ORDER BY seq")
-    return [row[0] for row in rows or []]
+    return stored.dead_ids(store)
 
 
 def finals(store: Store, ids: list[str]) -> dict[str, Final]:
     """These deliveries as they ended (or stand), by id: what a worker elsewhere reported."""
-    if not ids:
-        return {}
-    marks, params = in_list(ids)
-    with store.transaction(write=False) as tx:
-        rows = tx.run(
-            "SELECT id, channel, destination, address, label, status, last_code, last_error, "
-            f"attempts, source FROM deliveries WHERE id IN {marks}",
-            params,
-        )
     return {
-        row[0]: Final(
-            id=row[0],
-            channel=row[1],
-            destination=row[2],
-            address=row[3],
-            label=row[4],
-            status=row[5],
-            code=row[6],
-            detail=row[7] or "",
-            attempts=row[8],
-            source=row[9],
+        id_: Final(
+            id=row.id,
+            channel=row.channel,
+            destination=row.destination,
+            address=row.address,
+            label=row.label,
+            status=row.status,
+            code=row.last_code,
+            detail=row.last_error or "",
+            attempts=row.attempts,
+            source=row.source,
         )
-        for row in rows or []
+        for id_, row in stored.states(store, ids).items()
     }

@@ -10,16 +10,15 @@ is pending, so replanning twice sends nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import orjson
+from typing import TYPE_CHECKING
 
 from tidings.delivery.outbox import add_deliveries
 from tidings.dispatch.plan import Plan, plan_event, plan_note
 from tidings.dispatch.task import parse_task
 from tidings.errors import InputError
 from tidings.sending.record import deliveries_of
-from tidings.store.db import Store, in_list
+from tidings.store.db import Store
+from tidings.store.history import StoredEvent, events_of, reached
 
 if TYPE_CHECKING:
     from tidings.config.models import Config
@@ -33,61 +32,7 @@ class Replanned:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Event:
-    id: str
-    kind: str
-    workflow: str | None
-    task_id: int | None
-    status: str | None
-    snapshot: dict[str, Any] | None
-    scope: dict[str, Any]
-
-
-_EVENTS = """
-SELECT id, kind, workflow, task_id, status, snapshot, scope FROM events
-WHERE id IN (SELECT event_id FROM deliveries WHERE id IN {ids})
-ORDER BY created_at, id
-"""
-
-
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _events(store: Store, delivery_ids: list[str]) -> list[_Event]:
-    marks, params = in_list(delivery_ids)
-    with store.transaction(write=False) as tx:
-        rows = tx.run(_EVENTS.format(ids=marks), params) or []
-        events = []
-        for id_, kind, workflow, task_id, status, snapshot, scope in rows:
-            snapshot = _json(snapshot)
-            if snapshot is None and workflow and task_id is not None:
-                # Recorded before events kept their snapshot: the task's latest one.
-                snapshot = _json(
-                    tx.value(
-                        "SELECT snapshot FROM tasks WHERE workflow = :w AND task_id = :t",
-                        {"w": workflow, "t": task_id},
-                    )
-                )
-            events.append(
-                _Event(id_, kind, workflow, task_id, status, snapshot, _json(scope) or {})
-            )
-    return events
-
-
-def _reached(store: Store, event_id: str) -> set[str]:
-    """The destinations this event was sent to, or is on its way to."""
-    with store.transaction(write=False) as tx:
-        rows = tx.run(
-            "SELECT destination FROM deliveries WHERE event_id = :e "
-            "AND status IN ('sent', 'pending')",
-            {"e": event_id},
-        )
-    return {row[0] for row in rows or []}
-
-
-def _plan(config: Config, event: _Event) -> Plan:
+def _plan(config: Config, event: StoredEvent) -> Plan:
     """The event's plan with today's configuration; InputError when it cannot be made."""
     name = f"{event.workflow}#{event.task_id}" if event.workflow else "an ad-hoc notification"
     if event.workflow is None:
@@ -147,14 +92,14 @@ def replan(
     """Plan the events of these deliveries again and record what has not reached its
     destination yet (under the same events)."""
     done = Replanned()
-    for event in _events(store, delivery_ids):
+    for event in events_of(store, delivery_ids):
         try:
             plan = _plan(config, event)
         except InputError as exc:
             done.notes.append(exc.message)
             continue
-        reached = _reached(store, event.id)
-        fresh = [d for d in deliveries_of(plan) if d.request.destination not in reached]
+        there = reached(store, event.id)
+        fresh = [d for d in deliveries_of(plan) if d.request.destination not in there]
         if not fresh:
             done.notes.append(
                 f"{event.workflow}#{event.task_id} {event.status}: today's configuration sends "

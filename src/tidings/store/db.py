@@ -99,10 +99,9 @@ def _sqlite_settings(engine: Any) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        # Readers (Store.read) take no write lock; writers queue for it at BEGIN instead of
-        # failing later when a read lock cannot be upgraded.
-        read_only = connection.get_execution_options().get("tidings_read_only")
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # The engine serves migrations only (queries use the pool of Store.transaction):
+        # they queue for the write lock at BEGIN instead of failing later.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_path(url: str) -> str | None:
@@ -376,7 +375,7 @@ class Store:
         back if it raises. On SQLite a writer takes the write lock at BEGIN (IMMEDIATE), so
         writers queue instead of failing later; readers take none."""
         if self._pool is None:
-            yield from self._engine_transaction(write)
+            yield from self._engine_transaction()
             return
         connection = self._pool.get()
         healthy = True
@@ -398,22 +397,21 @@ class Store:
             else:
                 connection.close()
 
-    def _engine_transaction(self, write: bool) -> Iterator[Tx]:
+    def _engine_transaction(self) -> Iterator[Tx]:
+        """A transaction on a connection of the engine's pool (PostgreSQL: readers take no
+        lock there, so readers and writers begin alike)."""
         from sqlalchemy.exc import DBAPIError
 
         try:
-            if write:
-                with self.engine.begin() as connection:
-                    yield Tx(self, connection.connection.dbapi_connection)
-            else:
-                with self.read() as connection, connection.begin():
-                    yield Tx(self, connection.connection.dbapi_connection)
+            with self.engine.begin() as connection:
+                yield Tx(self, connection.connection.dbapi_connection)
         except DBAPIError as exc:
             raise DatabaseError(exc.orig or exc) from exc
 
-    def read(self) -> Any:
-        """A SQLAlchemy connection for reading only (no write lock on SQLite)."""
-        return self.engine.connect().execution_options(tidings_read_only=True)
+    def ping(self) -> None:
+        """Ask the database something (readiness): raises DatabaseError when it does not answer."""
+        with self.transaction(write=False) as tx:
+            tx.run("SELECT 1")
 
     def raw(self, sql: str) -> str:
         """SQL written with :name parameters, in this driver's own style; `::json` marks a

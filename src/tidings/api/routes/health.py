@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse, Response
 from tidings.api.auth import CanRead
 from tidings.api.routes import Svc, errors
 from tidings.api.schemas import ErrorOut, HealthOut
-from tidings.api.service import Service
 
 router = APIRouter(tags=["health"])
 
@@ -18,13 +17,6 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", response_model=HealthOut, summary="The process answers (no token)")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
-
-
-def _ping(svc: Service) -> None:
-    from sqlalchemy import text
-
-    with svc.store.read() as connection:
-        connection.execute(text("SELECT 1"))
 
 
 @router.get(
@@ -35,7 +27,7 @@ def _ping(svc: Service) -> None:
 )
 async def readyz(svc: Svc) -> Any:
     try:
-        await svc.db(_ping, svc)
+        await svc.db(svc.store.ping)
     except Exception as exc:
         return JSONResponse(
             {
