@@ -141,19 +141,11 @@ class Recorder:
 
 def _driver_error(store: Store, exc: BaseException) -> BaseException | None:
     """The database driver's error behind `exc`, or None if it is not a database error."""
-    from sqlalchemy.exc import DBAPIError
-
-    if isinstance(exc, DBAPIError | DatabaseError):
+    if isinstance(exc, DatabaseError):
         return exc.orig
     return exc if isinstance(exc, store.driver_error) else None
 
 
 def _unique_conflict(exc: BaseException) -> bool:
-    """A unique-key violation (PostgreSQL SQLSTATE 23505; SQLAlchemy's IntegrityError)."""
-    from sqlalchemy.exc import IntegrityError
-
-    if isinstance(exc, IntegrityError):
-        return True
-    orig = getattr(exc, "orig", exc)
-    code = getattr(exc, "sqlstate", None) or getattr(orig, "sqlstate", None)
-    return (code or getattr(orig, "pgcode", None)) == "23505"
+    """A unique-key violation (PostgreSQL SQLSTATE 23505)."""
+    return isinstance(exc, DatabaseError) and exc.sqlstate == "23505"

@@ -91,8 +91,6 @@ class BackgroundWorker:
             listener(final)
 
     async def _supervise(self) -> None:
-        from sqlalchemy.exc import DBAPIError
-
         from tidings.store.db import DatabaseError
 
         pause = 1.0
@@ -111,7 +109,7 @@ class BackgroundWorker:
                 async with worker:
                     self._worker = worker
                     await worker.run(self._stop)
-            except (DBAPIError, DatabaseError) as exc:
+            except DatabaseError as exc:
                 # The database went away (restart, failover): nothing is lost — what was not
                 # recorded is still pending — so wait and start again.
                 self._on_error(f"database error: {exc.orig}; starting again in {pause:g} s")

@@ -8,18 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from tidings.delivery.ids import short
 from tidings.delivery.outbox import destination_rows
 from tidings.delivery.worker import Final
 from tidings.errors import InputError
 from tidings.store import history as stored
-from tidings.store import tables
+from tidings.store import tasks
 from tidings.store.db import Store
 from tidings.store.outbox import DestinationRow
 
-T = tables.tasks
 STATUSES = ("pending", "sent", "failed", "dead")
 
 
@@ -27,11 +24,7 @@ def previous_status(store: Store, workflow: str, task_id: int) -> str:
     """Zadig's `changed` compares a task with the one before it (task id - 1): its status as
     tidings last heard of it (sent, posted or run), "" when it never did, which counts as
     changed, as in Zadig."""
-    with store.engine.connect() as connection:
-        found = connection.execute(
-            select(T.c.status).where(T.c.workflow == workflow, T.c.task_id == task_id - 1)
-        ).scalar()
-    return found or ""
+    return tasks.status_of(store, workflow, task_id - 1) or ""
 
 
 def wants_previous(ctls: Any) -> bool:

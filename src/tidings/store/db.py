@@ -1,9 +1,10 @@
 """Opening the database: where it is, its SQLite settings, migrations applied on open, and
-transactions on the driver itself for the hot paths.
+transactions on the driver itself (`Store.transaction`, `Tx`), which every query runs in.
 
-SQLite (the default) is used through the stdlib `sqlite3` driver for everything the outbox
-and the worker do, so a one-shot `tidings notify` never imports SQLAlchemy; SQLAlchemy (and
-Alembic) come in for migrations, history queries, the runner, and for PostgreSQL.
+SQLite (the default) is used through the stdlib `sqlite3` driver, so a one-shot `tidings
+notify` never imports SQLAlchemy; SQLAlchemy and Alembic come in for migrations (and the
+schema's definition, tables.py), and for PostgreSQL's engine and connection pool, whose
+psycopg connections the transactions then use directly.
 """
 
 from __future__ import annotations
