@@ -156,7 +156,7 @@ class Tx:
         cursor = self._connection.cursor()
         statement = self._store.raw(sql)
         try:
-            if isinstance(params, list | tuple):
+            if params is not None and not isinstance(params, Mapping):  # parameter sets
                 cursor.executemany(statement, params)
                 return [], []
             if params:
