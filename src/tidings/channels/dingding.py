@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from tidings.channels import escape, identity
@@ -79,7 +79,7 @@ def _mention_line(config: DingdingConfig) -> str:
     return ""
 
 
-def _at(config: DingdingConfig) -> dict:
+def _at(config: DingdingConfig) -> dict[str, Any]:
     return {
         "atMobiles": list(config.at_mobiles),
         "atUserIds": list(config.at_user_ids),
@@ -96,7 +96,9 @@ def action_url(url: str) -> str:
     return f"dingtalk://dingtalkclient/page/link?url={quote(url, safe='')}&pc_slide=false"
 
 
-def _message(title: str, text: str, url: str | None, link: str, config: DingdingConfig) -> dict:
+def _message(
+    title: str, text: str, url: str | None, link: str, config: DingdingConfig
+) -> dict[str, Any]:
     """Zadig's BuildDingDingMessage: an actionCard with the link as its button, or, to
     mention people, markdown with the link and the mention line after the text."""
     if _has_mentions(config) or not url:
@@ -124,14 +126,14 @@ def _message(title: str, text: str, url: str | None, link: str, config: Dingding
     }
 
 
-def _workflow_body(message: Message, config: DingdingConfig) -> dict:
+def _workflow_body(message: Message, config: DingdingConfig) -> dict[str, Any]:
     text = md.heading(message, dingtalk=True)
     text += md.body(message, prefix="##### ", job_separator="\n\n---\n\n")
     title = escape.plain(message.plain_title())
     return _message(title, text, escape.safe_url(message.url), message.link_text, config)
 
 
-def _request(body: dict, ctx: RenderContext, label: str) -> Request:
+def _request(body: dict[str, Any], ctx: RenderContext, label: str) -> Request:
     return Request(
         channel=WEBHOOK_TYPE,
         destination=ctx.destination,

@@ -7,7 +7,7 @@ The token, the uuid and every retry rule live in feishu_openapi, shared with fei
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape, feishu_openapi
 from tidings.channels.base import Channel, Destination, Problems, RenderContext, Request
@@ -78,7 +78,7 @@ def _chat(config: LarkGroupConfig) -> str:
 
 
 def _send(
-    config: LarkGroupConfig, ctx: RenderContext, msg_type: str, content: dict, label: str
+    config: LarkGroupConfig, ctx: RenderContext, msg_type: str, content: dict[str, Any], label: str
 ) -> Request:
     return feishu_openapi.message_request(
         WEBHOOK_TYPE,
@@ -93,7 +93,7 @@ def _send(
 
 
 def _card_and_mentions(
-    card: dict, title: str, config: LarkGroupConfig, language: str, ctx: RenderContext
+    card: dict[str, Any], title: str, config: LarkGroupConfig, language: str, ctx: RenderContext
 ) -> list[Request]:
     """The card, then a text message mentioning the people, as Zadig sends them."""
     requests = [_send(config, ctx, "interactive", card, "card")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tidings.channels import escape, feishu_openapi, identity
 from tidings.channels.base import Channel, Destination, Problems, RenderContext, Request
@@ -91,7 +91,9 @@ def render_note(note: Note, config: LarkPersonConfig, ctx: RenderContext) -> lis
     return _to_each(feishu_openapi.note_content(note), config, ctx)
 
 
-def _to_each(content: dict, config: LarkPersonConfig, ctx: RenderContext) -> list[Request]:
+def _to_each(
+    content: dict[str, Any], config: LarkPersonConfig, ctx: RenderContext
+) -> list[Request]:
     """The card to each person, once."""
     requests: dict[str, Request] = {}
     for person_id, id_type, receive_id, person, target in _people(config, ctx):

@@ -89,7 +89,7 @@ async def tenant_token(io: SendIO, app: App, stale: str | None) -> str | Outcome
         cached = io.cache.get(key)
         now = io.now()
         if cached and cached[0] != stale and cached[1] - now > RENEW_BEFORE:
-            return cached[0]
+            return str(cached[0])
         io.cache.pop(key, None)
         body = {"app_id": app.app_id, "app_secret": app.secret}
         response = await post(io, app.base + TOKEN_PATH, body)

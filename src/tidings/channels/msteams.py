@@ -78,7 +78,9 @@ def mention_entities(emails: list[str]) -> tuple[str, list[dict[str, Any]]]:
     return " ".join(f"<at>{e}</at>" for e in clean), entities
 
 
-def _card(body: list[dict[str, Any]], url: str | None, link: str, emails: list[str]) -> dict:
+def _card(
+    body: list[dict[str, Any]], url: str | None, link: str, emails: list[str]
+) -> dict[str, Any]:
     mentions, entities = mention_entities(emails)
     if mentions:
         body.append(_text(mentions))

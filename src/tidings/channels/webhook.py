@@ -71,7 +71,7 @@ def _headers(ctx: RenderContext, event: str) -> dict[str, str]:
     return headers
 
 
-def _request(body: dict, ctx: RenderContext, event: str) -> Request:
+def _request(body: dict[str, Any], ctx: RenderContext, event: str) -> Request:
     return Request(
         channel=WEBHOOK_TYPE,
         destination=ctx.destination,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.commands.common import load_config, open_store
 from tidings.commands.output import Output, colour_enabled
 from tidings.errors import InputError
 from tidings.runner.engine import RunOptions
 from tidings.runner.observer import Observer
+
+if TYPE_CHECKING:
+    from tidings.delivery.worker import Final
 
 _COLOUR = {
     "passed": "green",
@@ -70,7 +73,7 @@ class LineObserver(Observer):
         for reason in reasons:
             self._note(f"notify {what}: skipped {reason}", fg="yellow")
 
-    def delivered(self, final: Any) -> None:
+    def delivered(self, final: Final) -> None:
         if final.status != "sent":
             self._note(
                 f"{final.status.upper()} {final.channel} {final.source or final.address}: "

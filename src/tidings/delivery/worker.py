@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tidings import channels
 from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Retry
@@ -33,7 +33,12 @@ from tidings.delivery.transport import HttpTransport, TransportError, prepare
 from tidings.redact import Redactor
 from tidings.store import queue
 from tidings.store.db import Store
+from tidings.store.queue import Pending, Swept
 
+if TYPE_CHECKING:
+    from tidings.delivery.metrics import Metrics
+
+T = TypeVar("T")
 INTERPRET_INLINE = 64 * 1024  # answer bodies larger than this are interpreted in a thread
 
 
@@ -133,7 +138,7 @@ class Worker:
         limits: Callable[[str], Limits] | None = None,
         redactor: Redactor | None = None,
         on_final: Callable[[Final], None] | None = None,
-        metrics: Any = None,
+        metrics: Metrics | None = None,
         name: str | None = None,
     ) -> None:
         self.store = store
@@ -204,7 +209,7 @@ class Worker:
             await self._transport.__aexit__(*exc)
             self._db.shutdown(wait=True)
 
-    async def _run_db(self, func: Callable[..., Any], *args: Any) -> Any:
+    async def _run_db(self, func: Callable[..., T], *args: Any) -> T:
         if self._db_inline:
             return func(*args)
         return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
@@ -252,7 +257,7 @@ class Worker:
     # --- one destination --------------------------------------------------------------------
 
     def _finish(
-        self, row: Any, status: str, outcome: Outcome, attempts: int, now: float
+        self, row: Pending, status: str, outcome: Outcome, attempts: int, now: float
     ) -> queue.DeliveryUpdate:
         detail = self.redact(_detail(outcome))
         return {
@@ -311,13 +316,13 @@ class Worker:
         await self._schedule_flush()
         return sent
 
-    def _conclude(self, row: Any, status: str, outcome: Outcome, now: float) -> None:
+    def _conclude(self, row: Pending, status: str, outcome: Outcome, now: float) -> None:
         """End a delivery without sending it (expired, or its destination is gone)."""
         self._batch.updates.append(self._finish(row, status, outcome, row.attempts, now))
         self._report(row, status, outcome, row.attempts)
 
     async def _send(
-        self, row: Any, destination: Destination
+        self, row: Pending, destination: Destination
     ) -> tuple[float, bool, float | None, asyncio.Future[None]]:
         """One attempt: (answered at, whether the platform answered, retry time if to retry,
         a future set when its result is written)."""
@@ -391,7 +396,7 @@ class Worker:
             self._report(row, status, final_outcome, attempts)
         return now, answered, retry_at, recorded
 
-    def _report(self, row: Any, status: str, outcome: Outcome, attempts: int) -> None:
+    def _report(self, row: Pending | Swept, status: str, outcome: Outcome, attempts: int) -> None:
         self._watched.discard(row.id)
         if self.metrics is not None:
             self.metrics.final(row.channel, status)

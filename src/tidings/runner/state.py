@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.errors import InputError
 from tidings.model import Task
 from tidings.store import tasks as stored
 from tidings.store.db import Store
 from tidings.store.tasks import RunRow
+
+if TYPE_CHECKING:
+    from tidings.config.models import Config
 
 HEARTBEAT = 1.0  # seconds between a runner's heartbeats
 STALE = 15.0  # a heartbeat older than this (from another host) means the runner died
@@ -80,7 +83,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def reap(store: Store, now: float | None = None, config: Any = None) -> list[tuple[str, int]]:
+def reap(
+    store: Store, now: float | None = None, config: Config | None = None
+) -> list[tuple[str, int]]:
     """Mark failed the tasks whose runner died (same host: pid gone; else heartbeat stale).
 
     With the configuration, their `failed` notification is recorded in the outbox too (once:
@@ -109,7 +114,7 @@ def reap(store: Store, now: float | None = None, config: Any = None) -> list[tup
     return dead
 
 
-def _notify_failed(store: Store, config: Any, task: Task, now: float) -> None:
+def _notify_failed(store: Store, config: Config, task: Task, now: float) -> None:
     from tidings.dispatch.plan import plan_event
     from tidings.sending.record import record
     from tidings.store.outbox import NewEvent
