@@ -105,6 +105,20 @@ def test_the_same_event_posted_concurrently_is_recorded_and_delivered_once(tmp_p
         assert _task_ids(sandbox) == [7]
 
 
+def test_the_same_event_without_an_event_id_is_notified_once(tmp_path, sandbox):
+    """A CI that posts the same workflow, task and status twice (a re-run step, no
+    X-Zadig-Event-UUID) gets the first event back; another status is another event."""
+    hook = sandbox.webhook_inbox("ci")
+    with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+        first = _post_together(api, [_event(9)], [{}])[0]
+        again = _post_together(api, [_event(9)], [{}])[0]
+        assert (first.status, again.status) == (202, 200)
+        assert again.json()["duplicate"] is True
+        assert again.json()["event_id"] == first.json()["event_id"]
+        wait_for(lambda: len(_sent(api)) == 1, what="the delivery recorded as sent")
+        assert _task_ids(sandbox) == [9]
+
+
 def test_a_failed_commit_answers_each_request_with_an_error_and_records_none(tmp_path, sandbox):
     hook = sandbox.webhook_inbox("ci")
     with ApiServer(_config(tmp_path, hook), tmp_path) as api:

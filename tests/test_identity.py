@@ -179,8 +179,8 @@ def test_two_files_with_one_workflow_name_both_send(tmp_path, sandbox, robots, r
     staging = write_config(tmp_path / "staging.yaml", dingding(a, "13800000001", SECRET_A))
     prod = write_config(tmp_path / "prod.yaml", webhook(inbox))
     for _ in range(2):  # and again: nothing of the first file lingers in the second's way
-        assert run("send", "-c", staging, "-t", task).code == 0
-        sent = run("send", "-c", prod, "-t", task)
+        assert run("send", "-c", staging, "-t", task, "--again").code == 0
+        sent = run("send", "-c", prod, "-t", task, "--again")
         assert sent.code == 0, sent.output
     assert len(sandbox.accepted("dingtalk")) == 2 and len(sandbox.accepted("webhook")) == 2
 

@@ -177,3 +177,27 @@ def test_changed_without_previous_status_compares_with_the_task_before_in_histor
     assert send(47, "passed") == [46]  # as task 46: no change
     assert send(48, "failed") == [46, 48]
     assert send(49, "failed") == [46, 48]
+
+
+def test_one_event_is_notified_once(tmp_path, sandbox, cli):
+    """A CI step that is run again sends the same event again: it is said, not sent."""
+    from helpers import webhook_config
+
+    hook = sandbox.webhook_inbox("once")
+    (tmp_path / "tidings.yaml").write_text(webhook_config([hook], "demo-workflow-dev"), "utf-8")
+    task = write_json(tmp_path / "task.json", seed_task())
+    assert cli("send", "-t", task).code == 0
+    again = cli("send", "-t", task)
+    assert again.code == 0 and "already sent: demo-workflow-dev#47 passed" in again.stderr
+    assert "1 sent" in again.stderr and "--again" in again.stderr
+    assert len(sandbox.accepted("webhook")) == 1
+    as_json = cli("send", "-t", task, "--json").json()
+    assert as_json["duplicate"] is True and as_json["deliveries"][0]["outcome"] == "sent"
+    # Another status of the same task is another event; --again and a new --event-id send.
+    failed = write_json(tmp_path / "failed.json", {**seed_task(), "status": "failed"})
+    assert cli("send", "-t", failed).code == 0
+    assert cli("send", "-t", task, "--again").code == 0
+    assert cli("send", "-t", task, "--event-id", "run-47-attempt-2").code == 0
+    assert cli("send", "-t", task, "--event-id", "run-47-attempt-2").code == 0
+    statuses = [r.body["workflow"]["status"] for r in sandbox.accepted("webhook")]
+    assert statuses == ["passed", "passed", "passed"]  # failed: the ctl fires on passed only

@@ -156,6 +156,16 @@ def preview(
     default=True,
     help="Deliver now and report (default), or only record them for `tidings worker`.",
 )
+@click.option(
+    "--event-id",
+    metavar="ID",
+    help="Your CI's id of this event (e.g. its run attempt): one id is notified once.",
+)
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Notify even if this event (workflow, task, status) was notified before.",
+)
 @json_option
 def send(
     config_path: str | None,
@@ -165,14 +175,28 @@ def send(
     previous_status: str | None,
     deadline: float,
     wait: bool,
+    event_id: str | None,
+    again: bool,
     as_json: bool,
 ) -> None:
-    """Record the notifications of a task event, then deliver them; one line per delivery."""
+    """Record the notifications of a task event, then deliver them; one line per delivery.
+
+    An event is notified once: sending the same workflow, task id and status again (a re-run
+    CI step) says `already sent` and sends nothing, unless --again."""
     from tidings.commands import send as command
 
     sys.exit(
         command.send(
-            config_path, workflow, task_path, status, previous_status, deadline, wait, as_json
+            config_path,
+            workflow,
+            task_path,
+            status,
+            previous_status,
+            deadline,
+            wait,
+            as_json,
+            event_id=event_id,
+            again=again,
         )
     )
 

@@ -30,6 +30,7 @@ from tidings.channels.base import (
     http_outcome,
 )
 from tidings.channels.feishu_steps import (
+    APP_LIMITS,
     INVALID_TOKEN,
     JSON_HEADERS,
     LOOKUP_PATH,
@@ -37,6 +38,7 @@ from tidings.channels.feishu_steps import (
     RATE_LIMITED,
     TOKEN_PATH,
     App,
+    app_sends,
     code_of,
     lookup,
     pace_app,
@@ -239,9 +241,12 @@ async def deliver(
             paced = await pace_app(io, app)
             if paced is not None:
                 return paced, None
-            response = await post(
-                io, f"{app.base}{MESSAGES_PATH}?receive_id_type={quote(id_type)}", body, token
-            )
+            try:
+                response = await post(
+                    io, f"{app.base}{MESSAGES_PATH}?receive_id_type={quote(id_type)}", body, token
+                )
+            finally:
+                io.answered(app_sends(app), APP_LIMITS)
             if code_of(response) == INVALID_TOKEN and stale is None:
                 stale = token
                 continue

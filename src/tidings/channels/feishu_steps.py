@@ -55,6 +55,11 @@ async def post(io: SendIO, url: str, body: dict[str, Any], token: str | None = N
     return await io.http("POST", url, headers, encode_json(body))
 
 
+def app_sends(app: App) -> tuple[str, ...]:
+    """The key an app's sends are paced under, across its chats and people."""
+    return ("feishu_app_sends", *app.cache_key)
+
+
 async def pace_app(io: SendIO, app: App) -> Retry | None:
     """Wait until one more message of this app fits its limits and count it; a Retry when
     that is more than a second away (the minute's 1000 are used up).
@@ -64,8 +69,8 @@ async def pace_app(io: SendIO, app: App) -> Retry | None:
     the platform's 429 is then retried after the reset it names.
     """
     # io.pace counts the send when it fits, without an await in between: concurrent sends
-    # cannot both take the last slot.
-    while (wait := io.pace(("feishu_app_sends", *app.cache_key), APP_LIMITS)) > 0:
+    # cannot both take the last slot. The caller tells io.answered when it got the answer.
+    while (wait := io.pace(app_sends(app), APP_LIMITS)) > 0:
         if wait > 1.0:
             return Retry(
                 f"the app's limit of {APP_LIMITS.per_minute} messages a minute is reached",

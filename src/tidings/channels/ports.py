@@ -170,5 +170,10 @@ class SendIO(Protocol):
         ...
 
     def pace(self, key: Hashable, limits: Limits) -> float:
-        """Seconds until one more send under `key` fits `limits`; 0: it fits and is counted."""
+        """Seconds until one more send under `key` fits `limits`; 0: it fits and is counted
+        (call `answered` once it got its answer, or gave up)."""
+        ...
+
+    def answered(self, key: Hashable, limits: Limits) -> None:
+        """A send `pace` let go got its answer now: it counts from now on."""
         ...

@@ -13,8 +13,9 @@ from tidings.dispatch.task import read_task
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
     from tidings.config.models import Config
-    from tidings.delivery.outbox import NewEvent
+    from tidings.delivery.outbox import Enqueued, NewEvent
     from tidings.delivery.worker import Final
+    from tidings.store.db import Store
 
 
 def _plan(
@@ -128,6 +129,8 @@ def run_plan(
     store = open_store(config)
     max_age = config.system.delivery.max_age if config else 86400.0
     enqueued = record(store, plan, event, now=time.time(), expires_in=deadline if wait else max_age)
+    if enqueued.duplicate:
+        return _already_sent(store, plan, event, enqueued, as_json, out)
     if not wait:
         if as_json:
             out.json(
@@ -184,6 +187,36 @@ def run_plan(
     return 1 if outcome.failed else 0
 
 
+def _already_sent(
+    store: Store, plan: Plan, event: NewEvent, enqueued: Enqueued, as_json: bool, out: Output
+) -> int:
+    """The event was notified before (the same workflow, task and status, or event id):
+    nothing is recorded or sent again; say so, with how its deliveries stand."""
+    from collections import Counter
+
+    from tidings.sending.history import summaries
+
+    rows = summaries(store, enqueued.delivery_ids)
+    if as_json:
+        out.json(
+            {
+                "status": plan.status,
+                "event_id": enqueued.event_id,
+                "duplicate": True,
+                "deliveries": [{"delivery_id": r["id"], "outcome": r["status"]} for r in rows],
+            }
+        )
+        return 0
+    counts = Counter(row["status"] for row in rows)
+    states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
+    out.err(
+        f"already sent: {event.workflow}#{event.task_id} {plan.status} was notified before "
+        f"(event {enqueued.event_id}; its deliveries: {states}); nothing sent again. "
+        "--again sends it anyway; `tidings retry` sends a delivery that failed"
+    )
+    return 0
+
+
 def send(
     config_path: str | None,
     workflow: str | None,
@@ -193,19 +226,25 @@ def send(
     deadline: float,
     wait: bool,
     as_json: bool,
+    *,
+    event_id: str | None = None,
+    again: bool = False,
 ) -> int:
     from tidings.delivery.outbox import NewEvent
+    from tidings.sending.record import task_event_key
 
     out = Output()
     config = load_config(config_path, out)
     plan = _plan(config, workflow, task_path, status, previous_status)
     task = plan.task
     assert task is not None  # a task event's plan always holds the task as notified
+    key = task_event_key(config.name, task.workflow_name, task.task_id, plan.status, event_id)
     event = NewEvent(
         kind="task",
         workflow=task.workflow_name,
         task_id=task.task_id,
         status=plan.status,
+        idempotency_key=None if again else key,
         snapshot=task.model_dump(mode="json"),
         config=config.name,
         scope=None if plan.previous_status is None else {"previous_status": plan.previous_status},

@@ -4,6 +4,7 @@ lives as long as the worker)."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -69,10 +70,21 @@ class WorkerIO:
         return await smtp.send(message, recipients, server, self._timeout, self._ca_file)
 
     def pace(self, key: Hashable, limits: Limits) -> float:
-        # The recent send times live in the cache too: ("pace", key).
-        recent: list[float] = self._cache.setdefault(("pace", key), [])
+        # ("pace", key): when the platform answered the sends under `key`; ("pace-reserved",
+        # key): sends let go and not answered yet. Both count, so concurrent sends cannot take
+        # one slot twice; an answered send counts from its answer (the platform counted it in
+        # between), which keeps a slow network from squeezing more into the platform's window.
+        answered: list[float] = self._cache.setdefault(("pace", key), [])
+        reserved: deque[float] = self._cache.setdefault(("pace-reserved", key), deque())
         now = self._clock.now()
-        wait = pacing.wait_time(recent, limits, now)
+        wait = pacing.wait_time([*answered, *reserved], limits, now)
         if wait <= 0:
-            recent[:] = pacing.remember(recent, limits, now)
+            reserved.append(now)
         return wait
+
+    def answered(self, key: Hashable, limits: Limits) -> None:
+        reserved: deque[float] = self._cache.setdefault(("pace-reserved", key), deque())
+        if reserved:
+            reserved.popleft()
+        answered: list[float] = self._cache.setdefault(("pace", key), [])
+        answered[:] = pacing.remember(answered, limits, self._clock.now())

@@ -25,6 +25,20 @@ if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration 
     from tidings.config.models import Config
 
 
+def task_event_key(
+    config: str, workflow: str, task_id: int, status: str, event_id: str | None = None
+) -> str:
+    """The idempotency key of a task event from outside (`tidings send`, `POST /events`): one
+    notification per configuration, workflow, task and status, or per the CI's own event id
+    when it gives one. Hashed: it may hold a long path, and keys are at most 255 characters."""
+    import hashlib
+
+    if event_id:
+        return f"event-id:{hashlib.sha256(event_id.encode('utf-8')).hexdigest()[:40]}"
+    parts = "\0".join((config, workflow, str(task_id), status))
+    return f"event:{hashlib.sha256(parts.encode('utf-8')).hexdigest()[:40]}"
+
+
 def deliveries_of(plan: Plan) -> list[NewDelivery]:
     """The deliveries a plan records: one per request, with its redacted address and the
     ctl it came from."""

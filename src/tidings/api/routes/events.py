@@ -80,7 +80,7 @@ async def accept_event(svc: Service, request: EventRequest) -> tuple[int, dict[s
     before) and the answer. Raises ApiError or InputError for the caller to answer."""
     from tidings.delivery.outbox import NewEvent
     from tidings.sending.history import summaries
-    from tidings.sending.record import deliveries_of, with_skips
+    from tidings.sending.record import deliveries_of, task_event_key, with_skips
 
     plan = _plan(svc, request)
     task = plan.task
@@ -91,7 +91,11 @@ async def accept_event(svc: Service, request: EventRequest) -> tuple[int, dict[s
         workflow=task.workflow_name,
         task_id=task.task_id,
         status=plan.status,
-        idempotency_key=f"api:{key}" if key else None,
+        # One event, one notification: without the CI's own id, the same workflow, task
+        # and status posted again is the same event (as `tidings send` has it).
+        idempotency_key=f"api:{key}"
+        if key
+        else task_event_key(svc.config_name, task.workflow_name, task.task_id, plan.status),
         snapshot=task.model_dump(mode="json"),
         config=svc.config_name,
         scope=None if plan.previous_status is None else {"previous_status": plan.previous_status},
