@@ -10,8 +10,10 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator
+from datetime import tzinfo
 from pathlib import Path as FilePath
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
@@ -177,6 +179,9 @@ class System(Strict):
     name: str = Field(default="", max_length=255)
     address: str = ""
     language: Literal["zh-cn", "en-us"] = "zh-cn"
+    # The team's time zone (IANA, e.g. Asia/Shanghai) of every time in messages, mail and
+    # pages; empty: the machine's own.
+    timezone: str = ""
     database_url: str = ""  # else $TIDINGS_DATABASE_URL, else a SQLite file (docs)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     smtp: SmtpSettings | None = None
@@ -188,6 +193,23 @@ class System(Strict):
 
     def im_app(self, app_id: str) -> ImApp | None:
         return next((app for app in self.im_apps if app.id == app_id), None)
+
+    @property
+    def tz(self) -> tzinfo | None:
+        """The zone of `timezone` (None: the machine's)."""
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {value!r}: give an IANA name such as Asia/Shanghai or UTC"
+                ) from None
+        return value
 
     @field_validator("address")
     @classmethod

@@ -98,6 +98,7 @@ def plan_event(
         now=now,
         # Zadig's approval message, for the workflow's own ctls (a job's say 待确认)
         approval=status == "wait_for_approval" and ctls is None,
+        tz=config.system.tz,
     )
     plan = Plan(status, task=task, previous_status=previous_status)
     chosen = workflow.notify_ctls if ctls is None else ctls
@@ -109,7 +110,7 @@ def plan_event(
             continue
         channel = channels.get(ctl.webhook_type)
         if values is None:
-            values = task_values(task, config.system.address)
+            values = task_values(task, config.system.address, config.system.tz)
         sub = _with_dynamic(ctl, values, config.users, plan, index)
         directory = Directory(config.users, config.groups, task, stage_executors)
         destination = ctl.destination(config.system)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -314,6 +314,12 @@ def _approval_jobs(task: Task, language: str) -> tuple[JobBlock, ...]:
     )
 
 
+def local_time(timestamp: float, tz: tzinfo | None = None) -> str:
+    """`2006-01-02 15:04:05` (Zadig's layout) in the team's zone (system.timezone), else the
+    machine's."""
+    return datetime.fromtimestamp(timestamp, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def build_message(
     task: Task,
     status: str,
@@ -322,6 +328,7 @@ def build_message(
     address: str = "",
     now: float | None = None,
     approval: bool = False,
+    tz: tzinfo | None = None,
 ) -> Message:
     """The content of a notification for `task` reaching `status`; `approval`: Zadig's
     message when the workflow waits for an approval (getApproveNotificationContent)."""
@@ -334,7 +341,7 @@ def build_message(
         Line(t["project"], task.project_display_name or task.project_name),
     ]
     if task.start_time:
-        start = datetime.fromtimestamp(task.start_time).strftime("%Y-%m-%d %H:%M:%S")
+        start = local_time(task.start_time, tz)
         end = task.end_time if task.end_time >= task.start_time else 0
         info.append(Line(t["start_time"], start))
         info.append(Line(t["duration"], go_duration(int((end or now) - task.start_time))))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
@@ -57,7 +57,7 @@ ALIASES = (
 FIXED = ZADIG + ALIASES
 
 
-def task_values(task: Task, address: str = "") -> dict[str, str]:
+def task_values(task: Task, address: str = "", tz: tzinfo | None = None) -> dict[str, str]:
     """The values of the variables a task snapshot holds: every FIXED name, and `payload.*`
     from the snapshot's `payload` object (an extension: the event that started the task)."""
     project_display = task.project_display_name or task.project_name
@@ -80,7 +80,7 @@ def task_values(task: Task, address: str = "") -> dict[str, str]:
         "workflow.task.creator.userId": task.task_creator_id,
         "workflow.task.timestamp": str(when) if when else "",
         "workflow.task.datetime": (
-            datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S") if when else ""
+            datetime.fromtimestamp(when, tz).strftime("%Y-%m-%d %H:%M:%S") if when else ""
         ),
         "workflow.task.url": url or task.detail_url,
         "task.id": str(task.task_id),

@@ -129,7 +129,7 @@ class Run:
 
     def values(self) -> dict[str, str]:
         task = self.task
-        values = variables.task_values(task, self.config.system.address)
+        values = variables.task_values(task, self.config.system.address, self.config.system.tz)
         values.update(variables.params(self.variables))
         for job in task.jobs():
             values[f"job.{job.name}.status"] = job.status
