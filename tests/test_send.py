@@ -201,3 +201,13 @@ def test_one_event_is_notified_once(tmp_path, sandbox, cli):
     assert cli("send", "-t", task, "--event-id", "run-47-attempt-2").code == 0
     statuses = [r.body["workflow"]["status"] for r in sandbox.accepted("webhook")]
     assert statuses == ["passed", "passed", "passed"]  # failed: the ctl fires on passed only
+
+
+def test_a_snapshot_over_the_limit_is_refused_naming_it(tmp_path, cli):
+    (tmp_path / "tidings.yaml").write_text("workflows: [{name: demo-workflow-dev}]\n", "utf-8")
+    big = {**seed_task(), "remark": "x" * (11 * 1024 * 1024)}
+    task = write_json(tmp_path / "big.json", big)
+    for command in ("send", "preview"):
+        result = cli(command, "-t", task)
+        assert result.code == 2, result.output
+        assert "at most 10 MB" in result.stderr and "Traceback" not in result.output

@@ -140,7 +140,9 @@ def fit(message: Message, build: Callable[[Message], T], size: Callable[[T], int
     """Render `message` so that size(result) <= limit, shortening visibly when it would not.
 
     First every long value is clipped (binary search for the longest clip that fits), then,
-    if the jobs alone are too many, trailing jobs are replaced by a "N more jobs" line.
+    if the jobs alone are too many, trailing jobs are replaced by a "N more jobs" line (binary
+    search for the most jobs that fit). Each step renders O(log n) times, never once per job:
+    a task of thousands of jobs fits as quickly as one of ten.
     """
     full = build(message)
     if size(full) <= limit:
@@ -161,11 +163,17 @@ def fit(message: Message, build: Callable[[Message], T], size: Callable[[T], int
                 high = mid - 1
         return build(message.clip(low))
     clipped = message.clip(_MIN_CLIP)
-    for keep in range(len(clipped.jobs) - 1, -1, -1):
-        candidate = build(clipped.keep_jobs(keep))
-        if size(candidate) <= limit:
-            return candidate
-    return build(clipped.keep_jobs(0).clip(_MIN_CLIP // 2))
+    # Fewer jobs are never larger: the most that fit, by bisection.
+    low, high = 0, len(clipped.jobs) - 1
+    if size(build(clipped.keep_jobs(low))) > limit:
+        return build(clipped.keep_jobs(0).clip(_MIN_CLIP // 2))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if size(build(clipped.keep_jobs(mid))) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return build(clipped.keep_jobs(low))
 
 
 # --- the channel record --------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tidings.errors import InputError, Problem
@@ -15,14 +14,32 @@ if TYPE_CHECKING:
     from tidings.model import Task
 
 
+# A snapshot larger than this is refused before it is read: a task of thousands of jobs takes
+# a few hundred KB; more is logs or outputs that no message shows (docs/snapshot.md).
+MAX_SNAPSHOT_BYTES = 10 * 1024 * 1024
+
+
 def read_task(path: str) -> Task:
     """A task snapshot from a JSON file ('-' for stdin): the `workflow` object, or a whole
     Zadig webhook payload that holds one."""
     source = "standard input" if path == "-" else path
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            raw = sys.stdin.buffer.read(MAX_SNAPSHOT_BYTES + 1)
+        else:
+            with open(path, "rb") as file:
+                raw = file.read(MAX_SNAPSHOT_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read task file {source}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SNAPSHOT_BYTES:
+        raise InputError(
+            f"{source}: a task snapshot may be at most {MAX_SNAPSHOT_BYTES // (1024 * 1024)} MB; "
+            "leave out logs and large outputs (messages show names, statuses, commits, images)"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
