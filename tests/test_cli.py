@@ -94,6 +94,36 @@ def test_secrets_from_environment_are_redacted_in_errors(tmp_path, cli):
     assert "tok-very-secret-1" not in result.output and "s3cr3t-xyz" not in result.output
 
 
+def test_check_json_answers_an_invalid_config_on_stdout(tmp_path, cli):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "workflows:\n  - name: w\n    notify_ctls:\n"
+        "      - webhook_type: dingding\n        notify_type: [passed]\n"
+        "        dingding_notification_config:\n"
+        "          hook_address: https://oapi.dingtalk.com/robot/send?access_token=${TOKEN}\n"
+        "          hook_adress: x\n",
+        "utf-8",
+    )
+    result = cli("check", "-c", str(config), "--json", env={"TOKEN": "tok-very-secret-1"})
+    assert result.code == 2
+    assert result.stderr == ""  # a machine reads one JSON document, as from /workflows/validate
+    assert result.json() == {
+        "config": str(config),
+        "valid": False,
+        "error": f"{config}: invalid configuration",
+        "problems": [
+            {
+                "path": "workflows[0].notify_ctls[0].dingding_notification_config.hook_adress",
+                "message": "unknown field; did you mean hook_address? (line 8)",
+            }
+        ],
+    }
+    missing = cli("check", "-c", "nowhere.yaml", "--json")
+    assert missing.code == 2
+    assert missing.json()["valid"] is False
+    assert "nowhere.yaml not found" in missing.json()["error"]
+
+
 def test_bad_configurations_exit_2_with_path_and_no_traceback(tmp_path, cli):
     cases = {
         "missing.yaml": None,

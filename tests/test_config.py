@@ -104,7 +104,9 @@ def test_unknown_field_and_type_are_errors_an_unknown_status_a_warning():
     )
     text = "\n".join(found)
     assert "notify_type[0]" not in text  # Zadig never checks notify_type: loads, and warns
-    assert "workflows[0].notify_ctls[2].notify_types: unknown field" in text
+    assert "workflows[0].notify_ctls[2].notify_types: unknown field; did you mean notify_type?" in (
+        text
+    )
     # The whole file is checked at once: every problem is listed, not only the first.
     assert len(found) >= 2
 
@@ -124,6 +126,74 @@ def test_bad_url_and_unknown_type():
     assert "workflows[0].notify_ctls[0].webhook_type: unknown webhook_type 'irc'" in text
     assert (
         "workflows[0].notify_ctls[1].webhook_notification_config.address: must be an http" in text
+    )
+
+
+def test_a_misspelt_key_says_what_was_meant_even_when_its_variable_is_unset():
+    found = problems(
+        """
+        system: {languag: en-us}
+        workflows:
+          - name: w
+            notify_ctls:
+              - webhook_type: dingding
+                notify_type: [failed]
+                dingding_notification_config:
+                  hook_adress: ${UNSET_HOOK_OF_THIS_TEST}
+        """
+    )
+    text = "\n".join(found)
+    assert "system.languag: unknown field; did you mean language? (line 2)" in text
+    # The misspelling is the mistake, not the variable: it is named once, as a key.
+    assert (
+        "workflows[0].notify_ctls[0].dingding_notification_config.hook_adress: "
+        "unknown field; did you mean hook_address? (line 9)"
+    ) in text
+    assert "UNSET_HOOK_OF_THIS_TEST" not in text
+
+
+def test_a_notification_job_to_another_name_of_a_channel_says_which_one():
+    (found,) = problems(
+        """
+        workflows:
+          - name: w
+            stages:
+              - name: build
+                jobs:
+                  - name: tell
+                    type: notification
+                    spec: {webhook_type: lark, title: hi, lark_hook_notification_config: {}}
+        """
+    )
+    assert found.startswith(
+        "workflows[0].stages[0].jobs[0].spec.webhook_type: unknown webhook_type 'lark' "
+        "(did you mean feishu?); one of dingding,"
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("dingtalk", "dingding"),
+        ("wecom", "wechat"),
+        ("email", "mail"),
+        ("teams", "msteams"),
+        ("feishuu", "feishu"),
+        ("webhok", "webhook"),
+    ],
+)
+def test_a_webhook_type_by_another_name_says_which_one(written, meant):
+    (found,) = problems(
+        f"""
+        workflows:
+          - name: w
+            notify_ctls:
+              - {{webhook_type: {written}}}
+        """
+    )
+    assert found.startswith(
+        f"workflows[0].notify_ctls[0].webhook_type: unknown webhook_type {written!r} "
+        f"(did you mean {meant}?); one of dingding,"
     )
 
 

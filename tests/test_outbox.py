@@ -71,11 +71,20 @@ def test_retry_sends_a_dead_delivery_again_under_its_id(tmp_path, sandbox, cli):
     assert first.code == 1 and "DEAD" in first.stdout
     (dead,) = cli("deliveries", "--status", "dead", "--json").json()
     sandbox.webhook_inbox("down", script=())  # the receiver is back
-    again = cli("retry", "--dead")
+    again = cli("retry", "--dead", "--json")
     assert again.code == 0, again.output
+    assert [(d["delivery_id"], d["outcome"]) for d in again.json()] == [(dead["id"], "sent")]
     ids = {r.headers["X-Zadig-Event-UUID"] for r in sandbox.received("webhook")}
     assert ids == {dead["id"]}
-    assert cli("deliveries", "--json").json()[0]["status"] == "sent"
+    (listed,) = cli("deliveries", "--json").json()
+    assert listed["status"] == "sent"
+    # Every attempt counts, those before the retry too.
+    assert dead["attempts"] >= 1 and listed["attempts"] == dead["attempts"] + 1
+    shown = cli("deliveries", "show", dead["id"])
+    assert f"status:      sent after {dead['attempts'] + 1} attempt(s)" in shown.stdout
+    # Nothing dead is left: a script still reads a JSON list, an empty one.
+    nothing = cli("retry", "--dead", "--json")
+    assert (nothing.code, nothing.json()) == (0, [])
 
 
 def test_unknown_delivery_id_is_bad_input(tmp_path, cli):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -59,15 +60,17 @@ def test_cancel_from_another_shell_gives_cancelled_notified_once(tmp_path, sandb
     config = _slow_config(tmp_path, hook)
     runner = _start(tmp_path, "-c", config, "wf")
     _wait_for(cli, config, "running")
-    cancelled = cli("cancel", "-c", config, "wf#1", "--user", "alice")
+    cancelled = cli("cancel", "-c", config, "wf#1", "--user", "lead2", "--json")
     assert cancelled.code == 0, cancelled.output
+    assert cancelled.json()["result"].startswith("cancel requested by lead2")
     out, err = runner.communicate(timeout=20)
     assert runner.returncode == 1, err
-    assert out.strip().startswith("wf#1 cancelled")
+    assert out.strip() == "wf#1 cancelled: cancelled by lead2"  # who asked is recorded
     assert statuses(sandbox.received("webhook")) == ["created", "cancelled"]
     (task,) = cli("tasks", "-c", config, "--json").json()
     jobs = [j["status"] for s in task["task"]["stages"] for j in s["jobs"]]
     assert task["status"] == "cancelled" and jobs == ["cancelled", "skipped"]
+    assert task["task"]["error"] == "cancelled by lead2"
     again = cli("cancel", "-c", config, "wf")
     assert again.code == 1 and "already ended" in again.stderr
 
@@ -123,18 +126,33 @@ def test_approve_from_another_shell_then_logs(tmp_path, sandbox, cli):
                   - {{name: ship, type: freestyle, spec: {{script: "echo shipped $TIDINGS_JOB"}}}}
         """,
     )
-    runner = _start(tmp_path, "-c", config, "wf")
+    runner = _start(tmp_path, "-c", config, "wf", "--json")
     _wait_for(cli, config, "wait_for_approval")
     refused = cli("approve", "-c", config, "wf", "--user", "mallory")
     assert refused.code == 2 and "may not approve" in refused.stderr
-    assert cli("approve", "-c", config, "wf#1", "--user", "alice", "--comment", "ok").code == 0
-    _out, err = runner.communicate(timeout=20)
+    approved = cli("approve", "-c", config, "wf#1", "--user", "alice", "--comment", "ok", "--json")
+    assert approved.code == 0, approved.output
+    assert approved.json() == {
+        "workflow": "wf",
+        "task_id": 1,
+        "result": "job gate approved by alice",
+    }
+    out, err = runner.communicate(timeout=20)
     assert runner.returncode == 0, err
+    ran = json.loads(out)  # `run --json`: the task as `tasks --json` shows it, and its news
+    assert (ran["workflow"], ran["task_id"], ran["status"]) == ("wf", 1, "passed")
+    assert ran["notifications"] == {"sent": 2, "not_sent": 0}
+    assert [j["status"] for s in ran["task"]["stages"] for j in s["jobs"]] == ["passed"] * 2
     assert statuses(sandbox.received("webhook")) == ["wait_for_approval", "passed"]
     logs = cli("logs", "-c", config, "wf#1")
     assert "==> gate <==" in logs.stdout and "approved by alice" in logs.stdout
     one = cli("logs", "-c", config, "wf", "ship")
     assert one.stdout.strip() == "shipped ship"
+    assert cli("logs", "-c", config, "wf", "ship", "--json").json() == {
+        "workflow": "wf",
+        "task_id": 1,
+        "jobs": [{"name": "ship", "log": "shipped ship\n"}],
+    }
     assert cli("logs", "-c", config, "wf", "nope").code == 2
 
 

@@ -34,7 +34,7 @@ def test_every_problem_is_listed_with_its_path():
     )
     sub = "lark_group_notification_config"
     assert found == [
-        (("notify_types",), "unknown field; check its spelling against docs/configuration.md"),
+        (("notify_types",), "unknown field; did you mean notify_type?"),
         ((sub, "app_id"), "field required"),
         ((sub, "chat", "chat_id"), "field required"),
         (

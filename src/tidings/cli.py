@@ -441,6 +441,7 @@ def db_upgrade(config_path: str | None) -> None:
     metavar="SECONDS",
     help="At the end, wait this long for the task's notifications to be delivered.",
 )
+@json_option
 def run(
     config_path: str | None,
     workflow: str,
@@ -448,6 +449,7 @@ def run(
     remark: str,
     var: tuple[str, ...],
     delivery_wait: float,
+    as_json: bool,
 ) -> None:
     """Run a configured workflow here: stages, jobs and every notification (docs/runner.md).
 
@@ -455,7 +457,7 @@ def run(
     """
     from tidings.commands import run as command
 
-    sys.exit(command.run(config_path, workflow, creator, remark, var, delivery_wait))
+    sys.exit(command.run(config_path, workflow, creator, remark, var, delivery_wait, as_json))
 
 
 @main.command()
@@ -477,22 +479,26 @@ _TASK_HELP = "TASK is WORKFLOW#ID (e.g. release#12), or WORKFLOW for its latest 
 @config_option
 @click.argument("task", metavar="TASK")
 @click.argument("job", required=False, metavar="[JOB]")
-def logs(config_path: str | None, task: str, job: str | None) -> None:
+@json_option
+def logs(config_path: str | None, task: str, job: str | None, as_json: bool) -> None:
     """The log of a job of a task (every job when JOB is not given)."""
     from tidings.commands import tasks as command
 
-    sys.exit(command.logs_command(config_path, task, job))
+    sys.exit(command.logs_command(config_path, task, job, as_json))
 
 
 @main.command(epilog=_TASK_HELP)
 @config_option
 @click.argument("task", metavar="TASK")
-@click.option("--user", default="", metavar="USER_ID", help="Who cancels (kept with the request).")
-def cancel(config_path: str | None, task: str, user: str) -> None:
+@click.option(
+    "--user", default="", metavar="USER_ID", help="Who cancels (the task's error names them)."
+)
+@json_option
+def cancel(config_path: str | None, task: str, user: str, as_json: bool) -> None:
     """Cancel a running task; its runner stops its jobs and sends the cancelled notification."""
     from tidings.commands import tasks as command
 
-    sys.exit(command.cancel_command(config_path, task, user))
+    sys.exit(command.cancel_command(config_path, task, user, as_json))
 
 
 def _decision(name: str, decision: str, help_text: str) -> None:
@@ -501,21 +507,23 @@ def _decision(name: str, decision: str, help_text: str) -> None:
     @click.argument("task", metavar="TASK")
     @click.option("--user", required=True, metavar="USER_ID", help="A listed approver.")
     @click.option("--comment", default="", metavar="TEXT")
-    def command(config_path: str | None, task: str, user: str, comment: str) -> None:
+    @json_option
+    def command(config_path: str | None, task: str, user: str, comment: str, as_json: bool) -> None:
         from tidings.commands import tasks as module
 
-        sys.exit(module.decide_command(config_path, task, user, comment, decision))
+        sys.exit(module.decide_command(config_path, task, user, comment, decision, as_json))
 
 
 @main.command("run-stage", epilog=_TASK_HELP)
 @config_option
 @click.argument("task", metavar="TASK")
 @click.option("--user", required=True, metavar="USER_ID", help="One of its manual_exec_users.")
-def run_stage(config_path: str | None, task: str, user: str) -> None:
+@json_option
+def run_stage(config_path: str | None, task: str, user: str, as_json: bool) -> None:
     """Run the manual stage a task is paused before (Zadig's 手动执行)."""
     from tidings.commands import tasks as command
 
-    sys.exit(command.run_stage_command(config_path, task, user))
+    sys.exit(command.run_stage_command(config_path, task, user, as_json))
 
 
 _decision("approve", "approve", "Approve the approval job a task waits for.")

@@ -18,6 +18,11 @@ class Problem:
         line = f" (line {self.line})" if self.line else ""
         return f"{where}{self.message}{line}"
 
+    def as_json(self) -> dict[str, str]:
+        """As `check --json` and `POST /workflows/validate` print it: the line in the message."""
+        line = f" (line {self.line})" if self.line else ""
+        return {"path": self.path, "message": self.message + line}
+
 
 class InputError(Exception):
     """Bad input from the user (exit code 2 on the CLI, 4xx on the API)."""

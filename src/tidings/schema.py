@@ -26,9 +26,24 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 Path = tuple[str | int, ...]
 M = TypeVar("M", bound="Model")
 
-UNKNOWN_FIELD = "unknown field; check its spelling against docs/configuration.md"
+UNKNOWN = "unknown field"  # how every message about a key no model has starts
+UNKNOWN_FIELD = f"{UNKNOWN}; check its spelling against docs/configuration.md"
 _TRUE = {"true", "yes", "on", "1", "t", "y"}
 _FALSE = {"false", "no", "off", "0", "f", "n"}
+
+
+def unknown_field(key: object, known: typing.Iterable[str]) -> str:
+    """The message for a key no model has, naming the closest known key when one is close."""
+    close = closest(str(key), known)
+    return f"{UNKNOWN}; did you mean {close}?" if close else UNKNOWN_FIELD
+
+
+def closest(word: str, choices: typing.Iterable[str]) -> str | None:
+    """The choice a misspelt word most likely meant, if any is close."""
+    import difflib  # only on the way to an error message
+
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 class Invalid(ValueError):
@@ -112,7 +127,7 @@ def _model_check(cls: type) -> Check:
         known = {name for name, _, _ in fields}
         for key in data:
             if key not in known:
-                problems.append(((*at, key), UNKNOWN_FIELD))
+                problems.append(((*at, key), unknown_field(key, known)))
         values: dict[str, Any] = {}
         for name, field_check, required in fields:
             if name in data:

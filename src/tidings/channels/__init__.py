@@ -39,6 +39,20 @@ def get(webhook_type: str) -> Channel[Any]:
     return channel
 
 
+def unknown(word: object, choices: tuple[str, ...] | None = None) -> str:
+    """The message for a webhook_type that is not one of `choices` (default: all), with the
+    one it most likely meant: another name of it (dingtalk -> dingding), else the closest
+    spelling."""
+    from tidings.schema import closest
+
+    choices = choices or supported()
+    text = str(word).lower()
+    meant = next((kind for kind in choices if text in get(kind).known_as), None)
+    meant = meant or closest(text, choices)
+    hint = f" (did you mean {meant}?)" if meant else ""
+    return f"unknown webhook_type {word!r}{hint}; one of {', '.join(choices)}"
+
+
 def supported() -> tuple[str, ...]:
     """Every webhook_type, in the order of the registry."""
     return tuple(_REGISTRY)

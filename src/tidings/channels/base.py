@@ -210,6 +210,7 @@ class Channel(Generic[C]):
     destination: Callable[[C, SystemView | None], Destination]
     render: Callable[[Message, C, RenderContext], list[Request]]
     sandbox: str  # the sandbox platform that simulates it (tidings.sandbox.records.PLATFORMS)
+    known_as: tuple[str, ...] = ()  # what else people call it: "did you mean" for webhook_type
     render_note: Callable[[Note, C, RenderContext], list[Request]] | None = None
     interpret: Callable[[Response], Outcome] | None = None
     deliver: Deliver | None = None

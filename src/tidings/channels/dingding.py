@@ -200,6 +200,7 @@ CHANNEL = Channel(
     render_note=render_note,
     interpret=interpret,
     sandbox="dingtalk",
+    known_as=("dingtalk", "ding"),
     escape=escape.markdown,
     url_fields=("hook_address",),
     mentions="at_mobiles",

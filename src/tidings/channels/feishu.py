@@ -209,6 +209,7 @@ CHANNEL = Channel(
     render_note=render_note,
     interpret=interpret,
     sandbox="feishu",
+    known_as=("lark", "feishu_hook", "lark_hook"),
     escape=escape.lark_md,
     url_fields=("hook_address",),
     mentions="at_users",

@@ -126,6 +126,7 @@ CHANNEL = Channel(
     deliver=deliver,
     preview=preview,
     sandbox="feishu_app",
+    known_as=("lark_app", "lark_group", "feishu_group"),
     escape=escape.lark_md,
     recipient_fields={"email": "at_users", "user_id": "at_users"},
     recipient_entry=recipient_entry,

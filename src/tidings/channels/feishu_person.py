@@ -157,6 +157,7 @@ CHANNEL = Channel(
     preview=preview,
     describe=describe,
     sandbox="feishu_app",
+    known_as=("lark_person", "feishu_user", "lark_user"),
     escape=escape.lark_md,
     recipient_fields={
         "email": "target_users",

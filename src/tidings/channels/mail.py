@@ -341,6 +341,7 @@ CHANNEL = Channel(
     preview=preview,
     describe=describe,
     sandbox="mail",
+    known_as=("email", "smtp"),
     escape=html.escape,
     recipient_fields={"email": "target_users"},
     recipient_entry=recipient_entry,

@@ -169,6 +169,7 @@ CHANNEL = Channel(
     render_note=render_note,
     interpret=interpret,
     sandbox="msteams",
+    known_as=("teams", "ms_teams"),
     escape=escape.markdown,
     url_fields=("hook_address",),
     mentions="at_emails",

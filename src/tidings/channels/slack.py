@@ -221,6 +221,7 @@ CHANNEL = Channel(
     render_note=render_note,
     interpret=interpret,
     sandbox="slack",
+    known_as=("slack_webhook",),
     escape=escape,
     url_fields=("hook_address",),
     mentions="at_users",

@@ -124,6 +124,7 @@ CHANNEL = Channel(
     render_note=render_note,
     interpret=interpret,
     sandbox="webhook",
+    known_as=("http", "generic"),
     url_fields=("address",),
     secret_fields=("token",),
     deprecated={"address": "webhook_notify.address", "token": "webhook_notify.token"},

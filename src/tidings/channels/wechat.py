@@ -151,6 +151,7 @@ CHANNEL = Channel(
     render_note=render_note,
     interpret=interpret,
     sandbox="wecom",
+    known_as=("wecom", "weixin", "wework", "qywx", "workwechat"),
     escape=escape.markdown,
     url_fields=("hook_address",),
     mentions="at_users",

@@ -6,11 +6,29 @@ from collections import Counter
 
 from tidings.commands.common import load_config
 from tidings.commands.output import Output
+from tidings.config.loading import resolve_path
+from tidings.errors import InputError
+
+EXIT_INVALID = 2
 
 
 def run(config_path: str | None, as_json: bool) -> int:
     out = Output()
-    config = load_config(config_path, out)
+    try:
+        config = load_config(config_path, out)
+    except InputError as exc:
+        if not as_json:
+            raise
+        # Machines read stdout: an invalid file is an answer, not a crash on stderr.
+        out.json(
+            {
+                "config": resolve_path(config_path),
+                "valid": False,
+                "error": exc.message,
+                "problems": [p.as_json() for p in exc.problems],
+            }
+        )
+        return EXIT_INVALID
     types = Counter(ctl.webhook_type for w in config.workflows for ctl in w.notify_ctls)
     ctls = sum(types.values())
     if as_json:

@@ -145,10 +145,12 @@ def retry_command(
         for item in left:
             out.err(f"not retried: {item.explain(f'`tidings retry {short(item.id)} --replan`')}")
         if left and not queued:
+            if as_json:
+                out.json([])
             return 1
     if not queued:
         if as_json:
-            out.json({"deliveries": []})
+            out.json([])
         else:
             out.err(
                 "nothing to send"
@@ -159,7 +161,7 @@ def retry_command(
     out.err(f"queued {'after re-planning' if replan else 'again'}: {len(queued)} deliveries")
     if not wait:
         if as_json:
-            out.json({"deliveries": [{"delivery_id": i, "outcome": "pending"} for i in queued]})
+            out.json([{"delivery_id": i, "outcome": "pending"} for i in queued])
         return 0
     outcome = asyncio.run(
         deliver_now(
@@ -172,7 +174,7 @@ def retry_command(
         )
     )
     if as_json:
-        out.json({"deliveries": [describe_final(f) for f in outcome.finals]})
+        out.json([describe_final(f) for f in outcome.finals])
     return 1 if outcome.failed else 0
 
 

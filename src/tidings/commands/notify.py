@@ -20,14 +20,16 @@ def _from_flags(options: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     kind = options["webhook_type"]
     if not kind:
         raise InputError("--type is required (e.g. dingding, wechat, feishu), or pass --spec")
-    from tidings.config.adhoc import ad_hoc_types
+    from tidings.config.adhoc import ad_hoc_types, not_ad_hoc
 
     try:
         channel = channels.get(kind)
     except ValueError:
         channel = None
-    if channel is None or channel.needs_system or not channel.url_fields:
-        raise InputError(f"--type: {kind!r} is not one of {', '.join(ad_hoc_types())}")
+    if channel is None:
+        raise InputError(f"--type: {channels.unknown(kind, ad_hoc_types())}")
+    if kind not in ad_hoc_types():
+        raise InputError(f"--type: {not_ad_hoc(kind)}")
     sub: dict[str, Any] = {channel.url_fields[0]: options["hook_address"] or ""}
     given = {"--secret": "secret", "--token": "token"}
     for flag, name in given.items():

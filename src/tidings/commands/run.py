@@ -155,6 +155,7 @@ def run(
     remark: str,
     var: tuple[str, ...],
     delivery_wait: float,
+    as_json: bool = False,
 ) -> int:
     from tidings.runner.engine import run_here
 
@@ -184,6 +185,14 @@ def run(
             observer.stop()
     task = result.task
     sent = sum(1 for s in result.delivery_statuses.values() if s == "sent")
+    code = 0 if task.status == "passed" and not result.undelivered else 1
+    if as_json:
+        from tidings.runner import state
+
+        row = state.get_task(store, task.workflow_name, task.task_id)
+        found = state.describe(row) if row else {"task": task.model_dump(mode="json")}
+        out.json({**found, "notifications": {"sent": sent, "not_sent": result.undelivered}})
+        return code
     out.out(
         f"{task.workflow_name}#{task.task_id} {task.status}"
         + (f": {task.error}" if task.error else "")
@@ -193,4 +202,4 @@ def run(
         f"(`tidings deliveries -w {task.workflow_name} --task {task.task_id}`); "
         f"logs: `tidings logs {task.workflow_name}#{task.task_id}`"
     )
-    return 0 if task.status == "passed" and not result.undelivered else 1
+    return code

@@ -179,7 +179,9 @@ def run_plan(
                     "them, `tidings retry ID` sends them again"
                 )
             else:  # ad-hoc: its secrets were never stored, so only a new notify can resend
-                hint = "`tidings deliveries --status dead` shows them"
+                ended = sorted({f.status for f in outcome.finals if f.status != "sent"})
+                only = f" --status {ended[0]}" if len(ended) == 1 else ""
+                hint = f"`tidings deliveries{only}` shows them"
             out.err(
                 f"{outcome.failed} of {len(enqueued.delivery_ids)} deliveries not sent; {hint}",
                 fg="red",

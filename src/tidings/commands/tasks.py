@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tidings.commands.common import open_store
 from tidings.commands.history import _maybe_config
 from tidings.commands.output import Output
-from tidings.errors import InputError
 from tidings.runner import state
 
 if TYPE_CHECKING:
@@ -33,19 +31,7 @@ def list_command(config_path: str | None, workflow: str | None, limit: int, as_j
     store = _store(config_path, out)
     rows = state.list_tasks(store, workflow, limit)
     if as_json:
-        out.json(
-            [
-                {
-                    "workflow": r["workflow"],
-                    "task_id": r["task_id"],
-                    "status": r["status"],
-                    "run_here": r["pid"] is not None,
-                    "waiting": state.waiting_of(r),
-                    "task": r["snapshot"],
-                }
-                for r in rows
-            ]
-        )
+        out.json([state.describe(r) for r in rows])
         return 0
     if not rows:
         out.err(f"no tasks in {store.display}" + (f" for workflow {workflow}" if workflow else ""))
@@ -71,57 +57,68 @@ def list_command(config_path: str | None, workflow: str | None, limit: int, as_j
     return 0
 
 
-def logs_command(config_path: str | None, ref: str, job: str | None) -> int:
+def logs_command(config_path: str | None, ref: str, job: str | None, as_json: bool) -> int:
     out = Output()
     store = _store(config_path, out)
     workflow, task_id = state.find(store, ref)
-    run = state.run_row(store, workflow, task_id)
-    logs = Path(run.run_dir) / "logs"
-    task = state.task_of(store, workflow, task_id)
-    names = [j.name for j in task.jobs()]
-    if job is not None and job not in names:
-        raise InputError(
-            f"task {workflow}#{task_id} has no job {job!r}; its jobs: {', '.join(names)}"
-        )
-    for name in [job] if job else names:
-        path = logs / f"{name}.log"
+    jobs = state.job_logs(store, workflow, task_id, job)
+    if as_json:
+        out.json({"workflow": workflow, "task_id": task_id, "jobs": jobs})
+        return 0
+    for found in jobs:
         if job is None:
-            out.out(f"==> {name} <==", bold=True)
-        if path.exists():
-            out.out(path.read_text("utf-8", errors="replace").rstrip("\n"))
+            out.out(f"==> {found['name']} <==", bold=True)
+        if found["log"] is not None:
+            out.out(found["log"].rstrip("\n"))
         elif job is not None:
-            out.err(f"job {name} has no log (it did not run)")
+            out.err(f"job {job} has no log (it did not run)")
     return 0
 
 
-def cancel_command(config_path: str | None, ref: str, user: str) -> int:
+def _done(out: Output, workflow: str, task_id: int, result: str, as_json: bool) -> int:
+    """What an action did: a line on stderr, or the API's answer on stdout with --json."""
+    if as_json:
+        out.json({"workflow": workflow, "task_id": task_id, "result": result})
+    else:
+        out.err(f"{workflow}#{task_id}: {result}")
+    return 0
+
+
+def cancel_command(config_path: str | None, ref: str, user: str, as_json: bool) -> int:
     out = Output()
     store = _store(config_path, out)
     workflow, task_id = state.find(store, ref)
     if not state.request_cancel(store, workflow, task_id, user):
         status = state.task_of(store, workflow, task_id).status
-        out.err(f"{workflow}#{task_id} already ended: {status}")
+        if as_json:
+            out.json({"workflow": workflow, "task_id": task_id, "result": f"already {status}"})
+        else:
+            out.err(f"{workflow}#{task_id} already ended: {status}")
         return 1
-    out.err(f"{workflow}#{task_id}: cancel requested; its runner stops it within a second")
-    return 0
+    by = f" by {user}" if user else ""
+    return _done(
+        out,
+        workflow,
+        task_id,
+        f"cancel requested{by}; its runner stops it within a second",
+        as_json,
+    )
 
 
-def run_stage_command(config_path: str | None, ref: str, user: str) -> int:
+def run_stage_command(config_path: str | None, ref: str, user: str, as_json: bool) -> int:
     out = Output()
     store = _store(config_path, out)
     workflow, task_id = state.find(store, ref)
     waiting = state.run_stage(store, workflow, task_id, user)
-    out.err(f"{workflow}#{task_id} stage {waiting['stage']}: run by {user}")
-    return 0
+    return _done(out, workflow, task_id, f"stage {waiting['stage']} run by {user}", as_json)
 
 
 def decide_command(
-    config_path: str | None, ref: str, user: str, comment: str, decision: str
+    config_path: str | None, ref: str, user: str, comment: str, decision: str, as_json: bool
 ) -> int:
     out = Output()
     store = _store(config_path, out)
     workflow, task_id = state.find(store, ref)
     waiting = state.decide(store, workflow, task_id, user, decision, comment)
     word = "approved" if decision == "approve" else "rejected"
-    out.err(f"{workflow}#{task_id} job {waiting['job']}: {word} by {user}")
-    return 0
+    return _done(out, workflow, task_id, f"job {waiting['job']} {word} by {user}", as_json)

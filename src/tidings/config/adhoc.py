@@ -31,6 +31,14 @@ def ad_hoc_types() -> tuple[str, ...]:
     return tuple(found)
 
 
+def not_ad_hoc(kind: str) -> str:
+    """Why a configured channel cannot be sent to ad hoc."""
+    return (
+        f"webhook_type {kind!r} needs system settings (system.im_apps or system.smtp): "
+        f"configure it as a notify_ctl; ad-hoc notify sends to {', '.join(ad_hoc_types())}"
+    )
+
+
 def validate_ctl(
     ctl_data: dict[str, Any],
     where: str,
@@ -41,11 +49,7 @@ def validate_ctl(
     command-line flag when `flags`, else as its path in the spec)."""
     kind = ctl_data.get("webhook_type")
     if isinstance(kind, str) and kind in channels.supported() and kind not in ad_hoc_types():
-        raise InputError(
-            f"{where}: webhook_type {kind!r} needs system settings (system.im_apps or "
-            "system.smtp): configure it as a notify_ctl; ad-hoc notify sends to "
-            + ", ".join(ad_hoc_types())
-        )
+        raise InputError(f"{where}: {not_ad_hoc(kind)}")
     try:
         ctl = NotifyCtl.parse(ctl_data)
     except Invalid as exc:

@@ -8,10 +8,11 @@ Errors stop a configuration from loading; warnings are shown by `tidings check`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from tidings import channels
 from tidings.config.notify_ctl import unknown_statuses
 from tidings.config.workflows import (
     SPEC_MODELS,
@@ -22,7 +23,7 @@ from tidings.config.workflows import (
     notification_types,
 )
 from tidings.notify import dynamic, variables
-from tidings.schema import Invalid, Path
+from tidings.schema import Invalid, Path, unknown_field
 from tidings.statuses import STATUSES
 
 if TYPE_CHECKING:
@@ -32,26 +33,54 @@ if TYPE_CHECKING:
 Problems = list[tuple[Path, str]]
 
 
-def pydantic_problems(error: Mapping[str, Any]) -> list[tuple[Path, str]]:
-    """One pydantic error as (path, message)s: a notify_ctl (tidings.schema) lists its own."""
+def pydantic_problems(error: Mapping[str, Any], model: type[BaseModel]) -> list[tuple[Path, str]]:
+    """One pydantic error of `model` as (path, message)s: a notify_ctl (tidings.schema) lists
+    its own."""
     at = tuple(error["loc"])
     inner = error.get("ctx", {}).get("error")
     if isinstance(inner, Invalid):
         return [((*at, *path), message) for path, message in inner.problems]
-    return [(at, pydantic_message(error))]
+    return [(at, pydantic_message(error, model))]
 
 
-def pydantic_message(error: Mapping[str, Any]) -> str:
+def pydantic_message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     kind = error.get("type", "")
     if kind == "missing":
         return "field required"
     if kind == "extra_forbidden":
-        return "unknown field; check its spelling against docs/configuration.md"
+        loc = tuple(error["loc"])
+        return unknown_field(loc[-1], _fields_at(model, loc[:-1]))
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"must be one of {expected}; got {error.get('input')!r}"
     msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     return msg[0].lower() + msg[1:] if msg else msg
+
+
+def _fields_at(model: type[BaseModel], loc: Path) -> tuple[str, ...]:
+    """The field names of the model found at `loc` inside `model` (for "did you mean")."""
+    kind: Any = model
+    for part in loc:
+        kind = _inner(kind, part)
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return tuple(kind.model_fields)
+    return ()
+
+
+def _inner(kind: Any, part: str | int) -> Any:
+    """The type of `kind`'s field or item `part`: through models, lists, dicts and Optional."""
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        field = kind.model_fields.get(str(part))
+        return field.annotation if field else None
+    args = [a for a in get_args(kind) if a is not type(None)]
+    origin = get_origin(kind)
+    if origin in (list, tuple) and isinstance(part, int) and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if len(args) == 1:  # X | None
+        return _inner(args[0], part)
+    return None
 
 
 def reference_problems(config: Config) -> tuple[Problems, Problems]:
@@ -205,7 +234,8 @@ def _workflow_problems(
                 SPEC_MODELS[job.type].model_validate(job.spec)
             except ValidationError as exc:
                 for error in exc.errors():
-                    errors.append(((*job_at, "spec", *error["loc"]), pydantic_message(error)))
+                    message = pydantic_message(error, SPEC_MODELS[job.type])
+                    errors.append(((*job_at, "spec", *error["loc"]), message))
                 continue
             errors.extend(_typed_problems(config, job.typed, (*job_at, "spec"), names))
     return errors, warnings
@@ -251,8 +281,7 @@ def _notification_problems(spec: NotificationSpec, at: Path) -> Problems:
     dynamic_recipients are checked with the configuration's other ctls)."""
     kinds = notification_types()
     if spec.webhook_type not in kinds:
-        message = f"must be one of {', '.join(kinds)}; got {spec.webhook_type!r}"
-        return [((*at, "webhook_type"), message)]
+        return [((*at, "webhook_type"), channels.unknown(spec.webhook_type, kinds))]
     try:
         spec.ctl()
     except Invalid as exc:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from tidings.config.checks import pydantic_problems, reference_problems
 from tidings.config.models import Config
 from tidings.errors import ConfigError, InputError, Problem
-from tidings.schema import Path
+from tidings.schema import UNKNOWN, Path
 
 CONFIG_ENV = "TIDINGS_CONFIG"
 DEFAULT_CONFIG = "tidings.yaml"
@@ -53,11 +53,14 @@ def loads(text: str, source: str = "<config>", environ: dict[str, str] | None = 
         object.__setattr__(problem, "line", line_of(lines, _parse_path(problem.path)))
     warnings: list[tuple[Path, str]] = []
 
-    # A value whose variable is unset is reported once, not again as an empty or bad value.
-    unset = {problem.path for problem in problems}
+    # A value whose variable is unset is reported once, not again as an empty or bad value;
+    # but a misspelt key is the mistake to fix first, whatever its value.
+    unset = {problem.path: problem for problem in problems}
 
     def add(path: Path, message: str) -> None:
         problem = Problem(format_path(path), message, line_of(lines, path))
+        if problem.path in unset and message.startswith(UNKNOWN):
+            problems.remove(unset.pop(problem.path))
         if problem.path not in unset and problem not in problems:
             problems.append(problem)
 
@@ -65,7 +68,7 @@ def loads(text: str, source: str = "<config>", environ: dict[str, str] | None = 
         config = Config.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            for path, message in pydantic_problems(error):
+            for path, message in pydantic_problems(error, Config):
                 add(path, message)
         config = None
     if config is not None:

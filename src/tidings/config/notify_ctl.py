@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tidings import channels
-from tidings.schema import UNKNOWN_FIELD, Invalid, Model, Path, before, id_list
+from tidings.schema import Invalid, Model, Path, before, id_list, unknown_field
 from tidings.statuses import STATUSES
 
 if TYPE_CHECKING:
@@ -129,8 +129,8 @@ def _parse(data: Any, problems: list[tuple[Path, str]]) -> NotifyCtl | None:
         problems.append(((), "must be a mapping"))
         return None
     keys = channels.config_keys()
-    known = (*_COMMON, *DEPRECATED)
-    problems.extend(((k,), UNKNOWN_FIELD) for k in data if k not in known and k not in keys)
+    known = (*_COMMON, *DEPRECATED, *keys)
+    problems.extend(((k,), unknown_field(k, (*_COMMON, *keys))) for k in data if k not in known)
     try:
         common = _Common.parse({key: data[key] for key in _COMMON if key in data})
     except Invalid as exc:
@@ -138,8 +138,7 @@ def _parse(data: Any, problems: list[tuple[Path, str]]) -> NotifyCtl | None:
         return None
     kind = common.webhook_type
     if kind not in channels.supported():
-        message = f"unknown webhook_type {kind!r}; one of {', '.join(channels.supported())}"
-        problems.append((("webhook_type",), message))
+        problems.append((("webhook_type",), channels.unknown(kind)))
         return None
     channel = channels.get(kind)
     settings = parse_settings(channel, data, problems)

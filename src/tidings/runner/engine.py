@@ -241,7 +241,8 @@ class Run:
                 run = state.beat(self.store, self.workflow.name, self.task.task_id)
                 beat = now
                 if run.cancel_requested_at is not None:
-                    self.abort("cancelled", "cancelled by `tidings cancel`")
+                    who = run.cancel_requested_by or "`tidings cancel`"
+                    self.abort("cancelled", f"cancelled by {who}")
             if self.workflow.timeout and now - started > self.workflow.timeout:
                 self.abort("timeout", f"the workflow timed out after {self.workflow.timeout:g} s")
             await asyncio.sleep(POLL if self.workflow.timeout else min(POLL * 2, 0.5))

@@ -254,6 +254,40 @@ def waiting_of(row: dict[str, Any]) -> dict[str, Any] | None:
     return waiting
 
 
+def describe(row: dict[str, Any]) -> dict[str, Any]:
+    """A task of `list_tasks` / `get_task` as `--json` and the API show it."""
+    return {
+        "workflow": row["workflow"],
+        "task_id": row["task_id"],
+        "status": row["status"],
+        "run_here": row["pid"] is not None,
+        "task": row["snapshot"],
+        "waiting": waiting_of(row),
+        "cancel_requested": row.get("cancel_requested_at") is not None,
+    }
+
+
+def job_logs(
+    store: Store, workflow: str, task_id: int, job: str | None = None
+) -> list[dict[str, Any]]:
+    """[{name, log}] of each job of a task run here (or of `job`): log is None for a job that
+    did not run. InputError: the task has no such job."""
+    from pathlib import Path
+
+    folder = Path(run_row(store, workflow, task_id).run_dir) / "logs"
+    names = [j.name for j in task_of(store, workflow, task_id).jobs()]
+    if job is not None and job not in names:
+        raise InputError(
+            f"task {workflow}#{task_id} has no job {job!r}; its jobs: {', '.join(names)}"
+        )
+    found = []
+    for name in [job] if job else names:
+        path = folder / f"{name}.log"
+        text = path.read_text("utf-8", errors="replace") if path.exists() else None
+        found.append({"name": name, "log": text})
+    return found
+
+
 def list_tasks(
     store: Store, workflow: str | None, limit: int, status: str | None = None
 ) -> list[dict[str, Any]]:

@@ -31,11 +31,13 @@ def _by_ids(tx: Tx, select: str, ids: Sequence[str]) -> list[dict[str, Any]]:
     return rows
 
 
-_LIST = """
-SELECT d.id, d.status, d.channel, d.destination, d.source, d.address, d.label, d.attempts,
-    d.last_code, d.last_error, d.created_at, d.finished_at, e.workflow, e.task_id,
-    e.status AS event_status, e.kind
-FROM deliveries d JOIN events e ON e.id = d.event_id{where}
+# Every attempt, also those before a `retry` (which gives d.attempts a fresh budget).
+_ALL_ATTEMPTS = "(SELECT COUNT(*) FROM attempts a WHERE a.delivery_id = d.id) AS attempts"
+_LIST = f"""
+SELECT d.id, d.status, d.channel, d.destination, d.source, d.address, d.label,
+    {_ALL_ATTEMPTS}, d.last_code, d.last_error, d.created_at, d.finished_at, e.workflow,
+    e.task_id, e.status AS event_status, e.kind
+FROM deliveries d JOIN events e ON e.id = d.event_id{{where}}
 ORDER BY d.seq DESC LIMIT :limit
 """
 # The only text a filter adds: its value is always a bound parameter, never part of the SQL.
@@ -96,9 +98,9 @@ def find_ids(store: Store, part: str) -> list[str]:
     return []
 
 
-_SHOW = """
+_SHOW = f"""
 SELECT d.seq, d.id, d.event_id, d.channel, d.destination, d.source, d.address, d.label,
-    d.request, d.status, d.attempts, d.next_attempt_at, d.expires_at, d.created_at,
+    d.request, d.status, {_ALL_ATTEMPTS}, d.next_attempt_at, d.expires_at, d.created_at,
     d.updated_at, d.finished_at, d.last_code, d.last_error, e.workflow, e.task_id,
     e.status AS event_status, e.kind, e.scope
 FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = :id

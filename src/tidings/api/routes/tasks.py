@@ -4,7 +4,6 @@ logs — the runner's state layer, as `tidings tasks`, `cancel`, `approve`, `rej
 
 from __future__ import annotations
 
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
@@ -24,18 +23,6 @@ Workflow = Annotated[str, Path(max_length=200)]
 TaskId = Annotated[int, Path(ge=0, le=2**31 - 1)]
 
 
-def _out(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "workflow": row["workflow"],
-        "task_id": row["task_id"],
-        "status": row["status"],
-        "run_here": row["pid"] is not None,
-        "task": row["snapshot"],
-        "waiting": state.waiting_of(row),
-        "cancel_requested": row.get("cancel_requested_at") is not None,
-    }
-
-
 @router.get("", response_model=list[TaskOut], responses=errors(401, 403, 422))
 async def list_tasks(
     svc: Svc,
@@ -52,7 +39,7 @@ async def list_tasks(
         )
     await svc.db(state.reap, svc.store, None, svc.config)
     rows = await svc.db(state.list_tasks, svc.store, workflow, limit, status)
-    return [_out(row) for row in rows]
+    return [state.describe(row) for row in rows]
 
 
 async def _task(svc: Service, workflow: str, task_id: int) -> dict[str, Any]:
@@ -81,7 +68,7 @@ async def get_task(
     svc: Svc,
     _who: CanRead,
 ) -> dict[str, Any]:
-    return _out(await _task(svc, workflow, task_id))
+    return state.describe(await _task(svc, workflow, task_id))
 
 
 @router.post(
@@ -209,15 +196,8 @@ async def logs(
     job: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     await _run(svc, workflow, task_id)
-    run = await svc.db(state.run_row, svc.store, workflow, task_id)
-    task = await svc.db(state.task_of, svc.store, workflow, task_id)
-    names = [j.name for j in task.jobs()]
-    if job is not None and job not in names:
-        raise ApiError(404, f"task {workflow}#{task_id} has no job {job!r}; its jobs: {names}")
-    folder = FilePath(run.run_dir) / "logs"
-    jobs = []
-    for name in [job] if job else names:
-        path = folder / f"{name}.log"
-        text = path.read_text("utf-8", errors="replace") if path.exists() else None
-        jobs.append({"name": name, "log": text})
+    try:
+        jobs = await svc.db(state.job_logs, svc.store, workflow, task_id, job)
+    except InputError as exc:
+        raise ApiError(404, exc.message) from None
     return {"workflow": workflow, "task_id": task_id, "jobs": jobs}

@@ -32,10 +32,7 @@ async def list_workflows(svc: Svc, _who: CanRead) -> list[dict[str, Any]]:
 
 
 def _problems(problems: list[Problem]) -> list[dict[str, str]]:
-    return [
-        {"path": p.path, "message": p.message + (f" (line {p.line})" if p.line else "")}
-        for p in problems
-    ]
+    return [p.as_json() for p in problems]
 
 
 @router.post(

@@ -8,6 +8,7 @@ it is a permanent error that names the fix, instead of twelve retries.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -81,8 +82,11 @@ def connect_errors(host: str, port: int, what: str = "") -> Iterator[None]:
     except ssl.SSLError as exc:
         raise HttpError(f"TLS with {what}{host}:{port} failed ({exc.reason or exc})") from None
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise HttpError(f"cannot connect to {what}{host}:{port} ({reason})") from None
+        # asyncio's strerror is "Connect call failed (addr)": the errno says why.
+        reason = os.strerror(exc.errno).lower() if exc.errno else exc.strerror
+        raise HttpError(
+            f"cannot connect to {what}{host}:{port} ({reason or type(exc).__name__})"
+        ) from None
 
 
 def certificate_error(exc: ssl.SSLCertVerificationError, host: str, what: str = "") -> HttpError:
