@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 import threading
-from urllib.parse import quote
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 from standardwebhooks import Webhook
 
