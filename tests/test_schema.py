@@ -105,6 +105,7 @@ def test_a_pydantic_model_embeds_the_same_checks_and_dumps_plain_data():
         "address": "https://h/x",
         "token": "",
         "task_creator_phone": True,
+        "signing_secret": "",
     }
     assert NotifyCtl.parse(dumped) == held.ctls[0]
 

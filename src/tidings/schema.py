@@ -11,7 +11,8 @@ A list given as null is an empty list: Zadig's JSON writes an empty slice withou
 (at_mobiles, target_users, dynamic_recipients, ...) as null.
 Field types understood: str, bool, int, Any, `X | None`, list[X], Literal[...] and nested
 Models. `before(fn)` in a field's metadata converts the raw value first (like pydantic's
-`mode="before"` validators); a Model's `_prepare(data)` does so for the whole mapping.
+`mode="before"` validators); a Model's `_prepare(data)` does so for the whole mapping, and its
+`_problems()` lists what is wrong with the values beyond their types, as (path, message).
 """
 
 from __future__ import annotations
@@ -134,7 +135,14 @@ def _model_check(cls: type) -> Check:
                 values[name] = field_check(data[name], (*at, name), problems)
             elif required:
                 problems.append(((*at, name), "field required"))
-        return cls(**values) if len(problems) == start else None
+        if len(problems) != start:
+            return None
+        value = cls(**values)
+        # What field types cannot say (a secret's format): the model's own `_problems()`.
+        own = getattr(value, "_problems", None)
+        if own is not None:
+            problems.extend(((*at, *path), message) for path, message in own())
+        return value if len(problems) == start else None
 
     return check
 

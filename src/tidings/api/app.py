@@ -17,9 +17,10 @@ from tidings.config.models import Config
 from tidings.store.db import Store
 
 DESCRIPTION = """\
-Task events from any CI system (Zadig's webhook payload), ad-hoc notifications, workflow runs
-and delivery history. Every endpoint but /healthz and /readyz takes `Authorization: Bearer
-<token>` with a token of `system.api_tokens`. Errors are JSON: `{"error", "problems"}`.
+Task events from any CI system (Zadig's webhook payload), GitHub's and GitLab's own webhooks,
+ad-hoc notifications, workflow runs and delivery history. Every endpoint but /healthz, /readyz
+and the two hooks (signed by GitHub and GitLab instead) takes `Authorization: Bearer <token>`
+with a token of `system.api_tokens`. Errors are JSON: `{"error", "problems"}`.
 """
 
 
@@ -28,7 +29,7 @@ def create_app(
 ) -> FastAPI:
     """The API over this configuration and database; the worker runs in the app's event loop
     (started and stopped with it) unless `worker` is False."""
-    from tidings.api.routes import deliveries, events, health, tasks, workflows
+    from tidings.api.routes import deliveries, events, health, hooks, tasks, workflows
 
     service = Service(config, store, worker=worker, home=home)
 
@@ -49,7 +50,7 @@ def create_app(
     app.state.service = service
     app.state.tokens = Tokens(config.system.api_tokens)
     errors.install(app)
-    for module in (events, deliveries, workflows, tasks, health):
+    for module in (events, hooks, deliveries, workflows, tasks, health):
         app.include_router(module.router)
     # Innermost first: redaction sees every answer; the limit refuses before any parsing.
     app.add_middleware(BodyLimit, limit=config.system.api_max_body)

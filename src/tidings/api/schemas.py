@@ -43,6 +43,26 @@ class EventAccepted(BaseModel):
     skipped: list[SkippedOut] = Field(default_factory=list)
 
 
+class HookAnswer(BaseModel):
+    """What a GitHub or GitLab webhook did (POST /api/v1/hooks/github, /hooks/gitlab)."""
+
+    source: str = Field(description="github or gitlab.")
+    event: str = Field(description="The platform's event: workflow_run, Pipeline Hook, ...")
+    outcome: str = Field(
+        description="notified (its deliveries are below), duplicate (this delivery was "
+        "notified before: its deliveries), recorded (a job, kept with its run), stale (the run "
+        "is already further), unchanged (the run's status is the same), ignored (an event or "
+        "status tidings does not act on), unrouted (no workflow configured for it), pong."
+    )
+    message: str = ""
+    workflow: str | None = None
+    task_id: int | None = None
+    status: str | None = Field(default=None, description="The run's status after the event.")
+    event_id: str | None = None
+    deliveries: list[DeliveryRef] = Field(default_factory=list)
+    skipped: list[SkippedOut] = Field(default_factory=list)
+
+
 class PreviewOut(BaseModel):
     status: str
     requests: list[dict[str, Any]] = Field(description="Each call as sent, secrets masked.")

@@ -46,6 +46,16 @@ class Service:
 
         self.redact = redactor or Redactor(json_variants(config.secrets()))
         self.metrics = Metrics(store)
+        from prometheus_client import Counter
+
+        # POST /hooks/github and /hooks/gitlab, by what each did (api/routes/hooks.py).
+        self.hook_events = Counter(
+            "tidings_source_events_total",
+            "Webhooks of GitHub and GitLab, by source and outcome (notified, duplicate, "
+            "recorded, stale, unchanged, ignored, unrouted, pong, unauthorized, invalid).",
+            ["source", "outcome"],
+            registry=self.metrics.registry,
+        )
         self.deliveries = (
             BackgroundWorker(store, config, redactor=self.redact, metrics=self.metrics)
             if worker

@@ -32,7 +32,7 @@ class Destination:
 
     key: str  # e.g. "dingding:5f0c9a3e61b27d4488a1c2e0"
     url: str
-    secret: str | None = None  # DingTalk 加签 / Feishu signature secret / app secret
+    secret: str | None = None  # DingTalk 加签 / Feishu / webhook signing secret / app secret
     token: str | None = None  # X-Zadig-Token of generic webhooks
     display: str = ""  # how people see it, when the redacted url would not say it
     # What a channel's own deliver() needs besides (Feishu app ids, the SMTP settings).
@@ -50,7 +50,7 @@ class Request:
     destination: str  # its destination key (channels.identity): the address, and the person
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
-    sign: str | None = None  # "dingtalk" | "feishu": how the transport signs it
+    sign: str | None = None  # "dingtalk" | "feishu" | "standard-webhooks": how it is signed
     event_id_header: str | None = None  # header that carries the stable delivery id
     label: str = "message"  # what this request is, e.g. "card", "mentions"
     method: str = "POST"

@@ -108,7 +108,68 @@ def reference_problems(config: Config) -> tuple[Problems, Problems]:
         errors.extend(found[0])
         warnings.extend(found[1])
     errors.extend(_shared_destination_problems(config))
+    errors.extend(_source_problems(config))
     return errors, warnings
+
+
+def _source_problems(config: Config) -> Problems:
+    """Each route of `sources:` names a configured workflow that only it fills: a workflow
+    tidings runs has task ids of its own, one with `project` would link Zadig's pages, and two
+    routes into one workflow would mix their run numbers (task ids, `changed`)."""
+    errors: Problems = []
+    github = config.sources.github
+    gitlab = config.sources.gitlab
+    routes: list[tuple[Path, str, str]] = []  # (path, tidings workflow, what fills it)
+    if github is not None:
+        for index, route in enumerate(github.routes):
+            what = f"GitHub {route.repository.lower()} workflow {route.actions_workflow!r}"
+            routes.append((("sources", "github", "routes", index), route.workflow, what))
+    if gitlab is not None:
+        for index, gl_route in enumerate(gitlab.routes):
+            what = f"GitLab {gl_route.project.lower()}"
+            routes.append((("sources", "gitlab", "routes", index), gl_route.workflow, what))
+    names = {w.name: w for w in config.workflows}
+    filled: dict[str, str] = {}
+    for at, name, what in routes:
+        workflow = names.get(name)
+        if workflow is None:
+            known = ", ".join(names) or "none"
+            errors.append(
+                (
+                    (*at, "workflow"),
+                    f"unknown workflow {name!r} (configured: {known}); add it "
+                    "under workflows: with the notify_ctls its runs should fire",
+                )
+            )
+            continue
+        if workflow.stages:
+            errors.append(
+                (
+                    (*at, "workflow"),
+                    f"workflow {name!r} has stages: tidings runs it, with task "
+                    "ids of its own; give the CI's runs a workflow without stages",
+                )
+            )
+        if workflow.project:
+            errors.append(
+                (
+                    (*at, "workflow"),
+                    f"workflow {name!r} has a project: its messages would link "
+                    "Zadig's pages; CI runs link their own page (leave project out, name it with "
+                    "project_display_name)",
+                )
+            )
+        first = filled.setdefault(name, what)
+        if first != what:
+            errors.append(
+                (
+                    (*at, "workflow"),
+                    f"workflow {name!r} already receives {first}; its run "
+                    f"numbers and those of {what} would be one task id sequence: give each its "
+                    "own workflow",
+                )
+            )
+    return errors
 
 
 def _duplicates(names: list[str], at: Path, what: str) -> Problems:

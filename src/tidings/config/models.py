@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from tidings.config.notify_ctl import NotifyCtl
+from tidings.config.sources import Sources
 from tidings.config.workflows import ApprovalSpec, JobDef, ManualExec, StageDef, Strict
 from tidings.errors import InputError, Problem
 from tidings.schema import Invalid, Path
@@ -28,6 +29,8 @@ class User(Strict):
     name: str = ""
     email: str = ""
     phone: str = ""
+    # GitHub logins and GitLab usernames: who ran a run that `sources:` received (docs/sources.md)
+    logins: list[str] = Field(default_factory=list)
 
 
 class Group(Strict):
@@ -239,6 +242,8 @@ class Config(Strict):
     users: list[User] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     workflows: list[WorkflowConfig] = Field(default_factory=list)
+    # GitHub and GitLab webhooks `tidings serve` takes (docs/sources.md)
+    sources: Sources = Field(default_factory=Sources)
 
     # Set by load(): where the file came from and the problems that do not stop it from working.
     _source: str = PrivateAttr(default="")
@@ -318,6 +323,7 @@ class Config(Strict):
             found.extend(url_secrets(self.system.proxy.address))
         found.extend(app.app_secret for app in self.system.im_apps if app.app_secret)
         found.extend(t.token for t in self.system.api_tokens if t.token)
+        found.extend(self.sources.secrets())
         if self.system.smtp is not None and self.system.smtp.password:
             found.append(self.system.smtp.password)
         for _, _, ctl in self.ctls():

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from tidings import __version__
 from tidings.channels.base import Destination, Fail, Outcome, Request, Response, Retry, encode_json
 from tidings.channels.ports import TransportFailure
-from tidings.delivery.signing import dingtalk_sign, feishu_sign
+from tidings.delivery.signing import dingtalk_sign, feishu_sign, standard_webhooks
 
 if TYPE_CHECKING:
     from tidings.delivery.http import HttpClient
@@ -50,11 +50,15 @@ def prepare(request: Request, destination: Destination, delivery_id: str, now: f
         headers["X-Zadig-Token"] = destination.token
     if request.event_id_header:
         headers[request.event_id_header] = delivery_id
+    data = encode_json(body)
+    if request.sign == "standard-webhooks" and destination.secret:
+        # webhook-id is the delivery id: the same for every retry, as the specification asks.
+        headers.update(standard_webhooks(destination.secret, delivery_id, int(now), data))
     return HttpCall(
         request.method,
         url,
         headers,
-        encode_json(body),
+        data,
         proxy=destination.proxy,
         tls_verify=destination.tls_verify,
     )

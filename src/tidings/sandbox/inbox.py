@@ -101,6 +101,8 @@ class Inbox:
             msgtype=None,
             text="",
             mentions=[],
+            # The bytes as sent (UTF-8 JSON from tidings), for checking signatures over them.
+            extra={"raw": inc.raw.decode("utf-8", "replace")},
         )
         if item == "reset":
             _drop(request)

@@ -12,7 +12,7 @@ from tidings.delivery.transport import describe_call, prepare
 from tidings.dispatch.plan import Plan
 from tidings.redact import MASK, redact_url
 
-_SECRET_HEADERS = ("x-zadig-token", "authorization")
+_SECRET_HEADERS = ("x-zadig-token", "authorization", "webhook-signature")
 
 
 def _mask_header(value: str) -> str:

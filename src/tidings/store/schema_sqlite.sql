@@ -1,4 +1,4 @@
--- tidings schema at revision 0003
+-- tidings schema at revision 0004
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -114,3 +114,12 @@ CREATE TABLE destinations (
 CREATE INDEX ix_destinations_next_due_at ON destinations (next_due_at)
 ;
 CREATE INDEX ix_destinations_address_key ON destinations (address_key)
+;
+CREATE TABLE source_runs (
+	run_key VARCHAR(255) NOT NULL, 
+	state JSON, 
+	updated_at FLOAT NOT NULL, 
+	PRIMARY KEY (run_key)
+)
+;
+CREATE INDEX ix_source_runs_updated_at ON source_runs (updated_at)

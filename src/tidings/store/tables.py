@@ -141,3 +141,13 @@ approvals = Table(
     Column("at", Float, nullable=False),
     UniqueConstraint("workflow", "task_id", "job", "user_id", name="uq_approvals_user"),
 )
+
+# Runs that GitHub and GitLab report event by event (tidings.sources): the run's state (its
+# status and jobs so far, as JSON), updated under a lock by each of its events; kept a week.
+source_runs = Table(
+    "source_runs",
+    metadata,
+    Column("run_key", String(255), primary_key=True),  # e.g. github:<repository id>:<run id>
+    Column("state", JSON, nullable=True),
+    Column("updated_at", Float, nullable=False, index=True),
+)

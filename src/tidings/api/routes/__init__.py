@@ -21,7 +21,7 @@ Svc = Annotated[Service, Depends(service)]
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error answers of a route (all share one JSON shape)."""
     text = {
-        400: "Bad request",
+        400: "Bad request; `problems` names each field",
         401: "No or unknown token",
         403: "The token's scopes do not allow this",
         404: "Not found",
