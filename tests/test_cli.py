@@ -172,6 +172,7 @@ def test_bad_task_snapshot_exit_2(tmp_path, cli):
     not_json.write_text("{oops", "utf-8")
     missing = write_json(tmp_path / "t2.json", {"workflow_name": "w", "status": "passed"})
     unknown = write_json(tmp_path / "t3.json", {**seed_task(), "workflow_name": "nope"})
+    bad_status = {**seed_task(), "workflow_name": "w", "status": "exploded"}
     results = [
         cli("send", "-t", str(not_json)),
         cli("send", "-t", missing),
@@ -179,12 +180,21 @@ def test_bad_task_snapshot_exit_2(tmp_path, cli):
         cli(
             "send", "-t", write_json(tmp_path / "t4.json", seed_task()), "-w", "w", "--status", "x"
         ),
+        cli("send", "-t", write_json(tmp_path / "t5.json", {"workflow": bad_status}), "-w", "w"),
+        cli("run", "nope"),
     ]
-    assert [r.code for r in results] == [2, 2, 2, 2]
+    assert [r.code for r in results] == [2] * 6
     assert "not valid JSON" in results[0].stderr
     assert "task_id: field required" in results[1].stderr
-    assert "workflow 'nope' is not in" in results[2].stderr
-    assert "unknown status 'x'" in results[3].stderr
+    # The name came from the snapshot: -w picks another.
+    assert "workflow 'nope' is not in" in results[2].stderr and "pass -w NAME" in results[2].stderr
+    assert "--status: unknown status 'x'" in results[3].stderr
+    # A bad status in the file is the file's field, not a flag the user did not give.
+    assert "t5.json: invalid task snapshot" in results[4].stderr
+    assert "workflow.status: unknown status 'exploded'" in results[4].stderr
+    assert "--status" not in results[4].stderr
+    # `run` has no -w: its message does not suggest one.
+    assert "workflow 'nope' is not in" in results[5].stderr and "-w" not in results[5].stderr
     assert not any("Traceback" in r.output for r in results)
 
 
@@ -358,3 +368,39 @@ def test_notify_spec_reads_yaml_but_not_the_configuration_stack(tmp_path, sandbo
     )
     report = _notify_imports(tmp_path, ["--spec", str(spec)], NOT_FOR_NOTIFY)
     assert report == {"imported": [], "ctl_models": True}
+
+
+def test_tables_keep_columns_aligned_with_wide_characters(tmp_path, sandbox, cli):
+    from rich.cells import cell_len
+
+    hook = sandbox.webhook_inbox("tables")
+    workflows = ["发布流水线-生产环境", "w", "a-rather-long-workflow-name-for-nightly-builds"]
+    config = tmp_path / "tidings.yaml"
+    config.write_text(
+        "workflows:\n"
+        + "".join(
+            f"  - name: {name}\n    notify_ctls:\n"
+            f"      - {{webhook_type: webhook, notify_type: [passed], "
+            f"webhook_notification_config: {{address: '{hook}'}}}}\n"
+            for name in workflows
+        ),
+        "utf-8",
+    )
+    for index, name in enumerate(workflows):
+        task = {**seed_task(), "workflow_name": name, "task_id": 10 + index, "status": "passed"}
+        task["task_creator"] = "张三" if index == 0 else "bob"
+        sent = cli("send", "-t", write_json(tmp_path / f"t{index}.json", task))
+        assert sent.code == 0, sent.output
+
+    def starts(line: str, word: str) -> int:
+        """The terminal column where `word` begins in `line`."""
+        return cell_len(line[: line.index(word)])
+
+    deliveries = cli("deliveries").stdout.splitlines()
+    assert len(deliveries) == 3
+    # After a wide or long workflow name, the next columns start where they do on every line.
+    assert len({starts(line, "http://") for line in deliveries}) == 1, deliveries
+    tasks = cli("tasks").stdout.splitlines()
+    assert len(tasks) == 3
+    assert len({starts(line, "passed") for line in tasks}) == 1, tasks
+    assert len({starts(line, " jobs") for line in tasks}) == 1, tasks

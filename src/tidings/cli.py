@@ -337,14 +337,28 @@ def worker(
     default="info",
     show_default=True,
 )
-def serve(config_path: str | None, host: str, port: int, no_worker: bool, log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr (start-up, each request, each delivery): key=value or JSON.",
+)
+def serve(
+    config_path: str | None,
+    host: str,
+    port: int,
+    no_worker: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Serve the HTTP API (docs/api.md), delivering in the same process unless --no-worker.
 
     Stops gracefully on SIGTERM or Ctrl-C.
     """
     from tidings.commands import serve as command
 
-    sys.exit(command.run(config_path, host, port, no_worker, log_level))
+    sys.exit(command.run(config_path, host, port, no_worker, log_level, log_format))
 
 
 @main.group(invoke_without_command=True)

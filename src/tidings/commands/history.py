@@ -51,15 +51,24 @@ def list_command(
     if not rows:
         out.err(f"no deliveries in {store.display}" + (f" with status {status}" if status else ""))
         return 0
+    lines = []
     for row in rows:
         task_text = f"{row['workflow']}#{row['task_id']}" if row["workflow"] else row["kind"]
         problem = "" if row["status"] in ("sent", "pending") else f"  {row['last_error'] or ''}"
-        out.out(
-            f"{short(row['id'])}  {_when(row['created_at'])}  {row['status']:<7}  "
-            f"{row['attempts']:>2}x  {row['channel']:<8}  {task_text:<24}  "
-            f"{row['source'] or '-'}  {row['address']} [{row['label']}]{problem}",
-            fg={"sent": "green", "failed": "red", "dead": "red"}.get(row["status"]),
+        lines.append(
+            [
+                short(row["id"]),
+                _when(row["created_at"]),
+                row["status"],
+                f"{row['attempts']}x",
+                row["channel"],
+                task_text,
+                row["source"] or "-",
+                f"{row['address']} [{row['label']}]{problem}",
+            ]
         )
+    colour = {"sent": "green", "failed": "red", "dead": "red"}
+    out.table(lines, [colour.get(row["status"]) for row in rows])
     return 0
 
 

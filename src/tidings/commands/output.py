@@ -30,6 +30,17 @@ class Output:
     def err(self, text: str = "", *, fg: str | None = None, bold: bool = False) -> None:
         self._echo(text, sys.stderr, fg, bold)
 
+    def table(self, rows: list[list[str]], colours: list[str | None]) -> None:
+        """Rows in columns aligned by the cells they take on a terminal (a CJK character takes
+        two), each as wide as its widest value; the last column is not padded."""
+        from rich.cells import cell_len  # only the list commands draw tables
+
+        cells = [[self.redact(value) for value in row] for row in rows]
+        widths = [max(cell_len(row[i]) for row in cells) for i in range(len(cells[0]) - 1)]
+        for row, fg in zip(cells, colours, strict=True):
+            padded = [v + " " * (w - cell_len(v)) for v, w in zip(row[:-1], widths, strict=True)]
+            self.out("  ".join([*padded, row[-1]]).rstrip(), fg=fg)
+
     def json(self, data: Any) -> None:
         text = json.dumps(data, ensure_ascii=False, indent=2)
         click.echo(self.redact(text), file=sys.stdout, color=False)

@@ -10,6 +10,7 @@ from tidings.commands.common import load_config, open_store, print_calls
 from tidings.commands.output import Output
 from tidings.dispatch.plan import Plan, plan_event
 from tidings.dispatch.task import read_task
+from tidings.errors import InputError
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
     from tidings.config.models import Config
@@ -30,7 +31,14 @@ def _plan(
     task = read_task(task_path)
     if previous_status:
         check_status(previous_status, "--previous-status")
-    workflow_config = config.workflow(workflow or task.workflow_name)
+    try:
+        workflow_config = config.workflow(workflow or task.workflow_name)
+    except InputError as exc:
+        if workflow:
+            raise
+        # The name came from the snapshot: say so, and that -w names another.
+        hint = "or pass -w NAME (it is the snapshot's workflow_name)"
+        raise InputError(f"{exc.message}, {hint}") from None
     if previous_status is None:
         from tidings.sending.history import previous_status as looked_up
         from tidings.sending.history import wants_previous

@@ -36,24 +36,31 @@ def list_command(config_path: str | None, workflow: str | None, limit: int, as_j
     if not rows:
         out.err(f"no tasks in {store.display}" + (f" for workflow {workflow}" if workflow else ""))
         return 0
+    lines = []
     for r in rows:
         snap = r["snapshot"]
         start, end = snap.get("start_time") or 0, snap.get("end_time") or 0
-        took = f"{end - start} s" if end and start else "-"
         jobs = [j for s in snap.get("stages", []) for j in s.get("jobs", [])]
         done = sum(1 for j in jobs if j.get("status") == "passed")
-        error = f"  {snap.get('error')}" if snap.get("error") else ""
+        notes = [snap.get("remark") or "", snap.get("error") or ""]
         waiting = state.waiting_of(r)
         if waiting and "stage" in waiting:
-            error += f"  waits for stage {waiting['stage']}: {', '.join(waiting['executors'])}"
+            notes.append(f"waits for stage {waiting['stage']}: {', '.join(waiting['executors'])}")
         elif waiting:
-            error += f"  waits for approval of {', '.join(waiting['approvers'])}"
-        out.out(
-            f"{r['workflow']}#{r['task_id']:<5} {r['status']:<10} {_when(start)}  {took:>6}  "
-            f"{done}/{len(jobs)} jobs  {snap.get('task_creator') or '-'}"
-            f"{'  ' + snap['remark'] if snap.get('remark') else ''}{error}",
-            fg={"passed": "green", "running": "cyan", "pause": "yellow"}.get(r["status"], "red"),
+            notes.append(f"waits for approval of {', '.join(waiting['approvers'])}")
+        lines.append(
+            [
+                f"{r['workflow']}#{r['task_id']}",
+                r["status"],
+                _when(start),
+                f"{end - start} s" if end and start else "-",
+                f"{done}/{len(jobs)} jobs",
+                snap.get("task_creator") or "-",
+                "  ".join(note for note in notes if note),
+            ]
         )
+    colour = {"passed": "green", "running": "cyan", "pause": "yellow"}
+    out.table(lines, [colour.get(r["status"], "red") for r in rows])
     return 0
 
 

@@ -3,41 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
-import time
 from typing import TYPE_CHECKING
 
 from tidings.commands.common import load_config, open_store
+from tidings.commands.logfmt import delivery_line
 from tidings.commands.output import Output
 
 if TYPE_CHECKING:
     from tidings.delivery.worker import Final
-
-
-def _log_line(final: Final, fmt: str) -> str:
-    fields = {
-        "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "event": "delivery",
-        "id": final.id,
-        "status": final.status,
-        "channel": final.channel,
-        "destination": final.destination,
-        "source": final.source,
-        "address": final.address,
-        "label": final.label,
-        "attempts": final.attempts,
-        "code": final.code,
-        "detail": final.detail,
-    }
-    if fmt == "json":
-        return json.dumps(fields, ensure_ascii=False)
-    return " ".join(
-        f"{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, str) and ' ' in v else v}"
-        for k, v in fields.items()
-        if v is not None and v != ""
-    )
 
 
 def run(
@@ -64,7 +39,7 @@ def run(
         metrics.serve(metrics_port)
 
     def log(final: Final) -> None:
-        out.err(_log_line(final, log_format))
+        out.err(delivery_line(final, log_format))
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -262,10 +262,15 @@ class Config(Strict):
         for workflow in self.workflows:
             if workflow.name == name:
                 return workflow
-        known = ", ".join(w.name for w in self.workflows) or "none"
+        from tidings.schema import closest
+
+        names = [w.name for w in self.workflows]
+        meant = closest(name, names)
+        known = ", ".join(names) or "none"
         raise InputError(
-            f"workflow {name!r} is not in {self.source or 'the configuration'} "
-            f"(configured: {known}); add it under workflows: or pass -w with a configured name"
+            f"workflow {name!r}{f' (did you mean {meant}?)' if meant else ''} is not in "
+            f"{self.source or 'the configuration'} "
+            f"(configured: {known}); add it under workflows:"
         )
 
     def user(self, user_id: str) -> User | None:

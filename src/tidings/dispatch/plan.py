@@ -86,7 +86,7 @@ def plan_event(
     variables dynamic_recipients are read from (default: those of the snapshot);
     `stage_executors` the user ids who may run the manual stage the task is paused before.
     """
-    status = check_status(status or task.status)
+    status = check_status(status) if status else check_status(task.status, "the task's status")
     task = complete_task(task, workflow, status)
     if not task.detail_url:
         task = task.model_copy(update={"detail_url": workflow_url(config.system.address, task)})

@@ -60,10 +60,11 @@ def parse_task(data: Any, source: str = "task") -> Task:
     from pydantic import ValidationError
 
     from tidings.model import Task
+    from tidings.statuses import STATUSES
     from tidings.yamlsrc import format_path
 
     try:
-        return Task.model_validate(data)
+        task = Task.model_validate(data)
     except ValidationError as exc:
         problems = [
             Problem(
@@ -73,6 +74,12 @@ def parse_task(data: Any, source: str = "task") -> Task:
             for error in exc.errors()
         ]
         raise InputError(f"{source}: invalid task snapshot", problems) from None
+    if task.status and task.status not in STATUSES:
+        # Named as the snapshot's field: --status may not even have been given.
+        message = f"unknown status {task.status!r}; one of {', '.join(STATUSES)}"
+        problem = Problem(format_path((*prefix, "status")), message)
+        raise InputError(f"{source}: invalid task snapshot", [problem])
+    return task
 
 
 def complete_task(task: Task, workflow: WorkflowConfig, status: str | None = None) -> Task:
