@@ -211,3 +211,47 @@ def test_a_snapshot_over_the_limit_is_refused_naming_it(tmp_path, cli):
         result = cli(command, "-t", task)
         assert result.code == 2, result.output
         assert "at most 10 MB" in result.stderr and "Traceback" not in result.output
+
+
+def test_ctrl_c_while_retrying_says_what_stays_queued_and_a_worker_sends_it(
+    tmp_path, sandbox, cli
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import webhook_config
+
+    hook = sandbox.webhook_inbox("flaky", script=(503,) * 1000)
+    config = tmp_path / "tidings.yaml"
+    config.write_text(webhook_config([hook], "demo-workflow-dev"), "utf-8")
+    task = write_json(tmp_path / "task.json", seed_task())
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    environ.update(NO_COLOR="1", TIDINGS_HOME=str(tmp_path / "home"))
+    sending = subprocess.Popen(
+        [sys.executable, "-m", "tidings", "send", "-c", str(config), "-t", task, "--deadline", "5"],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    end = time.monotonic() + 20
+    while not sandbox.received("webhook") and time.monotonic() < end:
+        time.sleep(0.05)
+    assert sandbox.received("webhook"), "the first attempt never came"
+    sending.send_signal(signal.SIGINT)
+    _out, err = sending.communicate(timeout=20)
+    assert sending.returncode == 130, err
+    assert "interrupted: 1 of 1 deliveries stay queued" in err
+    assert f"tidings worker -c {config} --once" in err and "Traceback" not in err
+    (pending,) = cli("deliveries", "-c", str(config), "--status", "pending", "--json").json()
+    # Still queued after the send's own 5 s deadline: a worker started later sends it.
+    sandbox.webhook_inbox("flaky", script=())
+    time.sleep(5.5)
+    worked = cli("worker", "-c", str(config), "--once")
+    assert worked.code == 0, worked.output
+    (sent,) = cli("deliveries", "-c", str(config), "--json").json()
+    assert (sent["id"], sent["status"]) == (pending["id"], "sent")

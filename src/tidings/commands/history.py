@@ -127,7 +127,7 @@ def retry_command(
     wait: bool,
     as_json: bool,
 ) -> int:
-    from tidings.commands.send import describe_final, print_final
+    from tidings.commands.send import describe_final, interrupted, print_final
     from tidings.delivery.outbox import Enqueued
     from tidings.delivery.resolve import Resolver, Unresolved
     from tidings.sending.history import find, requeue
@@ -172,16 +172,19 @@ def retry_command(
         if as_json:
             out.json([{"delivery_id": i, "outcome": "pending"} for i in queued])
         return 0
-    outcome = asyncio.run(
-        deliver_now(
-            store,
-            config,
-            Enqueued("", queued),
-            deadline=deadline,
-            redactor=out.redact,
-            on_final=None if as_json else (lambda f: print_final(f, out)),
+    try:
+        outcome = asyncio.run(
+            deliver_now(
+                store,
+                config,
+                Enqueued("", queued),
+                deadline=deadline,
+                redactor=out.redact,
+                on_final=None if as_json else (lambda f: print_final(f, out)),
+            )
         )
-    )
+    except KeyboardInterrupt:
+        return interrupted(store, config, queued, False, out)
     if as_json:
         out.json([describe_final(f) for f in outcome.finals])
     return 1 if outcome.failed else 0

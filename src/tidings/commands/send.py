@@ -157,17 +157,20 @@ def run_plan(
             )
         return 0
     extra = plan.destinations() if event.kind == "notification" else None
-    outcome = asyncio.run(
-        deliver_now(
-            store,
-            config,
-            enqueued,
-            deadline=deadline,
-            extra=extra,
-            redactor=out.redact,
-            on_final=None if as_json else (lambda f: print_final(f, out)),
+    try:
+        outcome = asyncio.run(
+            deliver_now(
+                store,
+                config,
+                enqueued,
+                deadline=deadline,
+                extra=extra,
+                redactor=out.redact,
+                on_final=None if as_json else (lambda f: print_final(f, out)),
+            )
         )
-    )
+    except KeyboardInterrupt:
+        return interrupted(store, config, enqueued.delivery_ids, event.kind != "task", out)
     pending = [
         i
         for i in enqueued.delivery_ids
@@ -195,6 +198,41 @@ def run_plan(
                 fg="red",
             )
     return 1 if outcome.failed else 0
+
+
+EXIT_INTERRUPTED = 130
+
+
+def interrupted(
+    store: Store, config: Config | None, ids: list[str], ad_hoc: bool, out: Output
+) -> int:
+    """Ctrl-C while delivering: say what was not sent and how it still can be."""
+    from tidings.delivery.ids import short
+    from tidings.sending.record import left_pending
+
+    if ad_hoc:
+        # Its address and secret were never stored: nothing else can send it.
+        left = left_pending(store, ids)
+        if left:
+            out.err(
+                f"interrupted: {len(left)} of {len(ids)} deliveries not sent; run the notify "
+                "again to send them (an ad-hoc message's address and secret are never stored)",
+                fg="yellow",
+            )
+        return EXIT_INTERRUPTED
+    max_age = config.system.delivery.max_age if config else 86400.0
+    left = left_pending(store, ids, keep_until=time.time() + max_age)
+    if left:
+        where = f" -c {config.source}" if config and config.source else ""
+        out.err(
+            f"interrupted: {len(left)} of {len(ids)} deliveries stay queued "
+            f"({', '.join(short(i) for i in left)}); `tidings worker{where} --once` sends them, "
+            f"`tidings deliveries{where} --status pending` lists them",
+            fg="yellow",
+        )
+    else:
+        out.err("interrupted: every delivery had already ended", fg="yellow")
+    return EXIT_INTERRUPTED
 
 
 def _already_sent(

@@ -19,6 +19,7 @@ from tidings.delivery.settings import limits_of, settings_of
 from tidings.delivery.worker import Final, Worker
 from tidings.dispatch.plan import Plan
 from tidings.redact import Redactor
+from tidings.store import queue
 from tidings.store.db import Store
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
@@ -115,3 +116,9 @@ async def deliver_now(
         # A little past the deliveries' own deadline, so they can be marked dead by it.
         outcome.statuses = await worker.run_until(enqueued.delivery_ids, clock.now() + deadline + 2)
     return outcome
+
+
+def left_pending(store: Store, ids: list[str], keep_until: float | None = None) -> list[str]:
+    """Which of these deliveries are not final yet (Ctrl-C while sending them); with
+    `keep_until`, they stay queued until then, for a worker to send."""
+    return queue.keep_pending(store, ids, keep_until)

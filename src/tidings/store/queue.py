@@ -309,3 +309,20 @@ def depth(store: Store) -> tuple[int, float | None]:
         rows = tx.run("SELECT count(*), min(created_at) FROM deliveries WHERE status = 'pending'")
     count, oldest = rows[0]
     return int(count), oldest
+
+
+def keep_pending(store: Store, ids: Sequence[str], until: float | None) -> list[str]:
+    """Of these deliveries, those still pending, in the order given; with `until`, kept in the
+    queue until then (a send interrupted before its deadline leaves them to a worker)."""
+    kept: set[str] = set()
+    with store.transaction(write=until is not None) as tx:
+        for start in range(0, len(ids), 500):
+            marks, params = in_list(ids[start : start + 500])
+            where = f"WHERE id IN {marks} AND status = 'pending'"
+            kept.update(row[0] for row in tx.run(f"SELECT id FROM deliveries {where}", params))
+            if until is not None:
+                tx.run(
+                    f"UPDATE deliveries SET expires_at = :until {where} AND expires_at < :until",
+                    {**params, "until": until},
+                )
+    return [i for i in ids if i in kept]
