@@ -60,3 +60,28 @@ def test_an_unknown_zone_is_named() -> None:
         loads(CONFIG.format(zone="Mars/Olympus"))
     (problem,) = caught.value.problems
     assert problem.path == "system.timezone" and "IANA name" in problem.message
+
+
+def test_history_and_tasks_show_times_in_the_configured_zone(tmp_path, sandbox, cli) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    hook = sandbox.webhook_inbox("zone")
+    (tmp_path / "tidings.yaml").write_text(
+        "system: {timezone: Asia/Shanghai}\nworkflows:\n  - name: demo-workflow-dev\n"
+        "    notify_ctls:\n      - {webhook_type: webhook, notify_type: [passed], "
+        f"webhook_notification_config: {{address: '{hook}'}}}}\n",
+        "utf-8",
+    )
+    task = tmp_path / "task.json"
+    task.write_text(__import__("json").dumps(seed_task()), "utf-8")
+    assert cli("send", "-t", str(task), env={"TZ": "UTC"}).code == 0
+    (row,) = cli("deliveries", "--json").json()
+    shanghai = datetime.fromtimestamp(row["created_at"], ZoneInfo("Asia/Shanghai"))
+    listed = cli("deliveries", env={"TZ": "UTC"}).stdout
+    # The hour in Shanghai, not the process's UTC (8 hours apart: the minute alone could match).
+    assert shanghai.strftime("%Y-%m-%d %H:%M") in listed
+    shown = cli("deliveries", "show", row["id"], env={"TZ": "UTC"}).stdout
+    assert f"created:     {shanghai.strftime('%Y-%m-%d %H:%M')}" in shown
+    # The task's start (2024-07-31 05:45:33 UTC) in `tasks`, from the snapshot.
+    assert "2024-07-31 13:45:33" in cli("tasks", env={"TZ": "UTC"}).stdout

@@ -5,18 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime
 
 from tidings.commands.common import load_config, open_store
-from tidings.commands.output import Output
+from tidings.commands.output import Output, when
 from tidings.config.models import Config
 from tidings.delivery.ids import short
 from tidings.errors import InputError
 from tidings.store.db import Store
-
-
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
 def _maybe_config(config_path: str | None, out: Output) -> Config | None:
@@ -45,6 +40,7 @@ def list_command(
     config = _maybe_config(config_path, out)
     store = open_store(config)
     rows = list_deliveries(store, status=status, task_id=task, workflow=workflow, limit=limit)
+    tz = config.system.tz if config else None
     if as_json:
         out.json(rows)
         return 0
@@ -58,7 +54,7 @@ def list_command(
         lines.append(
             [
                 short(row["id"]),
-                _when(row["created_at"]),
+                when(row["created_at"], tz),
                 row["status"],
                 f"{row['attempts']}x",
                 row["channel"],
@@ -79,6 +75,7 @@ def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> in
     config = _maybe_config(config_path, out)
     store = open_store(config)
     data = show(store, find(store, delivery_id))
+    tz = config.system.tz if config else None
     if as_json:
         out.json(data)
         return 0
@@ -89,11 +86,12 @@ def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> in
     out.out(f"  channel:     {data['channel']} [{data['label']}]")
     out.out(f"  from:        {data['source'] or '-'}")
     out.out(f"  destination: {data['address']}  ({data['destination']})")
-    out.out(f"  created:     {_when(data['created_at'])}   finished: {_when(data['finished_at'])}")
+    created, finished = when(data["created_at"], tz), when(data["finished_at"], tz)
+    out.out(f"  created:     {created}   finished: {finished}")
     if data["status"] == "pending":
         out.out(
-            f"  next try:    {_when(data['next_attempt_at'])}   "
-            f"gives up: {_when(data['expires_at'])}"
+            f"  next try:    {when(data['next_attempt_at'], tz)}   "
+            f"gives up: {when(data['expires_at'], tz)}"
         )
     if data["last_error"]:
         out.out(f"  last error:  {data['last_error']}")
@@ -104,7 +102,7 @@ def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> in
         http = f"HTTP {attempt['http_status']}" if attempt["http_status"] else "no answer"
         code = f" code {attempt['code']}" if attempt["code"] is not None else ""
         out.out(
-            f"    {_when(attempt['at'])}  {attempt['outcome']:<5}  {http}{code}  "
+            f"    {when(attempt['at'], tz)}  {attempt['outcome']:<5}  {http}{code}  "
             f"{attempt['duration_ms']:.0f} ms  {attempt['detail']}"
         )
     request = data["request"]

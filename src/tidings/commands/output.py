@@ -6,11 +6,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime, tzinfo
 from typing import Any
 
 import click
 
 from tidings.redact import Redactor
+
+
+def when(ts: float | None, tz: tzinfo | None = None) -> str:
+    """A time for people, in the team's zone (system.timezone; None: the machine's)."""
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
 def colour_enabled(stream: Any) -> bool:

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tidings.commands.common import open_store
 from tidings.commands.history import _maybe_config
-from tidings.commands.output import Output
+from tidings.commands.output import Output, when
 from tidings.runner import state
 
 if TYPE_CHECKING:
+    from tidings.config.models import Config
     from tidings.store.db import Store
 
 
-def _store(config_path: str | None, out: Output) -> Store:
+def _open(config_path: str | None, out: Output) -> tuple[Config | None, Store]:
+    """The configuration if there is one, and the database, its dead runs reaped."""
     config = _maybe_config(config_path, out)
     store = open_store(config)
     # A run whose process died is shown failed, not running forever, and notified as such.
     state.reap(store, config=config)
-    return store
-
-
-def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+    return config, store
 
 
 def list_command(config_path: str | None, workflow: str | None, limit: int, as_json: bool) -> int:
     out = Output()
-    store = _store(config_path, out)
+    config, store = _open(config_path, out)
     rows = state.list_tasks(store, workflow, limit)
+    tz = config.system.tz if config else None
     if as_json:
         out.json([state.describe(r) for r in rows])
         return 0
@@ -52,7 +50,7 @@ def list_command(config_path: str | None, workflow: str | None, limit: int, as_j
             [
                 f"{r['workflow']}#{r['task_id']}",
                 r["status"],
-                _when(start),
+                when(start, tz),
                 f"{end - start} s" if end and start else "-",
                 f"{done}/{len(jobs)} jobs",
                 snap.get("task_creator") or "-",
@@ -66,7 +64,7 @@ def list_command(config_path: str | None, workflow: str | None, limit: int, as_j
 
 def logs_command(config_path: str | None, ref: str, job: str | None, as_json: bool) -> int:
     out = Output()
-    store = _store(config_path, out)
+    _config, store = _open(config_path, out)
     workflow, task_id = state.find(store, ref)
     jobs = state.job_logs(store, workflow, task_id, job)
     if as_json:
@@ -93,7 +91,7 @@ def _done(out: Output, workflow: str, task_id: int, result: str, as_json: bool) 
 
 def cancel_command(config_path: str | None, ref: str, user: str, as_json: bool) -> int:
     out = Output()
-    store = _store(config_path, out)
+    _config, store = _open(config_path, out)
     workflow, task_id = state.find(store, ref)
     if not state.request_cancel(store, workflow, task_id, user):
         status = state.task_of(store, workflow, task_id).status
@@ -114,7 +112,7 @@ def cancel_command(config_path: str | None, ref: str, user: str, as_json: bool) 
 
 def run_stage_command(config_path: str | None, ref: str, user: str, as_json: bool) -> int:
     out = Output()
-    store = _store(config_path, out)
+    _config, store = _open(config_path, out)
     workflow, task_id = state.find(store, ref)
     waiting = state.run_stage(store, workflow, task_id, user)
     return _done(out, workflow, task_id, f"stage {waiting['stage']} run by {user}", as_json)
@@ -124,7 +122,7 @@ def decide_command(
     config_path: str | None, ref: str, user: str, comment: str, decision: str, as_json: bool
 ) -> int:
     out = Output()
-    store = _store(config_path, out)
+    _config, store = _open(config_path, out)
     workflow, task_id = state.find(store, ref)
     waiting = state.decide(store, workflow, task_id, user, decision, comment)
     word = "approved" if decision == "approve" else "rejected"
