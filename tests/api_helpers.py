@@ -45,10 +45,18 @@ class Answer:
 class ApiServer:
     """`with ApiServer(config_path, tmp_path) as api:` — serves until the block ends."""
 
-    def __init__(self, config_path: str, home: Path, *, worker: bool = True) -> None:
+    def __init__(
+        self,
+        config_path: str,
+        home: Path,
+        *,
+        worker: bool = True,
+        console: bool = False,
+    ) -> None:
         self.config_path = config_path
         self.home = home
         self.worker = worker
+        self.console = console  # the console's pages beside the API, as `tidings serve` has
 
     def __enter__(self) -> ApiServer:
         import uvicorn
@@ -60,6 +68,10 @@ class ApiServer:
         config = load(self.config_path)
         self.store = Store(f"sqlite:///{self.home}/tidings.db").open()
         app = create_app(config, self.store, worker=self.worker, home=self.home)
+        if self.console:
+            from tidings.console import with_console
+
+            app = with_console(app)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -16,6 +16,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api_helpers import ADMIN, ApiServer, tokens_yaml
+
+# Headers that frame the request itself: a malformed one (`content-length: D`) is refused by
+# the HTTP parser (uvicorn's 400) before the API sees the request, so it is no case of the API's
+# document. Which cases negative generation reaches varies with the process's state.
+FRAMING = {"content-length", "transfer-encoding", "host", "connection", "expect"}
 
 CHECKS = [
     not_a_server_error,
@@ -61,6 +66,7 @@ def test_openapi_document_holds(live, mode):
             database=None,
         )
         def run(case) -> None:
+            assume(not FRAMING & {name.lower() for name in case.headers or {}})
             case.call_and_validate(base_url=live.base, headers=headers, checks=CHECKS)
 
         try:

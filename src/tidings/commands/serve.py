@@ -34,10 +34,14 @@ def run(
             "no system.api_tokens: every /api/v1 request will be refused (401); "
             "add one (docs/api.md)"
         )
-    app = create_app(config, store, worker=not no_worker)
-    app.state.service.subscribe(
+    from tidings.console import with_console
+
+    api = create_app(config, store, worker=not no_worker)
+    api.state.service.subscribe(
         lambda final: log.info("delivery", extra={"fields": delivery_fields(final)})
     )
+    # The console's pages beside the API (docs/console.md).
+    app = with_console(api)
     worker = "without a worker (--no-worker)" if no_worker else "with a delivery worker"
     log.info(f"tidings serve on http://{host}:{port} {worker}, database {store.display}")
     # uvicorn stops gracefully on SIGTERM / Ctrl-C: requests in flight finish, then the

@@ -1,4 +1,4 @@
--- tidings schema at revision 0004
+-- tidings schema at revision 0005
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -123,3 +123,11 @@ CREATE TABLE source_runs (
 )
 ;
 CREATE INDEX ix_source_runs_updated_at ON source_runs (updated_at)
+;
+CREATE INDEX ix_deliveries_channel_seq ON deliveries (channel, seq)
+;
+CREATE INDEX ix_deliveries_channel_status_created ON deliveries (channel, status, created_at)
+;
+CREATE INDEX ix_events_workflow_task ON events (workflow, task_id)
+;
+CREATE INDEX ix_attempts_at ON attempts (at)

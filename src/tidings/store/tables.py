@@ -49,6 +49,7 @@ events = Table(
     # (with the note of a notification job).
     Column("snapshot", JSON, nullable=True),
     Column("scope", JSON, nullable=True),
+    Index("ix_events_workflow_task", "workflow", "task_id"),
 )
 
 # One request to one destination. `seq` orders deliveries of a destination (event order).
@@ -76,6 +77,9 @@ deliveries = Table(
     Index("ix_deliveries_destination_status_seq", "destination", "status", "seq"),
     Index("ix_deliveries_event", "event_id"),
     Index("ix_deliveries_status", "status"),
+    # Browsing (0005): one channel by keyset; the last 24 hours from the index alone.
+    Index("ix_deliveries_channel_seq", "channel", "seq"),
+    Index("ix_deliveries_channel_status_created", "channel", "status", "created_at"),
 )
 
 attempts = Table(
@@ -90,6 +94,7 @@ attempts = Table(
     Column("code", String(64), nullable=True),
     Column("detail", Text, nullable=False, default=""),
     Column("worker", String(128), nullable=False, default=""),
+    Index("ix_attempts_at", "at"),
 )
 
 # Per destination: who holds it (one sender at a time keeps event order), when it next has

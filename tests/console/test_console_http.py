@@ -1,0 +1,389 @@
+"""The console over HTTP, as a browser would use it, without one: sign-in, sessions and
+cookies, CSRF, scopes, security headers, languages, pages, and no secret in any answer."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+from console_helpers import SECRETS, TOKENS
+
+from api_helpers import ADMIN, READER, RUNNER, SENDER, wait_for
+
+
+class Web:
+    """A browser's HTTP: cookies kept, forms posted urlencoded, redirects not followed."""
+
+    def __init__(self, server: Any, language: str = "en-US,en;q=0.9") -> None:
+        self.server = server
+        self.cookies: dict[str, str] = {}
+        self.language = language
+        self.seen: list[str] = []  # every answer's body, for the secret check
+
+    def request(
+        self, method: str, path: str, form: dict[str, str] | None = None, **headers: str
+    ) -> tuple[int, Any, str]:
+        sent = {"Accept-Language": self.language, **headers}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form).encode()
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            answer = connection.getresponse()
+            text = answer.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
+        for header in answer.headers.get_all("set-cookie") or []:
+            name, _, rest = header.partition("=")
+            value = rest.split(";")[0]
+            if "max-age=0" in header.lower() or "expires=thu, 01 jan 1970" in header.lower():
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        self.seen.append(text)
+        return answer.status, answer.headers, text
+
+    def get(self, path: str, **headers: str) -> tuple[int, Any, str]:
+        return self.request("GET", path, **headers)
+
+    def post(self, path: str, form: dict[str, str], **headers: str) -> tuple[int, Any, str]:
+        return self.request("POST", path, form, **headers)
+
+    def sign_in(self, token: str) -> None:
+        _, _, page = self.get("/login")
+        form = {"csrf": csrf_of(page), "token": token, "next": "/"}
+        status, headers, _ = self.post("/login", form)
+        assert status == 303 and headers["location"] == "/", status
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "the page has no form with a CSRF token"
+    return found[1]
+
+
+def start_run(console: Any, workflow: str) -> int:
+    started = console.call("POST", f"/api/v1/workflows/{workflow}/tasks", token=RUNNER, body={})
+    assert started.status == 202, started
+    return int(started.json()["task_id"])
+
+
+def task(console: Any, workflow: str, task_id: int) -> Any:
+    return console.call("GET", f"/api/v1/tasks/{workflow}/{task_id}", token=READER).json()
+
+
+def task_status(console: Any, workflow: str, task_id: int) -> str:
+    return str(task(console, workflow, task_id)["status"])
+
+
+def waiting(console: Any, workflow: str, task_id: int) -> Any:
+    return task(console, workflow, task_id)["waiting"]
+
+
+def test_pages_need_a_session_and_sign_in_sets_a_strict_cookie(console):
+    web = Web(console)
+    status, headers, _ = web.get("/deliveries?status=dead")
+    assert status == 303 and headers["location"] == "/login?next=/deliveries%3Fstatus%3Ddead"
+    status, headers, page = web.get("/login?next=/deliveries")
+    assert status == 200 and 'type="password"' in page
+    signin_cookie = headers["set-cookie"]
+    assert "HttpOnly" in signin_cookie and "SameSite=strict" in signin_cookie
+    bad = web.post("/login", {"csrf": csrf_of(page), "token": "not-a-token-0123456789"})
+    assert bad[0] == 401 and "Unknown token" in bad[2]
+    _, _, page = web.get("/login")
+    status, headers, _ = web.post(
+        "/login", {"csrf": csrf_of(page), "token": ADMIN, "next": "/deliveries"}
+    )
+    assert status == 303 and headers["location"] == "/deliveries"
+    cookie = next(c for c in headers.get_all("set-cookie") if c.startswith("tidings_session="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; over TLS it is Secure
+    assert ADMIN not in cookie  # the cookie is a random id, never the token
+    status, _, page = web.get("/")
+    assert status == 200 and "ops" in page and "Sign out" in page
+    # Signing out ends the session on the server: the old cookie opens nothing any more.
+    old = dict(web.cookies)
+    assert web.post("/logout", {"csrf": csrf_of(page)})[0] == 303
+    web.cookies = old
+    assert web.get("/")[0] == 303
+
+
+def test_sign_in_without_the_forms_token_or_from_another_site_is_refused(console):
+    web = Web(console)
+    web.get("/login")
+    assert web.post("/login", {"token": ADMIN})[0] == 403
+    _, _, page = web.get("/login")
+    evil = {"csrf": csrf_of(page), "token": ADMIN}
+    assert web.post("/login", evil, Origin="https://evil.example")[0] == 403
+    assert "tidings_session" not in web.cookies
+
+
+def test_every_post_needs_the_sessions_csrf_token_and_its_origin(console):
+    task_id = start_run(console, "wf")
+    wait_for(lambda: waiting(console, "wf", task_id), what="the approval")
+    web = Web(console)
+    web.sign_in(ADMIN)
+    _, _, page = web.get(f"/tasks/wf/{task_id}")
+    token = csrf_of(page)
+    url = f"/tasks/wf/{task_id}/approve"
+    for form, headers in (
+        ({"user": "alice"}, {}),  # no token
+        ({"user": "alice", "csrf": "forged"}, {}),  # a wrong one
+        ({"user": "alice", "csrf": token}, {"Origin": "https://evil.example"}),  # elsewhere
+    ):
+        status, _, answer = web.post(url, form, **headers)
+        assert status == 403 and "did not come from this console" in answer
+    assert waiting(console, "wf", task_id)["job"] == "gate"  # nothing was decided
+    # Without the session cookie (another site's form: SameSite=Strict keeps it home).
+    stranger = Web(console)
+    assert stranger.post(url, {"user": "alice", "csrf": token})[0] == 401
+    assert waiting(console, "wf", task_id)["job"] == "gate"
+    status, headers, _ = web.post(url, {"user": "alice", "csrf": token})
+    assert status == 303 and headers["location"] == f"/tasks/wf/{task_id}"
+    assert wait_for(lambda: task_status(console, "wf", task_id) == "passed")
+
+
+def test_a_read_token_sees_no_buttons_and_its_posts_are_refused(console):
+    task_id = start_run(console, "wf")
+    wait_for(lambda: waiting(console, "wf", task_id), what="the approval")
+    web = Web(console)
+    web.sign_in(READER)
+    status, _, page = web.get(f"/tasks/wf/{task_id}")
+    assert status == 200 and "<button" in page  # sign-out only
+    assert "/approve" not in page and "/cancel" not in page and "Approve" not in page
+    assert "/preview" not in page  # preview needs scope send, as the API's
+    forged = web.post(f"/tasks/wf/{task_id}/approve", {"user": "alice", "csrf": csrf_of(page)})
+    assert forged[0] == 403 and "needs scope" in forged[2] and "run" in forged[2]
+    assert web.post(f"/tasks/wf/{task_id}/cancel", {"csrf": csrf_of(page)})[0] == 403
+    assert web.get("/preview")[0] == 403
+    assert waiting(console, "wf", task_id)["job"] == "gate"
+    console.call("POST", f"/api/v1/tasks/wf/{task_id}/cancel", token=ADMIN)
+
+
+def test_security_headers_and_static_assets(console):
+    web = Web(console)
+    status, headers, page = web.get("/login")
+    csp = headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
+    assert re.match(r"app;dur=\d+\.\d$", headers["server-timing"])
+    # No inline script, no event-handler attribute: only tidings' own files run.
+    assert "<script>" not in page and not re.search(r"<[^>]+\son[a-z]+=", page)
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert scripts == ["/static/htmx-2.0.11.min.js", "/static/htmx-ext-sse-2.2.4.min.js"]
+    for path in [*scripts, "/static/console.css", "/static/LICENSE-htmx.txt"]:
+        status, headers, body = web.get(path)
+        assert status == 200 and body, path
+    assert "BSD Zero Clause" in web.get("/static/LICENSE-htmx.txt")[2]
+    # Every address the page names is this server's.
+    assert not re.findall(r'(?:src|href|action)="(?:https?:)?//', page)
+
+
+def test_language_follows_the_person_the_browser_then_the_configuration(console):
+    zh = Web(console, language="zh-CN,zh;q=0.9,en;q=0.5")
+    assert "登录" in zh.get("/login")[2]
+    en = Web(console, language="en-GB,en;q=0.9")
+    assert ">Sign in<" in en.get("/login")[2]
+    other = Web(console, language="fr-FR")  # tidings speaks neither: system.language (zh-cn)
+    assert "登录" in other.get("/login")[2]
+    status, _, _ = other.get("/lang/en-us?next=/login")
+    assert status == 303 and other.cookies["tidings_lang"] == "en-us"
+    assert ">Sign in<" in other.get("/login")[2]
+
+
+def test_workflows_read_as_rules_with_redacted_addresses(console):
+    web = Web(console)
+    web.sign_in(READER)
+    status, _, page = web.get("/workflows")
+    assert status == 200
+    text = re.sub(r"<[^>]+>", "", page)
+    text = re.sub(r"\s+", " ", text)
+    assert "failed, timeout → DingTalk robot" in text
+    assert "/robot/send?access_token=***" in text and ", @13800000001" in text
+    assert "approvers: alice" in text
+    status, _, page = web.get("/workflows?check=disk")
+    assert "The configuration on disk is valid." in page
+
+
+def test_deliveries_filter_and_page_by_keyset(console):
+    for task_id in range(1, 8):
+        answer = console.call(
+            "POST",
+            "/api/v1/events",
+            token=SENDER,
+            body={"task_id": task_id, "workflow_name": "wf", "status": "passed"},
+        )
+        assert answer.status == 202, answer
+    sent = "/api/v1/deliveries?status=sent"
+    wait_for(lambda: len(console.call("GET", sent, token=READER).json()) == 7)
+    web = Web(console)
+    web.sign_in(READER)
+    from tidings.console.pages import deliveries
+
+    deliveries.PAGE, before = 3, deliveries.PAGE
+    try:
+        shown: list[str] = []
+        path = "/deliveries?workflow=wf&status=sent&channel=webhook"
+        pages = 0
+        while path:
+            status, _, page = web.get(path.replace("&amp;", "&"))
+            assert status == 200
+            shown += re.findall(r'<tr data-id="([^"]+)"', page)
+            older = re.search(r'<a href="([^"]+)" rel="next">', page)
+            path = older[1] if older else ""
+            pages += 1
+        assert pages == 3 and len(shown) == len(set(shown)) == 7
+        newer = re.search(r'<a href="([^"]+)" rel="prev">', page)
+        assert newer is not None
+        _, _, back = web.get(newer[1].replace("&amp;", "&"))
+        assert re.findall(r'<tr data-id="([^"]+)"', back) == shown[3:6]
+        assert "No delivery matches." in web.get("/deliveries?status=dead")[2]
+    finally:
+        deliveries.PAGE = before
+
+
+def test_the_preview_needs_send_and_renders_each_platform(console):
+    web = Web(console)
+    web.sign_in(SENDER)  # send only: the preview, not the other pages
+    assert web.get("/")[0] == 403
+    status, _, page = web.get("/preview?workflow=wf")
+    assert status == 200
+    status, _, result = web.post(
+        "/preview", {"csrf": csrf_of(page), "workflow": "wf", "status": "failed", "payload": ""}
+    )
+    assert status == 200
+    assert 'data-kind="dingtalk-markdown"' in result and "执行失败" in result
+    assert 'data-header="red"' in result and 'data-kind="teams-card"' in result
+    assert 'class="mail" sandbox=""' in result and "allow-scripts" not in result
+    assert 'class="mail-subject">❌ 工作流 wf#' in result or "mail-subject" in result
+    bad = web.post("/preview", {"csrf": csrf_of(page), "workflow": "", "payload": "{not json"})
+    assert bad[0] == 422 and "not JSON" in bad[2]
+
+
+def test_no_answer_holds_a_secret(console, sandbox):
+    task_id = start_run(console, "wf")
+    wait_for(lambda: waiting(console, "wf", task_id), what="the approval")
+    console.call(
+        "POST",
+        "/api/v1/events",
+        token=SENDER,
+        body={"task_id": 9, "workflow_name": "hooked", "status": "failed"},
+    )
+    dead = wait_for(
+        lambda: console.call("GET", "/api/v1/deliveries?status=dead", token=READER).json(),
+        what="the dead delivery",
+    )
+    web = Web(console)
+    web.sign_in(ADMIN)
+    _, _, page = web.get("/preview")
+    web.post("/preview", {"csrf": csrf_of(page), "workflow": "wf", "status": "failed"})
+    for path in (
+        "/",
+        "/workflows",
+        "/workflows?check=disk",
+        f"/tasks/wf/{task_id}",
+        "/deliveries",
+        f"/deliveries/{dead[0]['id']}",
+        f"/deliveries/{dead[0]['id']}/state",
+    ):
+        assert web.get(path)[0] == 200, path
+    pages = "\n".join(web.seen)
+    for secret in [*SECRETS, *TOKENS]:
+        assert secret not in pages
+    assert "***" in pages
+    console.call("POST", f"/api/v1/tasks/wf/{task_id}/cancel", token=ADMIN)
+
+
+def test_help_and_notify_never_load_the_console(tmp_path):
+    code = (
+        "import sys; from tidings.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('tidings.console', 'jinja2'))))"
+    )
+    for args in (["--help"], ["notify", "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+        )
+        assert done.stdout.strip().splitlines()[-1] == "[]", args
+
+
+def test_tidings_serve_serves_the_console(tmp_path, sandbox):
+    import os
+    import signal
+    import socket
+    import urllib.request
+
+    from console_helpers import console_config
+
+    config = console_config(tmp_path, sandbox)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    environ.update(NO_COLOR="1", TIDINGS_HOME=str(tmp_path / "home"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tidings", "serve", "-c", config, "--port", str(port)],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def login() -> Any:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=1) as r:
+                    return r.read().decode()
+            except OSError:
+                assert server.poll() is None
+                return None
+
+        assert "tidings" in wait_for(login, what="the sign-in page")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            assert json.load(answer) == {"status": "ok"}  # the API beside it
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
+
+
+def test_template_phrases_all_have_their_chinese():
+    from tidings.console import i18n
+
+    folder = Path(i18n.__file__).with_name("templates")
+    used: set[str] = set()
+    for template in folder.glob("*.html"):
+        used |= set(re.findall(r"""\bt\(["']([^"']+)["']\)""", template.read_text("utf-8")))
+    missing = sorted(p for p in used if p not in i18n.ZH)
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("zh-CN,zh;q=0.9", "zh-cn"),
+        ("en-US,en;q=0.9,zh;q=0.8", "en-us"),
+        ("fr;q=1, zh-TW;q=0.5, en;q=0.4", "zh-cn"),
+        ("de, en;q=0.1", "en-us"),
+        ("", "en-us"),
+        ("fr", "en-us"),
+    ],
+)
+def test_language_from_accept_language(header, expected):
+    from tidings.console.i18n import choose
+
+    assert choose(None, header, "en-us") == expected
+    assert choose("zh-cn", header, "en-us") == "zh-cn"
