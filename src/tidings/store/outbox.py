@@ -39,6 +39,7 @@ class Enqueued:
     event_id: str
     delivery_ids: list[str]
     duplicate: bool = False  # the idempotency key was seen before: nothing new was recorded
+    refused: str | None = None  # why nothing was recorded: the task is run by tidings itself
 
 
 class DeliveryRow(TypedDict):
@@ -98,6 +99,9 @@ INSERT INTO tasks (workflow, task_id, status, snapshot, created_at, updated_at)
 VALUES (:workflow, :task_id, :status, :snapshot::json, :now, :now)
 ON CONFLICT (workflow, task_id) DO UPDATE SET status = excluded.status,
     snapshot = excluded.snapshot, updated_at = excluded.updated_at
+WHERE NOT EXISTS (
+    SELECT 1 FROM runs WHERE runs.workflow = tasks.workflow AND runs.task_id = tasks.task_id
+)
 """
 
 
@@ -133,6 +137,11 @@ def _record(store: Store, batch: Sequence[Recording], now: float) -> list[Enqueu
                     results.append(Enqueued(earlier.event_id, earlier.delivery_ids, True))
                     continue
             snapshot = to_json(event.snapshot)
+            if snapshot is not None and _run_here(tx, event):
+                # A snapshot from outside (`send`, POST /events) for a task the runner owns:
+                # its status, stages and jobs (and the log files they name) are the runner's.
+                results.append(Enqueued("", [], refused=_owned(event)))
+                continue
             notified = snapshot if event.notified is None else to_json(event.notified)
             tx.run(
                 _INSERT_EVENT,
@@ -182,6 +191,24 @@ def _recorded(tx: Tx, key: str) -> Enqueued | None:
         return None
     rows = tx.run("SELECT id FROM deliveries WHERE event_id = :id ORDER BY seq", {"id": found})
     return Enqueued(found, [row[0] for row in rows], duplicate=True)
+
+
+def _run_here(tx: Tx, event: NewEvent) -> bool:
+    if not event.workflow or event.task_id is None:
+        return False
+    found = tx.value(
+        "SELECT 1 FROM runs WHERE workflow = :workflow AND task_id = :task_id",
+        {"workflow": event.workflow, "task_id": event.task_id},
+    )
+    return found is not None
+
+
+def _owned(event: NewEvent) -> str:
+    return (
+        f"task {event.workflow}#{event.task_id} is run by tidings itself: its status, stages "
+        "and jobs come from its runner, and an event from outside cannot change them; send "
+        "events only for tasks another system runs (its own task ids)"
+    )
 
 
 def _save_task(tx: Tx, event: NewEvent, snapshot: str, now: float) -> None:

@@ -33,7 +33,7 @@ async def list_deliveries(
     _who: CanRead,
     status: Literal["pending", "sent", "failed", "dead"] | None = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
-    task: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="A task id.")] = None,
+    task: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="A task id.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict[str, Any]]:
     from tidings.sending.history import list_deliveries as listed

@@ -62,7 +62,7 @@ def _skipped(plan: Plan) -> list[dict[str, Any]]:
     status_code=202,
     responses={
         200: {"model": EventAccepted, "description": "Seen before: the first deliveries"},
-        **errors(401, 403, 404, 413, 422, 503),
+        **errors(401, 403, 404, 409, 413, 422, 503),
     },
     summary="Notify a task event (Zadig's webhook payload or a task snapshot)",
     openapi_extra=openapi(EVENT_PARAMS),
@@ -102,6 +102,8 @@ async def accept_event(svc: Service, request: EventRequest) -> tuple[int, dict[s
     )
     fresh = deliveries_of(plan)
     enqueued = await svc.recorder.record(with_skips(event, plan), fresh)
+    if enqueued.refused:
+        raise ApiError(409, enqueued.refused)
     if enqueued.duplicate:
         rows = await svc.db(summaries, svc.store, enqueued.delivery_ids)
     else:

@@ -1,0 +1,186 @@
+"""Hostile callers of `tidings serve` (issue #20, items 1-5): a job name that walks out of the
+log folder, an event that would rewrite a task the runner owns, events that no database can
+store posted among good ones. Real server, real sockets, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from api_helpers import READER, RUNNER, SENDER, ApiServer, tokens_yaml, wait_for
+from runner_helpers import hook_ctl
+
+
+def _config(tmp_path, hook: str) -> str:
+    text = (
+        "system:\n"
+        + tokens_yaml()
+        + textwrap.dedent(
+            f"""\
+        workflows:
+          - name: wf
+            notify_ctls: [{hook_ctl(hook, "passed, failed")}]
+            stages:
+              - name: build
+                jobs: [{{name: say, type: freestyle, spec: {{script: "echo said"}}}}]
+        """
+        )
+    )
+    path = tmp_path / "tidings.yaml"
+    path.write_text(text, "utf-8")
+    return str(path)
+
+
+def _ran(api, task_id: int = 1) -> None:
+    started = api.call("POST", "/api/v1/workflows/wf/tasks", token=RUNNER, body={})
+    assert started.status == 202, started
+
+    def ended() -> bool:
+        task = api.call("GET", f"/api/v1/tasks/wf/{task_id}", token=READER).json()
+        return task["status"] not in ("created", "running")
+
+    wait_for(ended, what="the run to end")
+
+
+def _traversal(tmp_path) -> str:
+    """A job name that, joined into `<run_dir>/logs/<name>.log`, is `outside.log`."""
+    secret = tmp_path / "outside.log"
+    secret.write_text("not for the API\n", "utf-8")
+    return "../" * 30 + str(tmp_path / "outside").lstrip("/")
+
+
+def _snapshot(task_id: int, job: str, status: str = "failed") -> dict:
+    return {
+        "task_id": task_id,
+        "workflow_name": "wf",
+        "status": status,
+        "stages": [{"name": "build", "status": status, "jobs": [{"name": job, "status": status}]}],
+    }
+
+
+def test_an_event_cannot_rewrite_a_task_the_runner_owns(tmp_path, sandbox):
+    hook = sandbox.webhook_inbox("ci")
+    with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+        _ran(api)
+        before = api.call("GET", "/api/v1/tasks/wf/1", token=READER).json()
+        queued = [
+            d["id"] for d in api.call("GET", "/api/v1/deliveries?task=1", token=READER).json()
+        ]
+        name = _traversal(tmp_path)
+        posted = api.call("POST", "/api/v1/events", token=SENDER, body=_snapshot(1, name))
+        assert posted.status == 409, posted
+        assert "run by tidings itself" in posted.json()["error"]
+        after = api.call("GET", "/api/v1/tasks/wf/1", token=READER).json()
+        assert after == before  # status, stages and jobs: the runner's
+        logs = api.call("GET", "/api/v1/tasks/wf/1/logs", token=READER).json()
+        assert logs["jobs"] == [{"name": "say", "log": "said\n"}]
+        # Nothing of the refused event was recorded: no delivery for it.
+        rows = api.call("GET", "/api/v1/deliveries?task=1", token=READER).json()
+        assert [d["id"] for d in rows] == queued
+        # Another system's task (no run here) is still taken as before.
+        other = api.call("POST", "/api/v1/events", token=SENDER, body=_snapshot(7, "test"))
+        assert other.status == 202, other
+
+
+def test_a_job_name_from_a_stored_snapshot_never_becomes_a_path(tmp_path, sandbox):
+    """A database written before the fix may hold such a snapshot: the name is still never
+    joined into a path, by the API or by `tidings logs`."""
+    hook = sandbox.webhook_inbox("ci")
+    config = _config(tmp_path, hook)
+    name = _traversal(tmp_path)
+    with ApiServer(config, tmp_path) as api:
+        _ran(api)
+        with sqlite3.connect(tmp_path / "tidings.db") as db:
+            (raw,) = db.execute("SELECT snapshot FROM tasks WHERE task_id = 1").fetchone()
+            snapshot = json.loads(raw)
+            snapshot["stages"][0]["jobs"][0]["name"] = name
+            db.execute("UPDATE tasks SET snapshot = ? WHERE task_id = 1", (json.dumps(snapshot),))
+        logs = api.call("GET", "/api/v1/tasks/wf/1/logs", token=READER)
+        assert logs.status == 200 and logs.json()["jobs"] == [{"name": name, "log": None}]
+        from urllib.parse import quote
+
+        one = api.call("GET", f"/api/v1/tasks/wf/1/logs?job={quote(name)}", token=READER)
+        assert "not for the API" not in one.body.decode()
+
+
+def _poisoned() -> dict[str, bytes]:
+    """Bodies a database cannot store, each with the field a 422 must name."""
+    good = {"task_id": 1000, "workflow_name": "wf", "status": "failed"}
+
+    def body(**fields: object) -> bytes:
+        return json.dumps({**good, **fields}).encode("utf-8")
+
+    return {
+        "task_id": body(task_id=2**63),
+        "task_id ": body(task_id=1e19),
+        "remark": body(remark="\ud800"),  # json.dumps writes the lone surrogate as \ud800
+        "remark ": body(remark="a\x00b"),
+        "stages[0].start_time": body(stages=[{"name": "s", "start_time": 2**70}]),
+        # A surrogate written as UTF-8 bytes (which strict UTF-8 refuses).
+        "error": body(error="=").replace(b'"="', b'"\xed\xa0\x80"'),
+    }
+
+
+def _post_raw(api, data: bytes):
+    return api.call(
+        "POST",
+        "/api/v1/events",
+        token=SENDER,
+        raw=data,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def test_an_event_no_database_can_store_fails_alone_with_its_field_named(
+    tmp_path, sandbox, database_url
+):
+    hook = sandbox.webhook_inbox("ci")
+    config = _config(tmp_path, hook)
+    poisoned = _poisoned()
+    good = [
+        json.dumps({"task_id": i, "workflow_name": "wf", "status": "failed"}).encode()
+        for i in range(1, 31)
+    ]
+    # PostgreSQL's INTEGER ended at 2^31: a task id past it is stored (BIGINT), not a 503.
+    good.append(json.dumps({"task_id": 2**31, "workflow_name": "wf", "status": "failed"}).encode())
+    bodies = [*good, *poisoned.values()]
+    barrier = threading.Barrier(len(bodies))
+
+    def post(data: bytes):
+        barrier.wait()
+        return _post_raw(api, data)
+
+    with ApiServer(config, tmp_path, database_url=database_url) as api:
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            answers = list(pool.map(post, bodies))
+        accepted, refused = answers[: len(good)], answers[len(good) :]
+        assert [a.status for a in accepted] == [202] * len(good), accepted
+        for field, answer in zip(poisoned, refused, strict=True):
+            assert answer.status == 422, (field, answer)
+            paths = [p["path"] for p in answer.json()["problems"]]
+            assert any(path.endswith(field.strip()) for path in paths), (field, answer)
+        tasks = api.call("GET", "/api/v1/tasks?workflow=wf&limit=100", token=READER).json()
+        assert sorted(t["task_id"] for t in tasks) == [*range(1, 31), 2**31]
+        big = api.call("GET", f"/api/v1/tasks/wf/{2**31}", token=READER)
+        assert big.status == 200 and big.json()["task_id"] == 2**31
+        wait_for(
+            lambda: len(sandbox.accepted("webhook")) == len(good), what="every good event sent"
+        )
+
+
+def test_a_nul_in_the_query_string_is_refused_naming_it(tmp_path, sandbox):
+    hook = sandbox.webhook_inbox("ci")
+    with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+        body = json.dumps({"task_id": 3, "workflow_name": "wf", "status": "failed"}).encode()
+        answer = api.call(
+            "POST",
+            "/api/v1/events?workflow=wf%00x",
+            token=SENDER,
+            raw=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert answer.status == 422 and answer.json()["problems"][0]["path"] == "query"
+        assert api.call("GET", "/api/v1/tasks", token=READER).json() == []
