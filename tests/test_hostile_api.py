@@ -184,3 +184,94 @@ def test_a_nul_in_the_query_string_is_refused_naming_it(tmp_path, sandbox):
         )
         assert answer.status == 422 and answer.json()["problems"][0]["path"] == "query"
         assert api.call("GET", "/api/v1/tasks", token=READER).json() == []
+
+
+# --- #20.3: redaction is a request's and a delivery's own, never server-wide ---------------
+
+
+def test_secrets_posted_to_notify_never_rewrite_other_answers(tmp_path, sandbox):
+    hook = sandbox.webhook_inbox("ci")
+    with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+        spec = {
+            "webhook_type": "webhook",
+            "webhook_notification_config": {
+                "address": "http://127.0.0.1:9/x?a=status&b=channel",
+                "token": "workflow",
+            },
+            "title": "hello",
+        }
+        posted = api.call("POST", "/api/v1/notify", token=SENDER, body=spec)
+        assert posted.status == 202, posted
+        assert b"***" not in api.call("GET", "/openapi.json").body
+        event = {"task_id": 5, "workflow_name": "wf", "status": "failed", "remark": "channel"}
+        accepted = api.call("POST", "/api/v1/events", token=SENDER, body=event)
+        assert accepted.status == 202, accepted
+        assert set(accepted.json()) >= {"event_id", "status", "deliveries"}
+        task = api.call("GET", "/api/v1/tasks/wf/5", token=READER).json()
+        assert task["workflow"] == "wf" and task["task"]["remark"] == "channel"
+        rows = api.call("GET", "/api/v1/deliveries", token=READER).json()
+        assert all({"status", "channel"} <= set(row) for row in rows), rows
+
+
+def _echo_server(status: int = 400):
+    """A receiver that answers every POST with the request's Authorization and X-Zadig-Token
+    headers in its error body (as some gateways do)."""
+    import http.server
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            said = {
+                "error": "bad request",
+                "authorization": self.headers.get("Authorization"),
+                "token": self.headers.get("X-Zadig-Token"),
+            }
+            body = json.dumps(said).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_an_echoed_secret_is_masked_in_its_own_delivery_only(tmp_path, sandbox):
+    """A receiver echoing the ad-hoc destination's token and Basic credentials (base64, as
+    sent) into its answer: the delivery's recorded details show neither."""
+    import base64
+
+    hook = sandbox.webhook_inbox("ci")
+    echo = _echo_server()
+    try:
+        with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+            address = f"http://relay:pa55-w0rd-x@127.0.0.1:{echo.server_port}/in"
+            spec = {
+                "webhook_type": "webhook",
+                "webhook_notification_config": {"address": address, "token": "adhoc-998877"},
+                "title": "hello",
+            }
+            posted = api.call("POST", "/api/v1/notify", token=SENDER, body=spec)
+            assert posted.status == 202, posted
+            (delivery,) = posted.json()["deliveries"]
+            url = f"/api/v1/deliveries/{delivery['id']}"
+
+            def failed() -> bool:
+                return api.call("GET", url, token=READER).json()["status"] == "failed"
+
+            wait_for(failed, what="the delivery refused by the receiver")
+            shown = api.call("GET", url, token=READER)
+            basic = base64.b64encode(b"relay:pa55-w0rd-x")
+            for secret in (b"adhoc-998877", b"pa55-w0rd-x", basic):
+                assert secret not in shown.body, (secret, shown)
+            assert b"bad request" in shown.body  # the answer is still shown, masked
+            with sqlite3.connect(tmp_path / "tidings.db") as db:
+                stored = json.dumps(db.execute("SELECT * FROM attempts").fetchall())
+            assert "adhoc-998877" not in stored and basic.decode() not in stored
+    finally:
+        echo.shutdown()

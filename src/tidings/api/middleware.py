@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tidings.errors import Problem
-from tidings.redact import Redactor
+from tidings.redact import Redactor, json_variants
+
+__all__ = ["BodyLimit", "Redact", "json_variants", "unstorable"]
 
 Scope = dict[str, Any]
 ASGIApp = Any
@@ -156,20 +158,15 @@ class BodyLimit:
         await send(body)
 
 
-def json_variants(secrets: list[str]) -> list[str]:
-    """Each secret as it appears inside a JSON string too (quotes, backslashes escaped)."""
-    found = list(secrets)
-    found += [json.dumps(s, ensure_ascii=False)[1:-1] for s in secrets]
-    found += [json.dumps(s)[1:-1] for s in secrets]
-    return found
-
-
 class Redact:
-    """Mask every known secret in JSON and text answers before they leave the process."""
+    """Mask every known secret in JSON and text answers before they leave the process: the
+    configuration's, and those a request brought itself (`request.state.secrets`: an ad-hoc
+    destination's, for its own answer only). In JSON only string values are masked: a key
+    is never rewritten, whatever a caller made a secret."""
 
     def __init__(self, app: ASGIApp, redactor: Callable[[], Redactor]) -> None:
         self.app = app
-        self.redactor = redactor  # read per answer: secrets are added as /notify learns them
+        self.redactor = redactor
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -191,14 +188,44 @@ class Redact:
                 return
             payload = b"".join(chunks)
             content_type = dict(start.get("headers") or []).get(b"content-type", b"")
-            if content_type.startswith((b"application/json", b"text/")):
-                payload = self.redactor()(payload.decode("utf-8", "replace")).encode("utf-8")
+            redactor = self.redactor()
+            own = (scope.get("state") or {}).get("secrets")
+            if own:
+                redactor = redactor.add(json_variants(own))
+            if redactor.active and content_type.startswith(b"application/json"):
+                payload = redact_json(payload, redactor)
+            elif redactor.active and content_type.startswith(b"text/"):
+                payload = redactor(payload.decode("utf-8", "replace")).encode("utf-8")
             headers = [(k, v) for k, v in start.get("headers") or [] if k != b"content-length"]
             headers.append((b"content-length", str(len(payload)).encode("ascii")))
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": payload})
 
         await self.app(scope, receive, capture)
+
+
+def redact_json(payload: bytes, redactor: Redactor) -> bytes:
+    """The JSON document with each string value masked (keys as they are); a body that is not
+    JSON after all is masked as text."""
+    import orjson
+
+    if not redactor.search(payload.decode("utf-8", "replace")):
+        return payload  # nearly always: nothing to mask, the bytes go as they are
+    try:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return redactor(payload.decode("utf-8", "replace")).encode("utf-8")
+    return orjson.dumps(_masked(document, redactor))
+
+
+def _masked(value: Any, redactor: Redactor) -> Any:
+    if isinstance(value, str):
+        return redactor(value)
+    if isinstance(value, dict):
+        return {key: _masked(item, redactor) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, redactor) for item in value]
+    return value
 
 
 def replay_body(body: bytes, receive: Any) -> Any:

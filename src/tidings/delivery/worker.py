@@ -30,7 +30,7 @@ from tidings.delivery.network import network_of
 from tidings.delivery.outbox import request_from_json
 from tidings.delivery.resolve import Resolver, Unresolved
 from tidings.delivery.transport import HttpTransport, TransportError, prepare
-from tidings.redact import Redactor
+from tidings.redact import Redactor, compose, own_secrets
 from tidings.store import queue
 from tidings.store.db import Store
 from tidings.store.queue import Pending, Swept
@@ -257,9 +257,15 @@ class Worker:
     # --- one destination --------------------------------------------------------------------
 
     def _finish(
-        self, row: Pending, status: str, outcome: Outcome, attempts: int, now: float
+        self,
+        row: Pending,
+        status: str,
+        outcome: Outcome,
+        attempts: int,
+        now: float,
+        redact: Callable[[str], str] | None = None,
     ) -> queue.DeliveryUpdate:
-        detail = self.redact(_detail(outcome))
+        detail = (redact or self.redact)(_detail(outcome))
         return {
             "id": row.id,
             "status": status,
@@ -376,7 +382,8 @@ class Worker:
             else:
                 status = "pending"
                 retry_at = now + delay
-        update = self._finish(row, status, final_outcome, attempts, now)
+        redact = self._redactor(destination)
+        update = self._finish(row, status, final_outcome, attempts, now, redact)
         if retry_at is not None:
             update["next_attempt_at"] = retry_at
         attempt: queue.AttemptRow = {
@@ -386,17 +393,30 @@ class Worker:
             "outcome": _outcome_name(outcome),
             "http_status": http_status,
             "code": None if outcome.code is None else str(outcome.code),
-            "detail": self.redact(_detail(outcome)),
+            "detail": redact(_detail(outcome)),
             "worker": self.name,
         }
         recorded = self._record(update, attempt)
         if self.metrics is not None:
             self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
         if status in queue.FINAL:
-            self._report(row, status, final_outcome, attempts)
+            self._report(row, status, final_outcome, attempts, redact)
         return now, answered, retry_at, recorded
 
-    def _report(self, row: Pending | Swept, status: str, outcome: Outcome, attempts: int) -> None:
+    def _redactor(self, destination: Destination) -> Callable[[str], str]:
+        """What masks the details of a send to `destination`: the configuration's secrets and
+        the destination's own (an ad-hoc one's are known to this send only)."""
+        own = own_secrets(destination.url, destination.secret, destination.token)
+        return compose(self.redact, own)
+
+    def _report(
+        self,
+        row: Pending | Swept,
+        status: str,
+        outcome: Outcome,
+        attempts: int,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
         self._watched.discard(row.id)
         if self.metrics is not None:
             self.metrics.final(row.channel, status)
@@ -410,7 +430,7 @@ class Worker:
                     label=row.label,
                     status=status,
                     code=outcome.code,
-                    detail=self.redact(_detail(outcome)),
+                    detail=(redact or self.redact)(_detail(outcome)),
                     attempts=attempts,
                     source=row.source,
                 )

@@ -172,6 +172,7 @@ async def notify(
             openapi_examples={"dingding": {"value": _NOTIFY_EXAMPLE}},
         ),
     ],
+    request: Request,
     response: Response,
     svc: Svc,
     _who: CanSend,
@@ -214,7 +215,8 @@ async def notify(
         url=fields["url"],
         language=fields["language"] or "zh-cn",
     )
-    svc.add_secrets(ctl.secrets())
+    # This request's own secrets mask its own answer (api/middleware.py), nobody else's.
+    request.state.secrets = ctl.secrets()
     plan = plan_note(note, ctl)
     event = NewEvent(
         kind="notification",
@@ -222,6 +224,7 @@ async def notify(
         idempotency_key=f"api-notify:{idempotency_key}" if idempotency_key else None,
     )
     # Before recording: the worker may claim the deliveries at once.
+    await svc.forget_sent()
     svc.resolver.add(plan.destinations())
     enqueued = await svc.recorder.record(event, deliveries_of(plan))
     if enqueued.duplicate:
