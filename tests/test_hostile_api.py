@@ -14,10 +14,11 @@ from api_helpers import READER, RUNNER, SENDER, ApiServer, tokens_yaml, wait_for
 from runner_helpers import hook_ctl
 
 
-def _config(tmp_path, hook: str) -> str:
+def _config(tmp_path, hook: str, allowed: str = "127.0.0.1") -> str:
     text = (
         "system:\n"
         + tokens_yaml()
+        + f"  api: {{notify_allowed_hosts: [{allowed}]}}\n"
         + textwrap.dedent(
             f"""\
         workflows:
@@ -275,3 +276,103 @@ def test_an_echoed_secret_is_masked_in_its_own_delivery_only(tmp_path, sandbox):
             assert "adhoc-998877" not in stored and basic.decode() not in stored
     finally:
         echo.shutdown()
+
+
+# --- #20.2: /notify is no server-side request forgery -------------------------------------
+
+
+def _notify(api, address: str):
+    spec = {
+        "webhook_type": "webhook",
+        "webhook_notification_config": {"address": address},
+        "title": "hello",
+    }
+    return api.call("POST", "/api/v1/notify", token=SENDER, body=spec)
+
+
+def _bare_config(tmp_path, hook: str, system: str = "") -> str:
+    text = (
+        "system:\n"
+        + tokens_yaml()
+        + system
+        + f"workflows:\n  - name: wf\n    notify_ctls: [{hook_ctl(hook, 'passed')}]\n"
+    )
+    path = tmp_path / "tidings.yaml"
+    path.write_text(text, "utf-8")
+    return str(path)
+
+
+def test_notify_refuses_loopback_ports_and_unlisted_hosts(tmp_path, sandbox, pg_url):
+    hook = sandbox.webhook_inbox("ci")  # the configuration names 127.0.0.1 (the sandbox)
+    with ApiServer(_bare_config(tmp_path, hook), tmp_path, database_url=pg_url) as api:
+        for address in (
+            "http://127.0.0.1:5432/",  # PostgreSQL's port on this host
+            hook,  # a host the configuration names, but on loopback: not listed
+            "http://[::1]:5432/x",
+            "http://169.254.169.254/latest/meta-data/",  # a cloud's metadata service
+            "http://10.1.2.3/",
+            "https://intranet.example.com/hook",  # not a platform's, not configured
+        ):
+            answer = _notify(api, address)
+            assert answer.status == 422, (address, answer)
+            (problem,) = answer.json()["problems"]
+            assert problem["path"] == "webhook_notification_config.address"
+            assert "system.api.notify_allowed_hosts" in problem["message"]
+        assert "[::1]" in _notify(api, "http://[::1]:5432/x").json()["problems"][0]["message"]
+        assert api.call("GET", "/api/v1/deliveries", token=READER).json() == []
+    assert sandbox.received() == []
+
+
+def test_notify_goes_to_a_listed_host_and_network(tmp_path, sandbox):
+    hook = sandbox.webhook_inbox("ci")
+    adhoc = sandbox.webhook_inbox("adhoc")
+    system = "  api: {notify_allowed_hosts: ['127.0.0.0/8']}\n"
+    with ApiServer(_bare_config(tmp_path, hook, system), tmp_path) as api:
+        answer = _notify(api, adhoc)
+        assert answer.status == 202, answer
+        wait_for(lambda: sandbox.accepted("webhook"), what="the ad-hoc message")
+        assert [r.destination for r in sandbox.accepted("webhook")] == ["adhoc"]
+
+
+def test_a_name_allowed_is_checked_again_after_dns_on_every_connection(tmp_path, sandbox):
+    """`localhost` is named by the configuration (trusted for its own destinations), so an
+    ad-hoc message may name it; but it resolves to loopback, which is not listed: the worker
+    refuses to connect, and the receiver never sees the request."""
+    port = sandbox.url.rsplit(":", 1)[1]
+    hook = sandbox.webhook_inbox("ci").replace("127.0.0.1", "localhost")
+    adhoc = f"http://localhost:{port}/webhook/adhoc"
+    sandbox.webhook_inbox("adhoc")
+    with ApiServer(_bare_config(tmp_path, hook), tmp_path) as api:
+        answer = _notify(api, adhoc)
+        assert answer.status == 202, answer
+        (delivery,) = answer.json()["deliveries"]
+        url = f"/api/v1/deliveries/{delivery['id']}"
+
+        def failed() -> dict | None:
+            shown = api.call("GET", url, token=READER).json()
+            return shown if shown["status"] == "failed" else None
+
+        shown = wait_for(failed, what="the delivery refused")
+        assert "loopback" in shown["last_error"] and "notify_allowed_hosts" in shown["last_error"]
+        assert shown["attempts"] == 1  # refused for good, not retried
+    assert sandbox.received("webhook") == []
+
+
+def test_host_policy_allows_the_platforms_and_what_is_listed():
+    from tidings.net import HostPolicy
+
+    policy = HostPolicy.build(["hooks.example.com", "*.corp.example", "10.0.0.0/8"], set())
+    for host in ("oapi.dingtalk.com", "qyapi.weixin.qq.com", "open.feishu.cn"):
+        assert policy.host_problem(host) is None, host
+    assert policy.host_problem("x.webhook.office.com") is None
+    assert policy.host_problem("hooks.example.com") is None
+    assert policy.host_problem("a.corp.example") is None
+    assert policy.host_problem("10.9.8.7") is None
+    assert policy.host_problem("11.0.0.1") is not None  # public, but not listed
+    assert policy.host_problem("evil.example.com") is not None
+    # After DNS: a platform's name at a private address is refused; a listed name is not.
+    assert "private" in (policy.address_problem("oapi.dingtalk.com", "192.168.1.5") or "")
+    assert policy.address_problem("hooks.example.com", "192.168.1.5") is None
+    assert policy.address_problem("oapi.dingtalk.com", "::ffff:127.0.0.1") is not None
+    assert policy.address_problem("oapi.dingtalk.com", "203.0.113.9") is not None  # TEST-NET
+    assert policy.address_problem("oapi.dingtalk.com", "8.8.8.8") is None

@@ -86,6 +86,8 @@ def redact_url(url: str) -> str:
     path = "/".join(MASK if seg in secret else seg for seg in parts.path.split("/"))
     query = "&".join(f"{key}={MASK}" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
     netloc = parts.hostname or ""
+    if ":" in netloc:  # IPv6, in brackets as in the URL
+        netloc = f"[{netloc}]"
     if parts.port:
         netloc += f":{parts.port}"
     if parts.username:

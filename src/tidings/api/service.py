@@ -15,6 +15,7 @@ from tidings.delivery.metrics import Metrics
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.worker import Final
 from tidings.model import Task
+from tidings.net import HostPolicy
 from tidings.redact import Redactor
 from tidings.runner.engine import Result, Run, RunOptions
 from tidings.store.db import Store
@@ -81,6 +82,7 @@ class Service:
         )
         self.runs: dict[tuple[str, int], tuple[Run, asyncio.Task[Result]]] = {}
         self._prune_at = PRUNE_AT
+        self.adhoc_hosts = adhoc_policy(config, self.resolver)
 
     async def forget_sent(self) -> None:
         """Drop the ad-hoc destinations none of whose deliveries are pending any more: they
@@ -152,3 +154,19 @@ class Service:
         self.runs.pop(key, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("run %s#%s stopped: %s", key[0], key[1], task.exception())
+
+
+def adhoc_policy(config: Config, resolver: Resolver) -> HostPolicy:
+    """Where /notify may send: the platforms' hosts, the hosts of the configured
+    destinations, and system.api.notify_allowed_hosts."""
+    from urllib.parse import urlsplit
+
+    configured = set()
+    for destination in resolver.known.values():
+        try:
+            host = urlsplit(destination.url).hostname
+        except ValueError:
+            continue
+        if host and destination.url.startswith(("http://", "https://")):
+            configured.add(host)
+    return HostPolicy.build(config.system.api.notify_allowed_hosts, configured)

@@ -223,9 +223,10 @@ async def notify(
         status="notification",
         idempotency_key=f"api-notify:{idempotency_key}" if idempotency_key else None,
     )
+    destinations = _guarded(svc, ctl, plan.destinations())
     # Before recording: the worker may claim the deliveries at once.
     await svc.forget_sent()
-    svc.resolver.add(plan.destinations())
+    svc.resolver.add(destinations)
     enqueued = await svc.recorder.record(event, deliveries_of(plan))
     if enqueued.duplicate:
         response.status_code = 200
@@ -237,3 +238,24 @@ async def notify(
         "deliveries": rows,
         "skipped": _skipped(plan),
     }
+
+
+def _guarded(svc: Service, ctl: Any, destinations: dict[str, Any]) -> dict[str, Any]:
+    """The ad-hoc destinations, each checked against where /notify may send (422 naming the
+    address field if not) and carrying that check to every connection the worker makes."""
+    import dataclasses
+    from urllib.parse import urlsplit
+
+    guard = svc.adhoc_hosts
+    found = {}
+    for key, destination in destinations.items():
+        try:
+            host = urlsplit(destination.url).hostname or ""
+        except ValueError:
+            host = ""
+        problem = guard.host_problem(host) if host else "no host in the address"
+        if problem is not None:
+            field = f"{ctl.config_key}.{ctl.channel.url_fields[0]}"
+            raise ApiError(422, "address not allowed", [Problem(field, problem)])
+        found[key] = dataclasses.replace(destination, guard=guard)
+    return found
