@@ -376,3 +376,72 @@ def test_host_policy_allows_the_platforms_and_what_is_listed():
     assert policy.address_problem("oapi.dingtalk.com", "::ffff:127.0.0.1") is not None
     assert policy.address_problem("oapi.dingtalk.com", "203.0.113.9") is not None  # TEST-NET
     assert policy.address_problem("oapi.dingtalk.com", "8.8.8.8") is None
+
+
+# --- #20.4: small leaks -----------------------------------------------------------------------
+
+
+def test_serve_never_logs_a_query_string_and_refuses_tokens_in_one(tmp_path, sandbox):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    config = _config(tmp_path, sandbox.webhook_inbox("ci"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    environ.update(NO_COLOR="1", TIDINGS_HOME=str(tmp_path / "home"))
+    argv = [sys.executable, "-m", "tidings", "serve", "-c", config, "--port", str(port)]
+    server = subprocess.Popen(
+        [*argv, "--log-level", "info"], env=environ, stderr=subprocess.PIPE, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str, token: str | None = None) -> int:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(base + path, headers=headers)) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return 0
+
+    try:
+        wait_for(lambda: get("/healthz") == 200, what="tidings serve to answer")
+        assert get(f"/api/v1/tasks?access_token={READER}") == 401
+        assert get(f"/api/v1/tasks?workflow=query-marker-77&token={READER}", READER) == 401
+        assert get("/api/v1/tasks?workflow=query-marker-88", READER) == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _out, err = server.communicate(timeout=20)
+    assert "path=/api/v1/tasks " in err and "status=200" in err and "status=401" in err
+    assert READER not in err and "query-marker" not in err
+    requests = [line for line in err.splitlines() if "event=request" in line]
+    assert len(requests) >= 4 and not any("?" in line for line in requests), requests
+
+
+def test_no_answer_tells_where_the_database_is(tmp_path, sandbox, pg_url):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(pg_url).database
+    with ApiServer(
+        _config(tmp_path, sandbox.webhook_inbox("ci")), tmp_path, database_url=pg_url
+    ) as api:
+        missing = api.call("GET", "/api/v1/deliveries/0123456789ab", token=READER)
+        assert missing.status == 404 and "GET /api/v1/deliveries" in missing.json()["error"]
+        assert name.encode() not in missing.body and b"postgres" not in missing.body
+        admin = create_engine(pg_url.replace(f"/{name}", "/postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+        down = api.call("GET", "/readyz")
+        assert down.status == 503, down
+        assert name.encode() not in down.body and b"127.0.0.1" not in down.body
+        assert b"postgres" not in down.body

@@ -47,7 +47,7 @@ async def _find(svc: Service, delivery_id: str) -> str:
     from tidings.sending.history import find
 
     try:
-        return await svc.db(find, svc.store, delivery_id)
+        return await svc.db(find, svc.store, delivery_id, listed_by="GET /api/v1/deliveries")
     except InputError as exc:
         raise ApiError(404, exc.message) from None
 
