@@ -445,3 +445,18 @@ def test_no_answer_tells_where_the_database_is(tmp_path, sandbox, pg_url):
         assert down.status == 503, down
         assert name.encode() not in down.body and b"127.0.0.1" not in down.body
         assert b"postgres" not in down.body
+
+
+def test_send_refuses_a_task_the_runner_owns_and_what_no_database_stores(tmp_path, sandbox, cli):
+    config = _config(tmp_path, sandbox.webhook_inbox("ci"))
+    assert cli("run", "-c", config, "wf").code == 0
+    task = tmp_path / "task.json"
+    task.write_text(json.dumps(_snapshot(1, _traversal(tmp_path))), "utf-8")
+    refused = cli("send", "-c", config, "-t", str(task), "--no-wait")
+    assert refused.code == 2 and "run by tidings itself" in refused.stderr, refused
+    logs = cli("logs", "-c", config, "wf#1", "--json")
+    assert logs.code == 0 and "not for the API" not in logs.stdout
+    assert [job["name"] for job in json.loads(logs.stdout)["jobs"]] == ["say"]
+    task.write_text(json.dumps({**_snapshot(2, "say"), "remark": "\ud800"}), "utf-8")
+    bad = cli("send", "-c", config, "-t", str(task), "--no-wait")
+    assert bad.code == 2 and "remark: holds a lone surrogate" in bad.stderr, bad
