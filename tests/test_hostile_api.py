@@ -62,9 +62,9 @@ def _snapshot(task_id: int, job: str, status: str = "failed") -> dict:
     }
 
 
-def test_an_event_cannot_rewrite_a_task_the_runner_owns(tmp_path, sandbox):
+def test_an_event_cannot_rewrite_a_task_the_runner_owns(tmp_path, sandbox, database_url):
     hook = sandbox.webhook_inbox("ci")
-    with ApiServer(_config(tmp_path, hook), tmp_path) as api:
+    with ApiServer(_config(tmp_path, hook), tmp_path, database_url=database_url) as api:
         _ran(api)
         before = api.call("GET", "/api/v1/tasks/wf/1", token=READER).json()
         queued = [

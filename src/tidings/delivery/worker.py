@@ -419,9 +419,7 @@ class Worker:
             self._report(row, status, final_outcome, attempts, redact)
         elif retry_at is not None and self.on_retry is not None:
             reason = redact(_detail(outcome))
-            self.on_retry(
-                Retrying(row.id, row.channel, row.address, attempts, retry_at, reason)
-            )
+            self.on_retry(Retrying(row.id, row.channel, row.address, attempts, retry_at, reason))
         return now, answered, retry_at, recorded
 
     def _redactor(self, destination: Destination) -> Callable[[str], str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypedDict
 
-from tidings.store.db import Store, Tx, retry_on_conflict, to_json
+from tidings.store.db import Store, Tx, in_list, retry_on_conflict, to_json
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,7 @@ def _record(store: Store, batch: Sequence[Recording], now: float) -> list[Enqueu
     seen: dict[str, Enqueued] = {}  # idempotency keys recorded by this batch
     rows: list[DeliveryRow] = []
     destinations: list[DestinationRow] = []
+    owned: set[tuple[str | None, int | None]] | None = None  # tasks the runner owns
     with store.transaction() as tx:
         for event, event_id, deliveries, places in batch:
             key = event.idempotency_key
@@ -137,7 +138,9 @@ def _record(store: Store, batch: Sequence[Recording], now: float) -> list[Enqueu
                     results.append(Enqueued(earlier.event_id, earlier.delivery_ids, True))
                     continue
             snapshot = to_json(event.snapshot)
-            if snapshot is not None and _run_here(tx, event):
+            if owned is None:  # once per batch: one statement, not one per event
+                owned = _runs_among(tx, batch)
+            if snapshot is not None and (event.workflow, event.task_id) in owned:
                 # A snapshot from outside (`send`, POST /events) for a task the runner owns:
                 # its status, stages and jobs (and the log files they name) are the runner's.
                 results.append(Enqueued("", [], refused=_owned(event)))
@@ -193,14 +196,23 @@ def _recorded(tx: Tx, key: str) -> Enqueued | None:
     return Enqueued(found, [row[0] for row in rows], duplicate=True)
 
 
-def _run_here(tx: Tx, event: NewEvent) -> bool:
-    if not event.workflow or event.task_id is None:
-        return False
-    found = tx.value(
-        "SELECT 1 FROM runs WHERE workflow = :workflow AND task_id = :task_id",
-        {"workflow": event.workflow, "task_id": event.task_id},
+def _runs_among(tx: Tx, batch: Sequence[Recording]) -> set[tuple[str | None, int | None]]:
+    """The (workflow, task id) of the batch's task snapshots that tidings runs itself."""
+    pairs = {
+        (r.event.workflow, r.event.task_id)
+        for r in batch
+        if r.event.snapshot is not None and r.event.workflow and r.event.task_id is not None
+    }
+    if not pairs:
+        return set()
+    workflows, workflow_params = in_list(sorted({w for w, _ in pairs}))
+    ids = {f"t{n}": task_id for n, task_id in enumerate(sorted({t for _, t in pairs}))}
+    tasks = "(" + ", ".join(f":{name}" for name in ids) + ")"
+    rows = tx.run(
+        f"SELECT workflow, task_id FROM runs WHERE workflow IN {workflows} AND task_id IN {tasks}",
+        {**workflow_params, **ids},
     )
-    return found is not None
+    return {(w, t) for w, t in rows} & pairs
 
 
 def _owned(event: NewEvent) -> str:
