@@ -98,11 +98,11 @@ def describe_final(final: Final) -> dict[str, Any]:
     }
 
 
-_WORD = {"sent": "sent  ", "failed": "FAILED", "dead": "DEAD  "}
+_WORD = {"sent": "sent  ", "failed": "FAILED", "dead": "DEAD  ", "coalesced": "merged"}
 
 
 def print_final(final: Final, out: Output) -> None:
-    ok = final.status == "sent"
+    ok = final.status in ("sent", "coalesced")
     code = f"code {final.code}" if final.code is not None else ""
     # A dead delivery's reason already counts its attempts ("gave up after 3 attempts ...").
     attempts = f" after {final.attempts} attempts" if final.attempts > 1 and ok else ""
@@ -174,7 +174,7 @@ def run_plan(
     pending = [
         i
         for i in enqueued.delivery_ids
-        if outcome.statuses.get(i) not in ("sent", "failed", "dead")
+        if outcome.statuses.get(i) not in ("sent", "failed", "dead", "coalesced")
     ]
     if as_json:
         rows = [describe_final(f) for f in outcome.finals]

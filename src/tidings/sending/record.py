@@ -75,7 +75,8 @@ class Outcome:
 
     @property
     def failed(self) -> int:
-        return sum(1 for s in self.statuses.values() if s != "sent")
+        # A coalesced delivery's news went out in a digest, which is reported on its own.
+        return sum(1 for s in self.statuses.values() if s not in ("sent", "coalesced"))
 
 
 async def deliver_now(
