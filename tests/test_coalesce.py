@@ -4,7 +4,11 @@ against the sandbox's robots (which enforce 20 a minute) on a scaled clock."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -154,3 +158,159 @@ def test_a_short_backlog_is_sent_message_by_message(store):
     assert set(finals.values()) == {"sent"}
     assert [int(r.text.split("#")[1].split()[0]) for r in received] == [1, 2, 3, 4, 5]
     assert {row[0] for row in statuses(store)} == {"sent"}
+
+
+def run_backlog(store: Store, config_text: str, platform: str, events, scale: float = 30):
+    """Record `events` for the robot of `config_text` (its URL from the sandbox: `{url}`),
+    work them; (final statuses, what the platform received)."""
+    clock = ScaledClock(scale=scale)
+
+    async def scenario():
+        async with Sandbox(clock=clock) as sb:
+            url = {
+                "wecom": lambda: sb.wecom_robot("wecom-backlog"),
+                "feishu": lambda: sb.feishu_bot("fs-backlog", keywords=("工作流",)),
+                "msteams": lambda: sb.msteams_webhook("teams-backlog"),
+                "dingtalk": lambda: sb.dingtalk_robot("dt", secret=SECRET, keywords=("工作流",)),
+                "webhook": lambda: sb.webhook_inbox("hook"),
+            }[platform]()
+            config = loads(config_text.replace("{url}", url))
+            ids = enqueue(store, config, events)
+            async with Worker(
+                store,
+                Resolver(config),
+                clock=clock,
+                limits=limits_of(config),
+                settings=settings_of(config),
+            ) as worker:
+                finals = await worker.run_until(ids, clock.now() + 3600)
+            return finals, sb.received(platform)
+
+    return asyncio.run(scenario())
+
+
+def test_wecom_digests_fit_4096_bytes_and_mention_everyone_once(store):
+    ctl = (
+        "      - {webhook_type: wechat, notify_type: [passed], wechat_notification_config: "
+        "{hook_address: '{url}', at_users: [zhangsan, lisi], is_at_all: true}}\n"
+    )
+    config = robot_config(ctl).replace("{url}", "{url}")
+    finals, received = run_backlog(store, config, "wecom", [(i, "passed") for i in range(1, 121)])
+    assert set(finals.values()) == {"coalesced"}
+    assert all(r.accepted for r in received)  # never too fast, never too long
+    markdown = [r for r in received if r.msgtype == "markdown"]
+    at_all = [r for r in received if r.msgtype == "text"]
+    assert len(markdown) > 1  # 120 lines do not fit 4096 bytes: several digests
+    assert len(received) <= 20
+    assert all(len(r.body["markdown"]["content"].encode()) <= 4096 for r in markdown)
+    tasks = [int(n) for r in markdown for n in TASK.findall(r.text)]
+    assert sorted(tasks) == list(range(1, 121))
+    for r in markdown:
+        assert r.text.count("<@zhangsan>") == 1 and r.text.count("<@lisi>") == 1
+    assert len(at_all) == len(markdown)  # one @all with each digest, not one per event
+    # The first digest holds the oldest tasks: digests go out in event order.
+    firsts = [min(int(n) for n in TASK.findall(r.text)) for r in markdown]
+    assert firsts == sorted(firsts)
+
+
+def test_feishu_digest_cards_fit_20_kb_with_mentions_once(store):
+    ctl = (
+        "      - {webhook_type: feishu, notify_type: [passed, failed], "
+        "lark_hook_notification_config: {hook_address: '{url}', at_users: [ou_alice, ou_bob]}}\n"
+    )
+    events = [(i, "passed" if i % 3 else "failed") for i in range(1, 301)]
+    finals, received = run_backlog(store, robot_config(ctl), "feishu", events)
+    assert set(finals.values()) == {"coalesced"}
+    assert all(r.accepted for r in received)
+    cards = [r for r in received if r.msgtype == "interactive"]
+    mentions = [r for r in received if r.msgtype == "text"]
+    assert cards and len(received) < 100
+    contents = [str(r.body["card"]) for r in cards]
+    tasks = [int(n) for c in contents for n in TASK.findall(c)]
+    assert sorted(tasks) == list(range(1, 301))
+    assert len(mentions) == len(cards)
+    for r in mentions:
+        assert sorted(r.mentions) == ["ou_alice", "ou_bob"]
+
+
+def test_teams_digest_cards_fit_28_kb(store):
+    ctl = (
+        "      - {webhook_type: msteams, notify_type: [passed], msteams_notification_config: "
+        "{hook_address: '{url}', at_emails: [a@example.com]}}\n"
+    )
+    config = robot_config(ctl, extra=", coalesce_after: 5")  # 4 a second: 20 in 5 s
+    finals, received = run_backlog(store, config, "msteams", [(i, "passed") for i in range(1, 151)])
+    assert set(finals.values()) == {"coalesced"}
+    assert all(r.accepted for r in received)
+    tasks = [int(n) for r in received for n in TASK.findall(str(r.body))]
+    assert sorted(tasks) == list(range(1, 151))
+    assert all(r.mentions == ["a@example.com"] for r in received)
+
+
+def test_a_webhook_backlog_is_never_merged(store):
+    """Each receiver needs each payload: 60 events to a webhook paced at 20 a minute."""
+    config = (
+        "system:\n  delivery: {lease: 600, webhook_per_minute: 20}\n"
+        "workflows:\n  - name: bulk\n    notify_ctls:\n"
+        "      - {webhook_type: webhook, notify_type: [passed], "
+        "webhook_notification_config: {address: '{url}'}}\n"
+    )
+    finals, received = run_backlog(
+        store, config, "webhook", [(i, "passed") for i in range(1, 61)], scale=600
+    )
+    assert set(finals.values()) == {"sent"}
+    assert [r.body["workflow"]["task_id"] for r in received] == list(range(1, 61))
+    assert {row[0] for row in statuses(store)} == {"sent"}
+
+
+def test_a_ctl_with_coalesce_false_is_sent_message_by_message(store):
+    finals, received = run_backlog(
+        store,
+        robot_config(dingtalk_ctl("{url}", coalesce="coalesce: false, ")),
+        "dingtalk",
+        [(i, "passed") for i in range(1, 41)],
+        scale=600,
+    )
+    assert set(finals.values()) == {"sent"}
+    assert [r.code for r in received] == [0] * 40
+    assert [int(r.text.split("#")[1].split()[0]) for r in received] == list(range(1, 41))
+
+
+def test_sigkill_between_building_a_digest_and_recording_it_loses_and_repeats_nothing(
+    tmp_path, store, sandbox
+):
+    """The worker is killed -9 right after it built the digests of a 40-event backlog and
+    before it recorded them; another worker then sends every event exactly once."""
+    url = sandbox.dingtalk_robot("crash", secret=SECRET, keywords=("工作流",))
+    text = robot_config(dingtalk_ctl(url, "['13800000001']"), extra=", timeout: 0.5")
+    text = text.replace("lease: 600", "lease: 2")  # the dead worker's lease ends soon
+    path = tmp_path / "tidings.yaml"
+    path.write_text(text, "utf-8")
+    config = loads(text)
+    ids = enqueue(store, config, [(i, "passed") for i in range(1, 41)])
+    env = {
+        **os.environ,
+        "TIDINGS_DATABASE_URL": store.url,
+        "TIDINGS_FAILPOINT": "coalesce-built",
+        "NO_COLOR": "1",
+    }
+    killed = subprocess.run(
+        [sys.executable, "-m", "tidings", "worker", "-c", str(path)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert sandbox.received("dingtalk") == []
+    # Nothing half-recorded: the backlog is pending as it was, no digest exists.
+    assert [(row[0], row[1], row[2]) for row in statuses(store)] == [("pending", None, 1)] * 40
+
+    clock = ScaledClock(scale=1)
+    finals = work(store, config, clock, ids)
+    assert set(finals.values()) == {"coalesced"}
+    received = sandbox.received("dingtalk")
+    assert [r.code for r in received] == [0] * len(received)
+    tasks = [int(n) for r in received for n in TASK.findall(r.text)]
+    assert sorted(tasks) == list(range(1, 41))  # every event once: none lost, none twice
+    rows = statuses(store)
+    assert [row[0] for row in rows if row[2] == 0] == ["sent"] * len(received)
