@@ -4,6 +4,7 @@ against the sandbox's robots (which enforce 20 a minute) on a scaled clock."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -314,3 +315,64 @@ def test_sigkill_between_building_a_digest_and_recording_it_loses_and_repeats_no
     assert sorted(tasks) == list(range(1, 41))  # every event once: none lost, none twice
     rows = statuses(store)
     assert [row[0] for row in rows if row[2] == 0] == ["sent"] * len(received)
+
+
+def test_history_shows_digests_and_retry_sends_a_failed_one(tmp_path, sandbox, cli):
+    """A digest that failed (a wrong 加签 secret) shows what it carries; each merged delivery
+    names its digest; once the secret is fixed, `tidings retry` sends the digest."""
+    url = sandbox.dingtalk_robot("history", secret=SECRET, keywords=("工作流",))
+    database = f"sqlite:///{tmp_path}/history.db"
+    wrong = robot_config(dingtalk_ctl(url)).replace(SECRET, "SECwrong0000")
+    wrong = wrong.replace("system:\n", f"system:\n  database_url: '{database}'\n")
+    path = tmp_path / "tidings.yaml"
+    path.write_text(wrong, "utf-8")
+    store = Store(database).open()
+    enqueue(store, loads(wrong), [(i, "passed") for i in range(1, 31)])
+    assert cli("worker", "--once", "-c", str(path)).code == 0
+
+    merged = cli("deliveries", "--status", "coalesced", "--limit", "100", "--json").json()
+    assert len(merged) == 30
+    (digest,) = cli("deliveries", "--status", "failed", "--json").json()
+    assert digest["kind"] == "digest" and digest["label"] == "digest"
+    assert {row["digest_id"] for row in merged} == {digest["id"]}
+    shown = cli("deliveries", "show", digest["id"]).stdout
+    assert "carries:     30 event(s)" in shown and "sign not match" in shown
+    assert "bulk #1 passed" in shown and "bulk #30 passed" in shown
+    one = cli("deliveries", "show", merged[0]["id"]).stdout
+    assert f"merged into: digest {digest['id'][-8:]}" in one
+    listed = cli("deliveries", "--limit", "100").stdout
+    assert f"in digest {digest['id'][-8:]}" in listed
+
+    path.write_text(wrong.replace("SECwrong0000", SECRET), "utf-8")
+    retried = cli("retry", digest["id"], "-c", str(path), "--json")
+    assert retried.code == 0, retried.output
+    assert [(r["delivery_id"], r["outcome"]) for r in retried.json()] == [(digest["id"], "sent")]
+    (arrived,) = sandbox.accepted("dingtalk")
+    assert sorted(int(n) for n in TASK.findall(arrived.text)) == list(range(1, 31))
+
+
+def test_preview_shows_the_digest_of_a_backlog_for_each_robot(tmp_path, sandbox, cli):
+    from helpers import make_config, write_json
+
+    config = make_config(tmp_path, sandbox)
+    task = write_json(tmp_path / "task.json", seed_task())
+    shown = cli("preview", "-c", config, "-t", task, "--digest", "300", "--json")
+    assert shown.code == 0, shown.output
+    data = shown.json()
+    by_channel: dict[str, list[dict]] = {}
+    for call in data["requests"]:
+        by_channel.setdefault(call["channel"], []).append(call)
+    assert set(by_channel) == {"dingding", "wechat", "feishu"}
+    assert any("webhook" in note and "never merged" in note for note in data["notes"])
+    # 300 tasks: more than one digest each, each within its platform's limit.
+    dingtalk = [c for c in by_channel["dingding"] if c["label"] == "digest"]
+    assert len(dingtalk) > 1
+    assert all(len(json.dumps(c["body"], ensure_ascii=False).encode()) <= 20000 for c in dingtalk)
+    wecom = [
+        c["body"]["markdown"]["content"] for c in by_channel["wechat"] if c["label"] == "digest"
+    ]
+    assert all(len(content.encode()) <= 4096 for content in wecom)
+    assert sum(len(TASK.findall(content)) for content in wecom) == 300
+    assert "dt-token" not in shown.stdout  # the robot's token stays masked
+    text = cli("preview", "-c", config, "-t", task, "--digest", "3")
+    assert text.code == 0 and "3 条工作流通知" in text.stdout

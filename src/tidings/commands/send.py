@@ -60,12 +60,24 @@ def preview(
     status: str | None,
     previous_status: str | None,
     as_json: bool,
+    digest: int | None = None,
 ) -> int:
     out = Output()
     config = load_config(config_path, out)
     plan = _plan(config, workflow, task_path, status, previous_status)
-    from tidings.sending.preview import prepared_calls
+    from tidings.sending.preview import digest_calls, prepared_calls
 
+    if digest is not None:
+        calls, notes = digest_calls(plan, digest)
+        if as_json:
+            out.json(
+                {"status": plan.status, "digest_of": digest, "requests": calls, "notes": notes}
+            )
+            return 0
+        print_calls(calls, out)
+        for note in notes:
+            out.err(f"not merged: {note}")
+        return 0
     calls = prepared_calls(plan)
     if as_json:
         out.json(

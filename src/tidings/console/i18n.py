@@ -50,6 +50,7 @@ ZH: dict[str, str] = {
     "waiting": "等待发送",
     "failed": "失败",
     "dead": "已放弃",
+    "coalesced": "已合并",
     "pending": "等待发送",
     "No delivery in the last 24 hours.": "最近 24 小时没有投递。",
     "Most common errors": "最常见的错误",
