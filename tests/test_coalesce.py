@@ -61,7 +61,9 @@ def enqueue(store: Store, config, events: list[tuple[int, str]], creator: str = 
             snapshot["task_creator"] = creator
         task = parse_task(snapshot)
         plan = plan_event(config, config.workflow("bulk"), task, status=status)
-        event = NewEvent("task", "bulk", task_id, status)
+        event = NewEvent(
+            "task", "bulk", task_id, status, snapshot=task.model_dump(mode="json")
+        )
         ids += record(store, plan, event, now=time.time(), expires_in=3600).delivery_ids
     return ids
 
@@ -317,9 +319,9 @@ def test_sigkill_between_building_a_digest_and_recording_it_loses_and_repeats_no
     assert [row[0] for row in rows if row[2] == 0] == ["sent"] * len(received)
 
 
-def test_history_shows_digests_and_retry_sends_a_failed_one(tmp_path, sandbox, cli):
-    """A digest that failed (a wrong 加签 secret) shows what it carries; each merged delivery
-    names its digest; once the secret is fixed, `tidings retry` sends the digest."""
+def failed_digest(tmp_path, sandbox, cli) -> tuple[Path, str]:
+    """30 events merged into a digest that failed (a wrong 加签 secret); the configuration's
+    path and its text with that secret."""
     url = sandbox.dingtalk_robot("history", secret=SECRET, keywords=("工作流",))
     database = f"sqlite:///{tmp_path}/history.db"
     wrong = robot_config(dingtalk_ctl(url)).replace(SECRET, "SECwrong0000")
@@ -329,6 +331,13 @@ def test_history_shows_digests_and_retry_sends_a_failed_one(tmp_path, sandbox, c
     store = Store(database).open()
     enqueue(store, loads(wrong), [(i, "passed") for i in range(1, 31)])
     assert cli("worker", "--once", "-c", str(path)).code == 0
+    return path, wrong
+
+
+def test_history_shows_digests_and_retry_sends_a_failed_one(tmp_path, sandbox, cli):
+    """A digest that failed shows what it carries; each merged delivery names its digest;
+    once the secret is fixed, `tidings retry` sends the digest."""
+    path, wrong = failed_digest(tmp_path, sandbox, cli)
 
     merged = cli("deliveries", "--status", "coalesced", "--limit", "100", "--json").json()
     assert len(merged) == 30
@@ -376,3 +385,55 @@ def test_preview_shows_the_digest_of_a_backlog_for_each_robot(tmp_path, sandbox,
     assert "dt-token" not in shown.stdout  # the robot's token stays masked
     text = cli("preview", "-c", config, "-t", task, "--digest", "3")
     assert text.code == 0 and "3 条工作流通知" in text.stdout
+
+
+def test_metrics_count_digests_merged_events_and_each_destinations_lag(store):
+    from tidings.delivery.metrics import Metrics
+
+    clock = ScaledClock(scale=30)
+    metrics = Metrics(store)
+
+    async def scenario():
+        async with Sandbox(clock=clock) as sb:
+            url = sb.dingtalk_robot("metrics", secret=SECRET, keywords=("工作流",))
+            config = loads(robot_config(dingtalk_ctl(url)))
+            ids = enqueue(store, config, [(i, "passed") for i in range(1, 51)])
+            key = config.workflow("bulk").notify_ctls[0].destination(config.system).key
+            lag = metrics.registry.get_sample_value(
+                "tidings_destination_lag_seconds", {"destination": key, "channel": "dingding"}
+            )
+            worker = Worker(
+                store,
+                Resolver(config),
+                clock=clock,
+                limits=limits_of(config),
+                settings=settings_of(config),
+                metrics=metrics,
+            )
+            async with worker:
+                await worker.run_until(ids, clock.now() + 3600)
+            return lag, key, len(sb.accepted("dingtalk"))
+
+    lag, key, digests = asyncio.run(scenario())
+    assert lag is not None and lag >= 0  # waiting, before the worker ran
+    sample = metrics.registry.get_sample_value
+    assert sample("tidings_events_coalesced_total", {"channel": "dingding"}) == 50
+    assert sample("tidings_digests_sent_total", {"channel": "dingding"}) == digests >= 1
+    assert sample("tidings_deliveries_total", {"channel": "dingding", "status": "coalesced"}) == 50
+    # Nothing waits any more: the destination has no lag to report.
+    assert (
+        sample("tidings_destination_lag_seconds", {"destination": key, "channel": "dingding"})
+        is None
+    )
+
+
+def test_retry_replan_of_a_digest_plans_the_events_it_carries(tmp_path, sandbox, cli):
+    path, wrong = failed_digest(tmp_path, sandbox, cli)
+    (digest,) = cli("deliveries", "--status", "failed", "--json").json()
+    path.write_text(wrong.replace("SECwrong0000", SECRET), "utf-8")
+    retried = cli("retry", digest["id"][-8:], "--replan", "-c", str(path))
+    assert retried.code == 0, retried.output
+    assert "queued after re-planning: 30 deliveries" in retried.stderr
+    arrived = sandbox.accepted("dingtalk")
+    tasks = [int(n) for r in arrived for n in re.findall(r"#(\d+)\D", r.text + " ")]
+    assert set(tasks) == set(range(1, 31))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TypedDict
 
-from tidings.store.db import Store, from_json, in_list, retry_on_conflict, to_json
+from tidings.store.db import Store, in_list, retry_on_conflict, to_json
 
 
 class DigestRow(TypedDict):
@@ -108,51 +108,21 @@ def record(store: Store, owner: str, coalescing: Coalescing, now: float) -> bool
     return retry_on_conflict(work)
 
 
-@dataclass(frozen=True)
-class Carried:
-    """A delivery a digest carries: the notification it was, and its event."""
-
-    id: str
-    event_id: str
-    workflow: str | None
-    task_id: int | None
-    status: str | None
-    source: str
-    entry: dict[str, Any] | None  # the digest line it made (channels.digest.entry)
-
-
-_CARRIED = """
-SELECT d.id, d.event_id, e.workflow, e.task_id, e.status, d.source, d.request
-FROM deliveries d JOIN events e ON e.id = d.event_id
-WHERE d.digest_id IN {marks} ORDER BY d.seq
+_MERGED_INTO = """
+SELECT m.id FROM deliveries m
+WHERE m.digest_id IN (
+    SELECT s.id FROM deliveries s JOIN deliveries d ON d.event_id = s.event_id
+    WHERE d.id = :id AND d.lane = 0 AND s.lane = 0
+)
+ORDER BY m.seq
 """
 
 
-def carried(store: Store, digest_ids: Sequence[str]) -> list[Carried]:
-    """The deliveries merged into these digests, oldest first."""
-    if not digest_ids:
-        return []
-    marks, params = in_list(list(digest_ids))
+def unmerged(store: Store, delivery_ids: Sequence[str]) -> list[str]:
+    """These deliveries, each digest among them replaced by the deliveries merged into it."""
+    found: list[str] = []
     with store.transaction(write=False) as tx:
-        rows = tx.run(_CARRIED.format(marks=marks), params)
-    return [
-        Carried(r[0], r[1], r[2], r[3], r[4], r[5], (from_json(r[6]) or {}).get("digest"))
-        for r in rows
-    ]
-
-
-def digest_of(store: Store, delivery_id: str) -> tuple[str | None, list[str]]:
-    """(the digest a delivery was merged into, the other deliveries of its digest's event):
-    a digest's deliveries share one event (its @all or mentions message beside it)."""
-    with store.transaction(write=False) as tx:
-        row = tx.run(
-            "SELECT digest_id, event_id FROM deliveries WHERE id = :id", {"id": delivery_id}
-        )
-        if not row:
-            return None, []
-        digest_id, event_id = row[0]
-        siblings = tx.run(
-            "SELECT id FROM deliveries WHERE event_id = :e AND lane = 0 ORDER BY seq",
-            {"e": event_id},
-        )
-    return digest_id, [s[0] for s in siblings]
+        for delivery_id in delivery_ids:
+            merged = [row[0] for row in tx.run(_MERGED_INTO, {"id": delivery_id})]
+            found += merged or [delivery_id]
+    return list(dict.fromkeys(found))
