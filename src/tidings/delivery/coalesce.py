@@ -67,6 +67,19 @@ def limits_for(row: Pending, limits: Limits, coalescing: bool) -> Limits:
     return pacing.reserved(limits) if coalescing and mergeable(row) else limits
 
 
+def look_again(
+    row: Pending, recent: list[float], limits: Limits, now: float, due: float
+) -> float:
+    """When to look at a destination again whose next single message must wait until `due`.
+
+    Events that arrive meanwhile make it due at once, but not those recorded while this
+    worker held it: so it is looked at again when a digest could next go (at least a second
+    from now), in case its backlog has grown past what single messages can send in time."""
+    if not mergeable(row):
+        return due
+    return min(due, now + max(1.0, pacing.spread_time(recent, limits, now)))
+
+
 async def step(
     worker: Worker,
     claimed: queue.Claimed,

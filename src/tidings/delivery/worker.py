@@ -311,6 +311,8 @@ class Worker:
             if wait > 0:
                 if wait > 1.0 or now + wait > claimed.lease_until - self.settings.timeout:
                     not_before = now + wait  # free the worker; the destination is due then
+                    if coalescing:  # but look again sooner: its backlog may grow meanwhile
+                        not_before = coalesce.look_again(row, recent, limits, now, not_before)
                     break
                 await self.clock.sleep(wait)
             # At most one result unrecorded while the next send is in flight: a crash then
