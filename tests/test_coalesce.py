@@ -61,9 +61,7 @@ def enqueue(store: Store, config, events: list[tuple[int, str]], creator: str = 
             snapshot["task_creator"] = creator
         task = parse_task(snapshot)
         plan = plan_event(config, config.workflow("bulk"), task, status=status)
-        event = NewEvent(
-            "task", "bulk", task_id, status, snapshot=task.model_dump(mode="json")
-        )
+        event = NewEvent("task", "bulk", task_id, status, snapshot=task.model_dump(mode="json"))
         ids += record(store, plan, event, now=time.time(), expires_in=3600).delivery_ids
     return ids
 
@@ -176,6 +174,7 @@ def run_backlog(store: Store, config_text: str, platform: str, events, scale: fl
                 "msteams": lambda: sb.msteams_webhook("teams-backlog"),
                 "dingtalk": lambda: sb.dingtalk_robot("dt", secret=SECRET, keywords=("工作流",)),
                 "webhook": lambda: sb.webhook_inbox("hook"),
+                "slack": lambda: sb.slack_webhook("slack-backlog"),
             }[platform]()
             config = loads(config_text.replace("{url}", url))
             ids = enqueue(store, config, events)
@@ -437,3 +436,19 @@ def test_retry_replan_of_a_digest_plans_the_events_it_carries(tmp_path, sandbox,
     arrived = sandbox.accepted("dingtalk")
     tasks = [int(n) for r in arrived for n in re.findall(r"#(\d+)\D", r.text + " ")]
     assert set(tasks) == set(range(1, 31))
+
+
+def test_slack_digests_keep_to_its_blocks_and_sections(store):
+    ctl = (
+        "      - {webhook_type: slack, notify_type: [passed], slack_notification_config: "
+        "{hook_address: '{url}', at_users: [U0ALICE, U0ALICE, U0BOB]}}\n"
+    )
+    config = robot_config(ctl, extra=", coalesce_after: 10")  # 1 a second: 10 in 10 s
+    events = [(i, "passed") for i in range(1, 401)]
+    finals, received = run_backlog(store, config, "slack", events, scale=10)
+    assert set(finals.values()) == {"coalesced"}
+    assert all(r.accepted for r in received)  # 50 blocks, 3,000 characters a section
+    texts = [json.dumps(r.body, ensure_ascii=False) for r in received]
+    tasks = [int(n) for t in texts for n in re.findall(r"\|#(\d+)>", t)]
+    assert sorted(tasks) == list(range(1, 401))
+    assert all(t.count("<@U0ALICE>") == 2 and t.count("<@U0BOB>") == 2 for t in texts)
