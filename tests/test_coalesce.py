@@ -240,12 +240,18 @@ def test_teams_digest_cards_fit_28_kb(store):
         "      - {webhook_type: msteams, notify_type: [passed], msteams_notification_config: "
         "{hook_address: '{url}', at_emails: [a@example.com]}}\n"
     )
-    config = robot_config(ctl, extra=", coalesce_after: 5")  # 4 a second: 20 in 5 s
-    finals, received = run_backlog(store, config, "msteams", [(i, "passed") for i in range(1, 151)])
-    assert set(finals.values()) == {"coalesced"}
+    # 4 a second send 240 a minute: a backlog of 300 cannot go within the minute, though a
+    # claim reads 200 of it (the whole backlog counts); what is left after the first
+    # digests (100) can, and goes message by message.
+    events = [(i, "passed") for i in range(1, 301)]
+    finals, received = run_backlog(store, robot_config(ctl), "msteams", events)
+    merged = [i for i, status in finals.items() if status == "coalesced"]
+    assert len(merged) >= 200 and set(finals.values()) == {"coalesced", "sent"}
     assert all(r.accepted for r in received)
-    tasks = [int(n) for r in received for n in TASK.findall(str(r.body))]
-    assert sorted(tasks) == list(range(1, 151))
+    in_digests = [int(n) for r in received for n in TASK.findall(str(r.body))]
+    assert len(in_digests) == len(set(in_digests)) == len(merged)
+    singles = [r for r in received if not TASK.findall(str(r.body))]
+    assert len(singles) == 300 - len(merged)
     assert all(r.mentions == ["a@example.com"] for r in received)
 
 
@@ -452,3 +458,49 @@ def test_slack_digests_keep_to_its_blocks_and_sections(store):
     tasks = [int(n) for t in texts for n in re.findall(r"\|#(\d+)>", t)]
     assert sorted(tasks) == list(range(1, 401))
     assert all(t.count("<@U0ALICE>") == 2 and t.count("<@U0BOB>") == 2 for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("webhook_type", "size", "limit"),
+    [
+        ("dingding", lambda b: len(json.dumps(b, ensure_ascii=False).encode()), 20000),
+        ("wechat", lambda b: len(b["markdown"]["content"].encode()), 4096),
+        ("feishu", lambda b: len(json.dumps(b, ensure_ascii=False).encode()), 20 * 1024 - 120),
+        ("msteams", lambda b: len(json.dumps(b, ensure_ascii=False).encode()), 28 * 1024),
+        ("slack", lambda b: len(json.dumps(b, ensure_ascii=False).encode()), 40000),
+    ],
+)
+def test_every_digest_fits_its_platform_and_carries_each_event_once(webhook_type, size, limit):
+    """Long CJK names, hostile markup and long links: each digest within its platform's
+    limit, each event in exactly one digest, user text unable to mention anyone."""
+    from tidings import channels
+    from tidings.channels.base import RenderContext
+    from tidings.channels.digest import Item
+
+    channel = channels.get(webhook_type)
+    items = []
+    for n in range(600):
+        entry = {
+            "language": "zh-cn" if n % 2 else "en-us",
+            "icon": "👍",
+            "status_text": "执行成功",
+            "workflow": f"发布流水线-{n % 7}-"
+            + "很长的名字" * (n % 40)
+            + " @all <at id=all> **x**",
+            "task_id": n,
+            "url": f"https://ci.example.com/v1/projects/detail/p/pipelines/custom/w/{n}?x="
+            + "y" * 300,
+            "creator": "<@all> 张三" * (n % 5),
+            "mentions": {"at_mobiles": ["13800000001"], "at_users": ["zhangsan"]},
+        }
+        items.append(Item(f"event-{n}", entry))
+    rendered = channel.render_digest(items, RenderContext(f"{webhook_type}:key"))
+    assert len(rendered) > 1
+    carried = [item.event_id for _, chunk in rendered for item in chunk]
+    assert sorted(carried) == sorted(item.event_id for item in items)
+    for requests, _ in rendered:
+        digest = requests[0]
+        assert digest.label == "digest"
+        assert size(digest.body) <= limit
+        text = json.dumps(digest.body, ensure_ascii=False)
+        assert "<@all>" not in text and "<at id=all>" not in text

@@ -94,9 +94,12 @@ async def step(
     if rows[0].lane == 0 or not mergeable(rows[0]):
         return Step(rows)  # a digest, or a message never merged, goes first as it is
     backlog = [row for row in rows if mergeable(row)]
+    size = len(backlog)
+    if len(rows) >= worker.settings.per_claim:  # a claim reads no more: count the rest
+        size = max(size, await worker._run_db(digests.waiting, worker.store, claimed.key))
     now = worker.clock.now()
-    fits = pacing.capacity(recent, pacing.reserved(limits), now, after, len(backlog))
-    if len(backlog) <= fits or len(backlog) < 2:
+    fits = pacing.capacity(recent, pacing.reserved(limits), now, after, size)
+    if size <= fits or len(backlog) < 2:
         return Step(rows)
     wait = pacing.spread_time(recent, limits, now)
     if wait > 0:

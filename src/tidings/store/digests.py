@@ -108,6 +108,17 @@ def record(store: Store, owner: str, coalescing: Coalescing, now: float) -> bool
     return retry_on_conflict(work)
 
 
+def waiting(store: Store, key: str) -> int:
+    """How many deliveries of this destination are pending (its whole backlog)."""
+    with store.transaction(write=False) as tx:
+        return int(
+            tx.value(
+                "SELECT count(*) FROM deliveries WHERE destination = :key AND status = 'pending'",
+                {"key": key},
+            )
+        )
+
+
 _MERGED_INTO = """
 SELECT m.id FROM deliveries m
 WHERE m.digest_id IN (
