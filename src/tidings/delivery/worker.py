@@ -91,6 +91,18 @@ class Final:
         return f"{code}{self.detail}"
 
 
+@dataclass(frozen=True)
+class Retrying:
+    """A delivery whose attempt failed and that will be tried again (for progress lines)."""
+
+    id: str
+    channel: str
+    address: str
+    attempt: int  # the attempt that just failed
+    next_at: float  # clock time of the next attempt
+    reason: str
+
+
 @dataclass
 class Batch:
     """Results to write in one transaction (group commit)."""
@@ -139,6 +151,7 @@ class Worker:
         limits: Callable[[str], Limits] | None = None,
         redactor: Redactor | None = None,
         on_final: Callable[[Final], None] | None = None,
+        on_retry: Callable[[Retrying], None] | None = None,
         metrics: Metrics | None = None,
         name: str | None = None,
     ) -> None:
@@ -149,6 +162,7 @@ class Worker:
         self.limits = limits or (lambda channel: channels.get(channel).limits)
         self.redact = redactor or Redactor()
         self.on_final = on_final
+        self.on_retry = on_retry
         self.metrics = metrics
         # The configuration this worker runs with, by name and since when: deliveries it
         # queued earlier whose destination it no longer has are ended (queue.sweep_gone).
@@ -357,7 +371,9 @@ class Worker:
             assert channel.interpret is not None, channel.webhook_type
             call = prepare(request, destination, row.id, sent_at)
             try:
-                response = await self._transport.send(call, timeout=self.settings.timeout)
+                # Never past the delivery's own deadline (`send --deadline` bounds the command).
+                timeout = min(self.settings.timeout, max(row.expires_at - sent_at, 0.1))
+                response = await self._transport.send(call, timeout=timeout)
                 http_status = response.status
                 answered = True
                 if len(response.body) > INTERPRET_INLINE:  # large JSON: off the shared loop
@@ -410,6 +426,11 @@ class Worker:
             self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
         if status in queue.FINAL:
             self._report(row, status, final_outcome, attempts)
+        elif retry_at is not None and self.on_retry is not None:
+            reason = self.redact(_detail(outcome))
+            self.on_retry(
+                Retrying(row.id, row.channel, row.address, attempts, retry_at, reason)
+            )
         return now, answered, retry_at, recorded
 
     def coalesced(self, merged: list[Pending], made: Any) -> None:
