@@ -504,3 +504,40 @@ def test_every_digest_fits_its_platform_and_carries_each_event_once(webhook_type
         assert size(digest.body) <= limit
         text = json.dumps(digest.body, ensure_ascii=False)
         assert "<@all>" not in text and "<at id=all>" not in text
+
+
+@pytest.mark.parametrize("secret_ok", [True, False])
+def test_send_into_a_backlog_reports_the_digest_that_carried_its_event(
+    tmp_path, sandbox, cli, secret_ok
+):
+    """`tidings send` whose event joins a robot's long backlog: its delivery is merged, the
+    digest is sent before it returns, and its exit code is the digest's (1 if it failed)."""
+    url = sandbox.dingtalk_robot(f"send-{secret_ok}", secret=SECRET, keywords=("工作流",))
+    database = f"sqlite:///{tmp_path}/send.db"
+    text = robot_config(dingtalk_ctl(url)).replace(
+        "system:\n", f"system:\n  database_url: '{database}'\n"
+    )
+    store = Store(database).open()
+    enqueue(store, loads(text), [(i, "passed") for i in range(1, 31)])  # queued, not sent
+    if not secret_ok:
+        text = text.replace(SECRET, "SECwrong0000")
+    path = tmp_path / "tidings.yaml"
+    path.write_text(text, "utf-8")
+    from helpers import write_json
+
+    task = write_json(
+        tmp_path / "task.json", {**seed_task(), "workflow_name": "bulk", "task_id": 31}
+    )
+    sent = cli("send", "-c", str(path), "-t", task, "--status", "passed")
+    merged = [line for line in sent.stdout.splitlines() if line.startswith("merged")]
+    digest = [line for line in sent.stdout.splitlines() if "[digest]" in line]
+    assert len(merged) == 1 and "merged into digest" in merged[0]
+    assert len(digest) == 1
+    if secret_ok:
+        assert sent.code == 0, sent.output
+        assert digest[0].startswith("sent")
+        (arrived,) = sandbox.accepted("dingtalk")
+        assert sorted(int(n) for n in TASK.findall(arrived.text)) == list(range(1, 32))
+    else:
+        assert sent.code == 1, sent.output
+        assert digest[0].startswith("FAILED") and "sign not match" in digest[0]

@@ -109,6 +109,7 @@ def describe_final(final: Final) -> dict[str, Any]:
         "code": final.code,
         "detail": final.detail,
         "attempts": final.attempts,
+        **({"digest_id": final.digest_id} if final.digest_id else {}),
     }
 
 
@@ -120,7 +121,7 @@ def print_final(final: Final, out: Output) -> None:
     code = f"code {final.code}" if final.code is not None else ""
     # A dead delivery's reason already counts its attempts ("gave up after 3 attempts ...").
     attempts = f" after {final.attempts} attempts" if final.attempts > 1 and ok else ""
-    detail = code if ok else final.detail
+    detail = code if final.status == "sent" else final.detail  # merged: into which digest
     out.out(
         f"{_WORD.get(final.status, final.status)}  {final.channel:<13}  {final.source or '-'}  "
         f"{final.address}  [{final.label}]  {detail}{attempts}",

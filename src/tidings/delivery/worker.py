@@ -84,6 +84,7 @@ class Final:
     detail: str
     attempts: int
     source: str = ""  # the ctl it came from
+    digest_id: str = ""  # status coalesced: the digest that carries it
 
     def describe(self) -> str:
         """Its end in a few words: the platform's code and the reason."""
@@ -428,9 +429,7 @@ class Worker:
             self._report(row, status, final_outcome, attempts)
         elif retry_at is not None and self.on_retry is not None:
             reason = self.redact(_detail(outcome))
-            self.on_retry(
-                Retrying(row.id, row.channel, row.address, attempts, retry_at, reason)
-            )
+            self.on_retry(Retrying(row.id, row.channel, row.address, attempts, retry_at, reason))
         return now, answered, retry_at, recorded
 
     def coalesced(self, merged: list[Pending], made: Any) -> None:
@@ -444,9 +443,17 @@ class Worker:
             digest_id = made.merged[row.id]
             if row.id in self._watched:
                 self._watched.add(digest_id)
-            self._report(row, "coalesced", Ok(coalesce.merged_detail(digest_id)), row.attempts)
+            detail = Ok(coalesce.merged_detail(digest_id))
+            self._report(row, "coalesced", detail, row.attempts, digest_id)
 
-    def _report(self, row: Pending | Swept, status: str, outcome: Outcome, attempts: int) -> None:
+    def _report(
+        self,
+        row: Pending | Swept,
+        status: str,
+        outcome: Outcome,
+        attempts: int,
+        digest_id: str = "",
+    ) -> None:
         self._watched.discard(row.id)
         if self.metrics is not None:
             self.metrics.final(row.channel, status)
@@ -465,6 +472,7 @@ class Worker:
                     detail=self.redact(_detail(outcome)),
                     attempts=attempts,
                     source=row.source,
+                    digest_id=digest_id,
                 )
             )
 
