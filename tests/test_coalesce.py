@@ -32,8 +32,9 @@ SECRET = "SECcoalesce0123"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path}/tidings.db").open()
+def store(database_url: str) -> Store:
+    """A new database: SQLite, and PostgreSQL (where claims and coalescing lock rows)."""
+    return Store(database_url).open()
 
 
 def robot_config(ctls: str, extra: str = "") -> str:

@@ -91,8 +91,10 @@ async def step(
     after = worker.settings.coalesce_after
     if not rows or not coalesces(limits, claimed.channel, after):
         return Step(rows)
-    if rows[0].lane == 0 or not mergeable(rows[0]):
-        return Step(rows)  # a digest, or a message never merged, goes first as it is
+    if rows[0].lane == 0:  # digests first; what follows them is looked at by the next claim
+        return Step([row for row in rows if row.lane == 0])
+    if not mergeable(rows[0]):
+        return Step(rows)  # a message never merged goes first, as it is
     backlog = [row for row in rows if mergeable(row)]
     size = len(backlog)
     if len(rows) >= worker.settings.per_claim:  # a claim reads no more: count the rest
@@ -130,6 +132,7 @@ def build(worker: Worker, key: str, backlog: list[Pending]) -> digests.Coalescin
     source = sources[0] if len(sources) == 1 else f"{len(sources)} ctls"
     expires_at = max(row.expires_at for row in backlog)
     head = backlog[0]
+    due = head.next_attempt_at  # in its place: a retry it was waiting for (130101) still holds
     rows: list[digests.DigestRow] = []
     merged: dict[str, str] = {}
     for requests, carried in rendered:
@@ -144,6 +147,7 @@ def build(worker: Worker, key: str, backlog: list[Pending]) -> digests.Coalescin
                     "address": head.address,
                     "label": request.label,
                     "request": orjson.dumps(request_to_json(request)).decode("utf-8"),
+                    "due": due,
                     "expires_at": expires_at,
                 }
             )

@@ -26,6 +26,7 @@ class DigestRow(TypedDict):
     address: str
     label: str
     request: str  # the request as JSON text, without secrets
+    due: float  # its first attempt: when its oldest message was next due (a retry's wait kept)
     expires_at: float
 
 
@@ -54,7 +55,7 @@ _INSERT_DIGEST = """
 INSERT INTO deliveries (id, event_id, channel, destination, source, address, label, request,
     status, attempts, next_attempt_at, expires_at, created_at, updated_at, lane)
 VALUES (:id, :event_id, :channel, :destination, :source, :address, :label, :request::json,
-    'pending', 0, :now, :expires_at, :now, :now, 0)
+    'pending', 0, :due, :expires_at, :now, :now, 0)
 """
 _MERGE = """
 UPDATE deliveries SET status = 'coalesced', digest_id = :digest_id, updated_at = :now,
