@@ -542,3 +542,38 @@ def test_send_into_a_backlog_reports_the_digest_that_carried_its_event(
     else:
         assert sent.code == 1, sent.output
         assert digest[0].startswith("FAILED") and "sign not match" in digest[0]
+
+
+def test_eighteen_events_in_a_minute_arrive_one_by_one_within_it(store):
+    """Fewer events than the robot's 20 a minute, one after another: never merged, and the
+    ones past the quarter kept for digests do not wait for the next minute."""
+    clock = ScaledClock(scale=10)
+
+    async def scenario():
+        async with Sandbox(clock=clock) as sb:
+            url = sb.dingtalk_robot("steady", secret=SECRET, keywords=("工作流",))
+            config = loads(robot_config(dingtalk_ctl(url)))
+            worker = Worker(
+                store,
+                Resolver(config),
+                clock=clock,
+                limits=limits_of(config),
+                settings=settings_of(config),
+            )
+            stop = asyncio.Event()
+            async with worker:
+                running = asyncio.create_task(worker.run(stop))
+                for n in range(1, 19):
+                    enqueue(store, config, [(n, "passed")])
+                    worker.wake()
+                    while len(sb.received("dingtalk")) < n:
+                        await clock.sleep(0.5)
+                stop.set()
+                await running
+            return sb.received("dingtalk")
+
+    received = asyncio.run(scenario())
+    assert [r.code for r in received] == [0] * 18
+    assert [int(r.text.split("#")[1].split()[0]) for r in received] == list(range(1, 19))
+    assert received[-1].at - received[0].at < 60  # the 16th to 18th took the digests' room
+    assert {row[0] for row in statuses(store)} == {"sent"}

@@ -62,9 +62,18 @@ def coalesces(limits: Limits, channel: str, after: float) -> bool:
         return False
 
 
-def limits_for(row: Pending, limits: Limits, coalescing: bool) -> Limits:
-    """A single message of a merging destination keeps a quarter of each minute for digests."""
-    return pacing.reserved(limits) if coalescing and mergeable(row) else limits
+def wait_time(
+    row: Pending, recent: list[float], limits: Limits, now: float, coalescing: bool, alone: bool
+) -> float:
+    """Seconds before this single message may go. On a merging destination it keeps a
+    quarter of each minute for digests; but a message with nothing behind it (`alone`) may
+    take one of those when a digest could go now (a digest of one is the message itself)."""
+    if not coalescing or not mergeable(row):
+        return pacing.wait_time(recent, limits, now)
+    wait = pacing.wait_time(recent, pacing.reserved(limits), now)
+    if wait > 0 and alone:
+        wait = min(wait, pacing.spread_time(recent, limits, now))
+    return wait
 
 
 def look_again(

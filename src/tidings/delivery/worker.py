@@ -322,7 +322,8 @@ class Worker:
                 continue
             if now > claimed.lease_until - self.settings.timeout - 1.0:
                 break  # the lease ends soon: let the next claim continue in order
-            wait = pacing.wait_time(recent, coalesce.limits_for(row, limits, coalescing), now)
+            alone = row is rows[-1]
+            wait = coalesce.wait_time(row, recent, limits, now, coalescing, alone)
             if wait > 0:
                 if wait > 1.0 or now + wait > claimed.lease_until - self.settings.timeout:
                     not_before = now + wait  # free the worker; the destination is due then
