@@ -577,3 +577,18 @@ def test_eighteen_events_in_a_minute_arrive_one_by_one_within_it(store):
     assert [int(r.text.split("#")[1].split()[0]) for r in received] == list(range(1, 19))
     assert received[-1].at - received[0].at < 60  # the 16th to 18th took the digests' room
     assert {row[0] for row in statuses(store)} == {"sent"}
+
+
+def test_on_a_robot_shared_with_a_coalesce_false_ctl_only_the_others_are_merged(store):
+    """Two ctls name one robot, one with `coalesce: false`: its 40 messages arrive one by one,
+    the other's 40 events in digests; nothing is lost or repeated, never throttled."""
+    ctls = dingtalk_ctl("{url}") + dingtalk_ctl("{url}", coalesce="coalesce: false, ")
+    finals, received = run_backlog(
+        store, robot_config(ctls), "dingtalk", [(i, "passed") for i in range(1, 41)], scale=600
+    )
+    assert sorted(finals.values()) == ["coalesced"] * 40 + ["sent"] * 40
+    assert [r.code for r in received] == [0] * len(received)
+    singles = [r for r in received if not TASK.findall(r.text)]
+    digests = [r for r in received if TASK.findall(r.text)]
+    assert sorted(int(r.text.split("#")[1].split()[0]) for r in singles) == list(range(1, 41))
+    assert sorted(int(n) for r in digests for n in TASK.findall(r.text)) == list(range(1, 41))
