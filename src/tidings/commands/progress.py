@@ -50,6 +50,7 @@ class Waiting:
                 redirect_stdout=sys.stdout.isatty(),
             )
             self._live.start()
+        self._live.refresh()  # each new failure shown at once, not at the next tick
 
     def ended(self, final: Final) -> None:
         with self._lock:
