@@ -76,9 +76,7 @@ def wait_time(
     return wait
 
 
-def look_again(
-    row: Pending, recent: list[float], limits: Limits, now: float, due: float
-) -> float:
+def look_again(row: Pending, recent: list[float], limits: Limits, now: float, due: float) -> float:
     """When to look at a destination again whose next single message must wait until `due`.
 
     Events that arrive meanwhile make it due at once, but not those recorded while this
