@@ -430,7 +430,9 @@ class Worker:
             self._report(row, status, final_outcome, attempts)
         elif retry_at is not None and self.on_retry is not None:
             reason = self.redact(_detail(outcome))
-            self.on_retry(Retrying(row.id, row.channel, row.address, attempts, retry_at, reason))
+            self.on_retry(
+                Retrying(row.id, row.channel, row.address, attempts, retry_at, reason)
+            )
         return now, answered, retry_at, recorded
 
     def coalesced(self, merged: list[Pending], made: Any) -> None:
