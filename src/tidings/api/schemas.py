@@ -170,7 +170,22 @@ class DeliveryRow(BaseModel):
     workflow: str | None = None
     task_id: int | None = None
     event_status: str | None = None
-    kind: str
+    kind: str = Field(description="`task`, `notification`, or `digest` (a backlog merged).")
+    digest_id: str | None = Field(
+        default=None, description="Status `coalesced`: the digest it was merged into."
+    )
+
+
+class CarriedOut(BaseModel):
+    """A delivery a digest carries."""
+
+    id: str
+    status: str
+    source: str = ""
+    event_id: str
+    workflow: str | None = None
+    task_id: int | None = None
+    event_status: str | None = None
 
 
 class AttemptOut(BaseModel):
@@ -192,6 +207,10 @@ class DeliveryDetail(DeliveryRow):
         default_factory=list,
         description="Why its notify_ctl left someone out when it was planned (a person "
         "without an address, a dynamic recipient nobody could be found for).",
+    )
+    carries: list[CarriedOut] = Field(
+        default_factory=list,
+        description="A digest: the deliveries merged into it (their events), oldest first.",
     )
 
 

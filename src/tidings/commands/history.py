@@ -50,6 +50,8 @@ def list_command(
     for row in rows:
         task_text = f"{row['workflow']}#{row['task_id']}" if row["workflow"] else row["kind"]
         problem = "" if row["status"] in ("sent", "pending") else f"  {row['last_error'] or ''}"
+        if row["digest_id"]:
+            problem = f"  in digest {short(row['digest_id'])}"
         lines.append(
             [
                 short(row["id"]),
@@ -62,7 +64,7 @@ def list_command(
                 f"{row['address']} [{row['label']}]{problem}",
             ]
         )
-    colour = {"sent": "green", "failed": "red", "dead": "red"}
+    colour = {"sent": "green", "failed": "red", "dead": "red", "coalesced": "green"}
     out.table(lines, [colour.get(row["status"]) for row in rows])
     return 0
 
@@ -94,6 +96,15 @@ def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> in
         )
     if data["last_error"]:
         out.out(f"  last error:  {data['last_error']}")
+    if data["digest_id"]:
+        digest = short(data["digest_id"])
+        out.out(f"  merged into: digest {digest} (`tidings deliveries show {digest}`)")
+    if data["carries"]:
+        events = len({row["event_id"] for row in data["carries"]})
+        out.out(f"  carries:     {events} event(s), merged into this digest:")
+        for row in data["carries"]:
+            shown = f"{row['workflow']} #{row['task_id']} {row['event_status']}"
+            out.out(f"    {short(row['id'])}  {shown}  {row['source'] or '-'}")
     for reason in data["skipped"]:
         out.out(f"  skipped:     {reason}")
     out.out("  attempts:")

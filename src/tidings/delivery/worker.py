@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tidings import channels
 from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Retry
-from tidings.delivery import pacing
+from tidings.delivery import coalesce, pacing
 from tidings.delivery.clock import Clock
 from tidings.delivery.ids import short
 from tidings.delivery.io import WorkerIO
@@ -66,6 +66,7 @@ class Settings:
     timeout: float = 10.0  # per HTTP attempt
     poll: float = 0.05  # idle wait between claims
     sweep_every: float = 60.0  # seconds between looks for deliveries nobody here can send
+    coalesce_after: float = 60.0  # a robot's backlog slower than this to send is merged (0: never)
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -83,6 +84,7 @@ class Final:
     detail: str
     attempts: int
     source: str = ""  # the ctl it came from
+    digest_id: str = ""  # status coalesced: the digest that carries it
 
     def describe(self) -> str:
         """Its end in a few words: the platform's code and the reason."""
@@ -187,6 +189,11 @@ class Worker:
         self._flusher: asyncio.Task[None] | None = None
         self._watched: set[str] = set()
         self._wake = asyncio.Event()
+
+    @property
+    def config_name(self) -> str | None:
+        """The name of the configuration this worker runs with (None: ad hoc)."""
+        return self._config[0] if self._config is not None else None
 
     async def __aenter__(self) -> Worker:
         await self._transport.__aenter__()
@@ -301,6 +308,14 @@ class Worker:
         rows = await self._run_db(queue.pending, self.store, claimed.key, self.settings.per_claim)
         limits = self.limits(claimed.channel)
         recent = claimed.recent
+        coalescing = coalesce.coalesces(limits, claimed.channel, self.settings.coalesce_after)
+        if coalescing:  # a backlog too long for the robot's rate becomes digests (issue #18)
+            decided = await coalesce.step(self, claimed, rows, recent, limits)
+            if decided.hold_until is not None:
+                self._batch.releases.append(queue.Release(claimed.key, recent, decided.hold_until))
+                await self._schedule_flush()
+                return 0
+            rows = decided.rows
         not_before: float | None = None
         unrecorded: asyncio.Future[None] | None = None
         sent = 0
@@ -313,10 +328,13 @@ class Worker:
                 continue
             if now > claimed.lease_until - self.settings.timeout - 1.0:
                 break  # the lease ends soon: let the next claim continue in order
-            wait = pacing.wait_time(recent, limits, now)
+            alone = row is rows[-1]
+            wait = coalesce.wait_time(row, recent, limits, now, coalescing, alone)
             if wait > 0:
                 if wait > 1.0 or now + wait > claimed.lease_until - self.settings.timeout:
                     not_before = now + wait  # free the worker; the destination is due then
+                    if coalescing:  # but look again sooner: its backlog may grow meanwhile
+                        not_before = coalesce.look_again(row, recent, limits, now, not_before)
                     break
                 await self.clock.sleep(wait)
             # At most one result unrecorded while the next send is in flight: a crash then
@@ -416,7 +434,7 @@ class Worker:
         if self.metrics is not None:
             self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
         if status in queue.FINAL:
-            self._report(row, status, final_outcome, attempts, redact)
+            self._report(row, status, final_outcome, attempts, redact=redact)
         elif retry_at is not None and self.on_retry is not None:
             reason = redact(_detail(outcome))
             self.on_retry(Retrying(row.id, row.channel, row.address, attempts, retry_at, reason))
@@ -428,17 +446,34 @@ class Worker:
         own = own_secrets(destination.url, destination.secret, destination.token)
         return compose(self.redact, own)
 
+    def coalesced(self, merged: list[Pending], made: Any) -> None:
+        """The backlog `merged` was recorded as the digests of `made` (a store.digests
+        Coalescing): each merged delivery ends `coalesced`; whoever waited for one now waits
+        for its digest."""
+        if self.metrics is not None:
+            digests = sum(1 for row in made.digests if row["label"] == "digest")
+            self.metrics.coalesced(merged[0].channel, digests, len(merged))
+        for row in merged:
+            digest_id = made.merged[row.id]
+            if row.id in self._watched:
+                self._watched.add(digest_id)
+            detail = Ok(coalesce.merged_detail(digest_id))
+            self._report(row, "coalesced", detail, row.attempts, digest_id)
+
     def _report(
         self,
         row: Pending | Swept,
         status: str,
         outcome: Outcome,
         attempts: int,
+        digest_id: str = "",
         redact: Callable[[str], str] | None = None,
     ) -> None:
         self._watched.discard(row.id)
         if self.metrics is not None:
             self.metrics.final(row.channel, status)
+            if status == "sent" and getattr(row, "lane", 1) == 0 and row.label == "digest":
+                self.metrics.digest_sent(row.channel)
         if self.on_final is not None:
             self.on_final(
                 Final(
@@ -452,6 +487,7 @@ class Worker:
                     detail=(redact or self.redact)(_detail(outcome)),
                     attempts=attempts,
                     source=row.source,
+                    digest_id=digest_id,
                 )
             )
 

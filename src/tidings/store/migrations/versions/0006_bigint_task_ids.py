@@ -4,14 +4,14 @@ past 2^31 must be stored, not answered with "post it again" for ever (issue #20.
 SQLite's INTEGER is 64-bit already: only PostgreSQL's columns change.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0008 (merged after main's 0008_digests; its id was given before)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
