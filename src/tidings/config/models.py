@@ -45,6 +45,8 @@ class DeliverySettings(Strict):
     max_attempts: int = Field(default=12, ge=1)
     max_age: float = Field(default=86400.0, gt=0)  # seconds a delivery may stay undelivered
     timeout: float = Field(default=10.0, gt=0)  # per HTTP attempt
+    # One attempt with all its steps: a mail's round trips, a Feishu app's token and lookups.
+    attempt_timeout: float = Field(default=120.0, gt=0)
     concurrency: int = Field(default=32, ge=1)  # destinations a worker sends to at once
     lease: float = Field(default=30.0, gt=0)
     webhook_per_second: int | None = Field(default=None, ge=1)  # per webhook URL
@@ -56,6 +58,11 @@ class DeliverySettings(Strict):
             raise ValueError(
                 "lease must be at least timeout + 1.5 seconds: a worker stops sending to a "
                 "destination before its lease could end in the middle of a send"
+            )
+        if self.attempt_timeout < self.timeout:
+            raise ValueError(
+                "attempt_timeout must be at least timeout: it bounds one attempt with all its "
+                "steps, each of which may take up to timeout"
             )
         return self
 

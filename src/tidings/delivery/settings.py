@@ -18,7 +18,11 @@ def settings_of(config: Config | None) -> Settings:
         return Settings()
     d = config.system.delivery
     return Settings(
-        concurrency=d.concurrency, lease=d.lease, max_attempts=d.max_attempts, timeout=d.timeout
+        concurrency=d.concurrency,
+        lease=d.lease,
+        max_attempts=d.max_attempts,
+        timeout=d.timeout,
+        attempt_timeout=d.attempt_timeout,
     )
 
 

@@ -20,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
+
 from tidings import channels
-from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Retry
+from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Request, Retry
 from tidings.delivery import pacing
 from tidings.delivery.clock import Clock
 from tidings.delivery.ids import short
@@ -64,6 +66,8 @@ class Settings:
     per_claim: int = 200  # deliveries of one destination sent under one claim, at most
     max_attempts: int = 12
     timeout: float = 10.0  # per HTTP attempt
+    # One attempt with all its steps (a mail's round trips, a Feishu app's token and lookups).
+    attempt_timeout: float = 120.0
     poll: float = 0.05  # idle wait between claims
     sweep_every: float = 60.0  # seconds between looks for deliveries nobody here can send
     backoff: Backoff = field(default_factory=Backoff)
@@ -173,11 +177,16 @@ class Worker:
         self._flusher: asyncio.Task[None] | None = None
         self._watched: set[str] = set()
         self._wake = asyncio.Event()
+        # The destinations this worker is sending to, by key: never claimed again while here,
+        # their leases renewed for as long as a send takes.
+        self._held: dict[str, queue.Claimed] = {}
+        self._renewer: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Worker:
         await self._transport.__aenter__()
         await self._run_db(queue.repair, self.store, self.clock.now())
         await self.sweep()
+        self._renewer = asyncio.create_task(self._renew_leases())
         return self
 
     async def sweep(self) -> None:
@@ -203,6 +212,10 @@ class Worker:
             self._report(row, "dead", Fail(row.reason), row.attempts)
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
         try:
             await self._flush()
         finally:
@@ -213,6 +226,57 @@ class Worker:
         if self._db_inline:
             return func(*args)
         return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
+
+    # --- leases ----------------------------------------------------------------------------
+
+    async def _renew_leases(self) -> None:
+        """Keep the leases of the destinations being sent to, every third of a lease: one
+        attempt may outlast a lease (a mail is ten round trips to a slow server), and no other
+        worker may claim its destination and send the same delivery meanwhile."""
+        while True:
+            await self.clock.sleep(self.settings.lease / 3)
+            if not self._held:
+                continue
+            held = dict(self._held)
+            now = self.clock.now()
+            until = now + self.settings.lease
+            keys = orjson.dumps(list(held)).decode()
+            try:
+                renewed = await self._run_db(queue.renew, self.store, self.name, keys, until)
+            except Exception:  # the database is away: sends end with their lease
+                continue
+            for key, claimed in held.items():
+                # Not renewed: another worker holds it now; what is in flight stops at once.
+                claimed.lease_until = until if key in renewed else min(claimed.lease_until, now)
+
+    async def _within_lease(
+        self, work: asyncio.Future[T], claimed: queue.Claimed, started: float
+    ) -> T | Retry:
+        """The result of one attempt, or a Retry when it would outlast
+        system.delivery.attempt_timeout or the lease on its destination (as renewed): a send
+        still running when another worker could claim the destination is stopped first."""
+        margin = min(1.0, self.settings.lease / 10)
+        while True:
+            limit = started + self.settings.attempt_timeout
+            end = min(limit, claimed.lease_until - margin)
+            remaining = end - self.clock.now()
+            if remaining > 0:
+                done, _ = await asyncio.wait({work}, timeout=min(remaining, 0.5))
+                if done:
+                    return work.result()
+                continue
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await work
+            if end == limit:
+                return Retry(
+                    f"no result within {self.settings.attempt_timeout:g} s for the whole "
+                    "attempt (system.delivery.attempt_timeout): stopped, outcome unknown"
+                )
+            return Retry(
+                "stopped before this worker's lease on the destination could end "
+                "(another worker may send it): outcome unknown"
+            )
 
     # --- recording (group commit) -------------------------------------------------------
 
@@ -272,6 +336,14 @@ class Worker:
         }
 
     async def _process(self, claimed: queue.Claimed) -> int:
+        self._held[claimed.key] = claimed
+        try:
+            return await self._process_held(claimed)
+        finally:
+            if self._held.get(claimed.key) is claimed:
+                del self._held[claimed.key]
+
+    async def _process_held(self, claimed: queue.Claimed) -> int:
         destination = self.resolver(claimed.key)
         if isinstance(destination, Unresolved):
             # Claimed just as an ad-hoc destination was forgotten: leave it to its owner.
@@ -303,7 +375,9 @@ class Worker:
             # repeats no more than two deliveries of this destination.
             if unrecorded is not None:
                 await unrecorded
-            answered_at, answered, retry_at, unrecorded = await self._send(row, destination)
+            answered_at, answered, retry_at, unrecorded = await self._send(
+                row, destination, claimed
+            )
             sent += 1
             if answered:  # the platform saw it: it counts against its rate limit
                 # Counted from when the answer came, not from when the request left: the
@@ -321,35 +395,37 @@ class Worker:
         self._batch.updates.append(self._finish(row, status, outcome, row.attempts, now))
         self._report(row, status, outcome, row.attempts)
 
+    async def _talk(
+        self, request: Request, destination: Destination, delivery_id: str, sent_at: float
+    ) -> tuple[Outcome, int | None]:
+        """Send one request and read the platform's answer: (outcome, HTTP status or None)."""
+        channel = channels.get(request.channel)
+        if channel.deliver is not None:
+            # Channels with their own protocol or I/O steps (tokens, id lookups, SMTP).
+            io = self._io.for_destination(destination)  # its ctl's proxy and tls_verify
+            return await channel.deliver(request, destination, delivery_id, io)
+        assert channel.interpret is not None, channel.webhook_type
+        call = prepare(request, destination, delivery_id, sent_at)
+        try:
+            response = await self._transport.send(call, timeout=self.settings.timeout)
+        except TransportError as exc:
+            return exc.outcome(), None  # retried, or failed at once (untrusted certificate)
+        if len(response.body) > INTERPRET_INLINE:  # large JSON: off the shared loop
+            return await asyncio.to_thread(channel.interpret, response), response.status
+        return channel.interpret(response), response.status
+
     async def _send(
-        self, row: Pending, destination: Destination
+        self, row: Pending, destination: Destination, claimed: queue.Claimed
     ) -> tuple[float, bool, float | None, asyncio.Future[None]]:
         """One attempt: (answered at, whether the platform answered, retry time if to retry,
         a future set when its result is written)."""
         request = request_from_json(row.request)
-        channel = channels.get(request.channel)
         sent_at = self.clock.now()
         started = time.perf_counter()
-        http_status: int | None = None
-        answered = False
-        if channel.deliver is not None:
-            # Channels with their own protocol or I/O steps (tokens, id lookups, SMTP).
-            io = self._io.for_destination(destination)  # its ctl's proxy and tls_verify
-            outcome, http_status = await channel.deliver(request, destination, row.id, io)
-            answered = http_status is not None
-        else:
-            assert channel.interpret is not None, channel.webhook_type
-            call = prepare(request, destination, row.id, sent_at)
-            try:
-                response = await self._transport.send(call, timeout=self.settings.timeout)
-                http_status = response.status
-                answered = True
-                if len(response.body) > INTERPRET_INLINE:  # large JSON: off the shared loop
-                    outcome = await asyncio.to_thread(channel.interpret, response)
-                else:
-                    outcome = channel.interpret(response)
-            except TransportError as exc:
-                outcome = exc.outcome()  # retried, or failed at once (untrusted certificate)
+        talk = asyncio.ensure_future(self._talk(request, destination, row.id, sent_at))
+        result = await self._within_lease(talk, claimed, sent_at)
+        outcome, http_status = (result, None) if isinstance(result, Retry) else result
+        answered = http_status is not None
         elapsed = time.perf_counter() - started
         now = self.clock.now()
         attempts = row.attempts + 1
@@ -430,6 +506,7 @@ class Worker:
             self.settings.lease,
             limit,
             self.resolver.addresses_json(),
+            orjson.dumps(list(self._held)).decode(),
         )
 
     async def step(self) -> int:

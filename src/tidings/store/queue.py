@@ -77,7 +77,7 @@ UPDATE destinations SET lease_owner = :owner, lease_until = :until
 WHERE key IN (
     SELECT key FROM destinations
     WHERE next_due_at <= :now AND (lease_until IS NULL OR lease_until < :now)
-        AND address_key IN {addresses}
+        AND address_key IN {addresses} AND key NOT IN {held}
     ORDER BY next_due_at LIMIT :limit {lock}
 ) AND (lease_until IS NULL OR lease_until < :now)
 RETURNING key, channel, recent
@@ -85,10 +85,18 @@ RETURNING key, channel, recent
 
 
 def claim(
-    store: Store, owner: str, now: float, lease: float, limit: int, addresses: str
+    store: Store,
+    owner: str,
+    now: float,
+    lease: float,
+    limit: int,
+    addresses: str,
+    held: str = "[]",
 ) -> list[Claimed]:
     """Lease up to `limit` destinations that have work due, nobody holding them, and whose
-    address key is among `addresses` (a JSON array: what this sender can resolve)."""
+    address key is among `addresses` (a JSON array: what this sender can resolve), but none of
+    `held` (a JSON array of keys): what this sender is still sending to, even if its lease
+    ran out meanwhile, is never claimed by it a second time."""
     # PostgreSQL: skip rows another worker is claiming instead of waiting for it.
     lock = "FOR UPDATE SKIP LOCKED" if store.dialect == "postgresql" else ""
     params = {
@@ -97,14 +105,36 @@ def claim(
         "now": now,
         "limit": limit,
         "addresses": addresses,
+        "held": held,
     }
-    sql = _CLAIM.format(lock=lock, addresses=json_each(store.dialect, "addresses"))
+    sql = _CLAIM.format(
+        lock=lock,
+        addresses=json_each(store.dialect, "addresses"),
+        held=json_each(store.dialect, "held"),
+    )
     with store.transaction() as tx:
         rows = tx.run(sql, params)
     return [
         Claimed(key, channel, list(from_json(recent) or []), now + lease)
         for key, channel, recent in rows
     ]
+
+
+_RENEW = """
+UPDATE destinations SET lease_until = :until
+WHERE lease_owner = :owner AND key IN {keys}
+RETURNING key
+"""
+
+
+def renew(store: Store, owner: str, keys: str, until: float) -> set[str]:
+    """Extend the leases `owner` still holds on `keys` (a JSON array) to `until`; the keys
+    renewed. A key missing from the answer was claimed by another sender after its lease
+    ran out: what is being sent to it must stop."""
+    sql = _RENEW.format(keys=json_each(store.dialect, "keys"))
+    with store.transaction() as tx:
+        rows = tx.run(sql, {"owner": owner, "keys": keys, "until": until})
+    return {row[0] for row in rows}
 
 
 @dataclass
