@@ -181,6 +181,8 @@ class Worker:
         # their leases renewed for as long as a send takes.
         self._held: dict[str, queue.Claimed] = {}
         self._renewer: asyncio.Task[None] | None = None
+        # The deadline of the attempt in flight to each held destination, and when it started.
+        self._scopes: dict[str, tuple[asyncio.Timeout, float]] = {}
 
     async def __aenter__(self) -> Worker:
         await self._transport.__aenter__()
@@ -248,35 +250,54 @@ class Worker:
             for key, claimed in held.items():
                 # Not renewed: another worker holds it now; what is in flight stops at once.
                 claimed.lease_until = until if key in renewed else min(claimed.lease_until, now)
+                running = self._scopes.get(key)
+                if running is not None and not running[0].expired():
+                    scope, started = running
+                    scope.reschedule(self._deadline(self._attempt_end(claimed, started)[0]))
+
+    def _attempt_end(self, claimed: queue.Claimed, started: float) -> tuple[float, bool]:
+        """When an attempt started at `started` must end (clock time), and whether that is
+        system.delivery.attempt_timeout (else: the lease on its destination, as renewed)."""
+        limit = started + self.settings.attempt_timeout
+        lease_end = claimed.lease_until - min(1.0, self.settings.lease / 10)
+        return (limit, True) if limit <= lease_end else (lease_end, False)
+
+    def _deadline(self, end: float) -> float:
+        """A clock time as the event loop's time, for asyncio.timeout_at."""
+        return asyncio.get_running_loop().time() + (end - self.clock.now())
 
     async def _within_lease(
-        self, work: asyncio.Future[T], claimed: queue.Claimed, started: float
-    ) -> T | Retry:
-        """The result of one attempt, or a Retry when it would outlast
-        system.delivery.attempt_timeout or the lease on its destination (as renewed): a send
-        still running when another worker could claim the destination is stopped first."""
-        margin = min(1.0, self.settings.lease / 10)
-        while True:
-            limit = started + self.settings.attempt_timeout
-            end = min(limit, claimed.lease_until - margin)
-            remaining = end - self.clock.now()
-            if remaining > 0:
-                done, _ = await asyncio.wait({work}, timeout=min(remaining, 0.5))
-                if done:
-                    return work.result()
-                continue
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await work
-            if end == limit:
-                return Retry(
-                    f"no result within {self.settings.attempt_timeout:g} s for the whole "
-                    "attempt (system.delivery.attempt_timeout): stopped, outcome unknown"
-                )
+        self,
+        request: Request,
+        destination: Destination,
+        delivery_id: str,
+        claimed: queue.Claimed,
+        started: float,
+    ) -> tuple[Outcome, int | None]:
+        """One attempt, stopped (a Retry) when it would outlast system.delivery.attempt_timeout
+        or the lease on its destination (as renewed): a send still running when another worker
+        could claim the destination is stopped first."""
+        end, whole = self._attempt_end(claimed, started)
+        try:
+            async with asyncio.timeout_at(self._deadline(end)) as scope:
+                self._scopes[claimed.key] = (scope, started)
+                try:
+                    return await self._talk(request, destination, delivery_id, started)
+                finally:
+                    self._scopes.pop(claimed.key, None)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+        end, whole = self._attempt_end(claimed, started)
+        if whole:
             return Retry(
-                "stopped before this worker's lease on the destination could end "
-                "(another worker may send it): outcome unknown"
-            )
+                f"no result within {self.settings.attempt_timeout:g} s for the whole "
+                "attempt (system.delivery.attempt_timeout): stopped, outcome unknown"
+            ), None
+        return Retry(
+            "stopped before this worker's lease on the destination could end "
+            "(another worker may send it): outcome unknown"
+        ), None
 
     # --- recording (group commit) -------------------------------------------------------
 
@@ -422,9 +443,9 @@ class Worker:
         request = request_from_json(row.request)
         sent_at = self.clock.now()
         started = time.perf_counter()
-        talk = asyncio.ensure_future(self._talk(request, destination, row.id, sent_at))
-        result = await self._within_lease(talk, claimed, sent_at)
-        outcome, http_status = (result, None) if isinstance(result, Retry) else result
+        outcome, http_status = await self._within_lease(
+            request, destination, row.id, claimed, sent_at
+        )
         answered = http_status is not None
         elapsed = time.perf_counter() - started
         now = self.clock.now()
