@@ -48,6 +48,7 @@ class DeliverySettings(Strict):
     # One attempt with all its steps: a mail's round trips, a Feishu app's token and lookups.
     attempt_timeout: float = Field(default=120.0, gt=0)
     concurrency: int = Field(default=32, ge=1)  # destinations a worker sends to at once
+    claim_batch: int = Field(default=4, ge=1)  # destinations one claim takes, at most
     lease: float = Field(default=30.0, gt=0)
     webhook_per_second: int | None = Field(default=None, ge=1)  # per webhook URL
     webhook_per_minute: int | None = Field(default=None, ge=1)

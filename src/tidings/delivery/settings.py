@@ -19,6 +19,7 @@ def settings_of(config: Config | None) -> Settings:
     d = config.system.delivery
     return Settings(
         concurrency=d.concurrency,
+        claim_batch=d.claim_batch,
         lease=d.lease,
         max_attempts=d.max_attempts,
         timeout=d.timeout,

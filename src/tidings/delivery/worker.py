@@ -62,6 +62,9 @@ class Backoff:
 @dataclass
 class Settings:
     concurrency: int = 32  # destinations sent to at once
+    # Destinations one claim takes, at most: several workers then share what is due, rather
+    # than the first to look taking all of it up to its concurrency.
+    claim_batch: int = 4
     lease: float = 30.0  # seconds a claimed destination stays ours
     per_claim: int = 200  # deliveries of one destination sent under one claim, at most
     max_attempts: int = 12
@@ -516,6 +519,7 @@ class Worker:
     # --- loops ------------------------------------------------------------------------------
 
     async def _claim(self, limit: int) -> list[queue.Claimed]:
+        limit = min(limit, self.settings.claim_batch)
         now = self.clock.now()
         if now - self._swept_at >= self.settings.sweep_every:
             await self.sweep()
@@ -559,13 +563,15 @@ class Worker:
                 free = self.settings.concurrency - len(running)
                 claimed = await self._claim(free) if free > 0 else []
                 running |= {asyncio.create_task(self._process(c)) for c in claimed}
-                if running and not claimed:
+                if running:
+                    # Claim again when a destination is done, or after a poll: between two
+                    # claims, other workers get their turn at what is due.
                     done, running = await asyncio.wait(
                         running, timeout=self.settings.poll, return_when=asyncio.FIRST_COMPLETED
                     )
                     for task in done:
                         task.result()  # surface errors
-                elif not running:
+                else:
                     await self._idle()
                 if await finished(not running and not claimed):
                     break
