@@ -49,6 +49,11 @@ class DeliverySettings(Strict):
     attempt_timeout: float = Field(default=120.0, gt=0)
     concurrency: int = Field(default=32, ge=1)  # destinations a worker sends to at once
     claim_batch: int = Field(default=4, ge=1)  # destinations one claim takes, at most
+    # Circuit breaker: retryable failures in a row that pause a destination (0: never), the
+    # first pause, and the longest (each pause in a row doubles).
+    breaker_failures: int = Field(default=5, ge=0)
+    breaker_pause: float = Field(default=30.0, gt=0)
+    breaker_max_pause: float = Field(default=1800.0, gt=0)
     lease: float = Field(default=30.0, gt=0)
     webhook_per_second: int | None = Field(default=None, ge=1)  # per webhook URL
     webhook_per_minute: int | None = Field(default=None, ge=1)

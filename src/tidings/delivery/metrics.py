@@ -60,6 +60,7 @@ class _QueueCollector:
     def collect(self) -> Any:
         from prometheus_client.core import GaugeMetricFamily
 
+        from tidings.store.browse import paused_count
         from tidings.store.queue import depth
 
         count, oldest = depth(self.store)
@@ -70,4 +71,9 @@ class _QueueCollector:
             "tidings_oldest_pending_age_seconds",
             "Age of the oldest delivery still waiting to be sent (0 when none).",
             value=max(0.0, time.time() - oldest) if oldest else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "tidings_paused_destinations",
+            "Destinations their circuit breaker has paused after failures in a row.",
+            value=paused_count(self.store, time.time()),
         )

@@ -24,6 +24,9 @@ def settings_of(config: Config | None) -> Settings:
         max_attempts=d.max_attempts,
         timeout=d.timeout,
         attempt_timeout=d.attempt_timeout,
+        breaker_failures=d.breaker_failures,
+        breaker_pause=d.breaker_pause,
+        breaker_max_pause=d.breaker_max_pause,
     )
 
 

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
@@ -35,7 +35,7 @@ from tidings.delivery.transport import HttpTransport, TransportError, prepare
 from tidings.redact import Redactor
 from tidings.store import queue
 from tidings.store.db import Store
-from tidings.store.queue import Pending, Swept
+from tidings.store.queue import Circuit, Pending, Swept
 
 if TYPE_CHECKING:
     from tidings.delivery.metrics import Metrics
@@ -73,6 +73,12 @@ class Settings:
     attempt_timeout: float = 120.0
     poll: float = 0.05  # idle wait between claims
     sweep_every: float = 60.0  # seconds between looks for deliveries nobody here can send
+    # Circuit breaker: this many retryable failures in a row pause the destination as a whole
+    # (0: never), for breaker_pause seconds, doubling with each pause in a row up to
+    # breaker_max_pause; after a pause one delivery tries it, and a success resumes it.
+    breaker_failures: int = 5
+    breaker_pause: float = 30.0
+    breaker_max_pause: float = 1800.0
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -371,12 +377,15 @@ class Worker:
         destination = self.resolver(claimed.key)
         if isinstance(destination, Unresolved):
             # Claimed just as an ad-hoc destination was forgotten: leave it to its owner.
-            self._batch.releases.append(queue.Release(claimed.key, claimed.recent))
+            self._batch.releases.append(
+                queue.Release(claimed.key, claimed.recent, circuit=claimed.circuit)
+            )
             await self._schedule_flush()
             return 0
         rows = await self._run_db(queue.pending, self.store, claimed.key, self.settings.per_claim)
         limits = self.limits(claimed.channel)
         recent = claimed.recent
+        circuit = claimed.circuit
         not_before: float | None = None
         unrecorded: asyncio.Future[None] | None = None
         sent = 0
@@ -399,10 +408,13 @@ class Worker:
             # repeats no more than two deliveries of this destination.
             if unrecorded is not None:
                 await unrecorded
-            answered_at, answered, retry_at, unrecorded = await self._send(
+            answered_at, answered, retry_at, unrecorded, outcome = await self._send(
                 row, destination, claimed
             )
+            circuit = self._circuit_after(circuit, outcome, answered_at)
             sent += 1
+            if circuit.paused_until is not None and circuit.paused_until > answered_at:
+                break  # paused: the rest waits for the pause to end
             if answered:  # the platform saw it: it counts against its rate limit
                 # Counted from when the answer came, not from when the request left: the
                 # platform counted it in between, so however long the network took, the
@@ -410,9 +422,27 @@ class Worker:
                 recent = pacing.remember(recent, limits, answered_at)
             if retry_at is not None:
                 break
-        self._batch.releases.append(queue.Release(claimed.key, recent, not_before))
+        self._batch.releases.append(queue.Release(claimed.key, recent, not_before, circuit))
         await self._schedule_flush()
         return sent
+
+    def _circuit_after(self, circuit: Circuit, outcome: Outcome, now: float) -> Circuit:
+        """The destination's breaker after an attempt: a success closes it; a retryable
+        failure the platform did not ask to wait for (a network error, a timeout, a 5xx)
+        counts, and enough in a row, or one right after a pause, pause it again, longer."""
+        if isinstance(outcome, Ok):
+            return Circuit()
+        limit = self.settings.breaker_failures
+        if not isinstance(outcome, Retry) or outcome.after is not None or limit <= 0:
+            return circuit  # refused for this message, or paced by the platform: not broken
+        failures = circuit.failures + 1
+        if failures < limit and circuit.pauses == 0:
+            return replace(circuit, failures=failures)
+        pauses = circuit.pauses + 1
+        pause = min(
+            self.settings.breaker_max_pause, self.settings.breaker_pause * 2 ** min(pauses - 1, 30)
+        )
+        return Circuit(failures, pauses, now + pause, self.redact(outcome.reason))
 
     def _conclude(self, row: Pending, status: str, outcome: Outcome, now: float) -> None:
         """End a delivery without sending it (expired, or its destination is gone)."""
@@ -440,9 +470,9 @@ class Worker:
 
     async def _send(
         self, row: Pending, destination: Destination, claimed: queue.Claimed
-    ) -> tuple[float, bool, float | None, asyncio.Future[None]]:
+    ) -> tuple[float, bool, float | None, asyncio.Future[None], Outcome]:
         """One attempt: (answered at, whether the platform answered, retry time if to retry,
-        a future set when its result is written)."""
+        a future set when its result is written, its outcome)."""
         request = request_from_json(row.request)
         sent_at = self.clock.now()
         started = time.perf_counter()
@@ -494,7 +524,7 @@ class Worker:
             self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
         if status in queue.FINAL:
             self._report(row, status, final_outcome, attempts)
-        return now, answered, retry_at, recorded
+        return now, answered, retry_at, recorded, outcome
 
     def _report(self, row: Pending | Swept, status: str, outcome: Outcome, attempts: int) -> None:
         self._watched.discard(row.id)

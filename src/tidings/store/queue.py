@@ -26,6 +26,17 @@ from tidings.store.db import Store, from_json, in_list, json_each, retry_on_conf
 FINAL = ("sent", "failed", "dead")
 
 
+@dataclass(frozen=True)
+class Circuit:
+    """A destination's circuit breaker: retryable failures in a row, pauses in a row, and
+    while paused, until when and why (the failure that paused it)."""
+
+    failures: int = 0
+    pauses: int = 0
+    paused_until: float | None = None
+    reason: str | None = None
+
+
 @dataclass
 class Claimed:
     """A destination this sender now holds, until `lease_until`."""
@@ -34,6 +45,7 @@ class Claimed:
     channel: str
     recent: list[float]  # its recent send times (pacing)
     lease_until: float
+    circuit: Circuit = Circuit()
 
 
 @dataclass
@@ -43,6 +55,7 @@ class Release:
     key: str
     recent: list[float]
     not_before: float | None = None  # pacing: do not send before this time
+    circuit: Circuit = Circuit()  # as the sends under this claim left it
 
 
 class DeliveryUpdate(TypedDict):
@@ -77,10 +90,11 @@ UPDATE destinations SET lease_owner = :owner, lease_until = :until
 WHERE key IN (
     SELECT key FROM destinations
     WHERE next_due_at <= :now AND (lease_until IS NULL OR lease_until < :now)
+        AND (paused_until IS NULL OR paused_until <= :now)
         AND address_key IN {addresses} AND key NOT IN {held}
     ORDER BY next_due_at LIMIT :limit {lock}
 ) AND (lease_until IS NULL OR lease_until < :now)
-RETURNING key, channel, recent
+RETURNING key, channel, recent, failures, pauses, paused_until, paused_reason
 """
 
 
@@ -115,8 +129,14 @@ def claim(
     with store.transaction() as tx:
         rows = tx.run(sql, params)
     return [
-        Claimed(key, channel, list(from_json(recent) or []), now + lease)
-        for key, channel, recent in rows
+        Claimed(
+            key,
+            channel,
+            list(from_json(recent) or []),
+            now + lease,
+            Circuit(failures, pauses, paused_until, reason),
+        )
+        for key, channel, recent, failures, pauses, paused_until, reason in rows
     ]
 
 
@@ -191,7 +211,9 @@ _HEAD_DUE = (
 )
 _RELEASE = f"""
 UPDATE destinations SET lease_owner = NULL, lease_until = NULL, recent = :recent::json,
-    next_due_at = CASE WHEN {_HEAD_DUE} < :not_before THEN :not_before ELSE {_HEAD_DUE} END
+    next_due_at = CASE WHEN {_HEAD_DUE} < :not_before THEN :not_before ELSE {_HEAD_DUE} END,
+    failures = :failures, pauses = :pauses, paused_until = :paused_until,
+    paused_reason = :paused_reason
 WHERE key = :key AND lease_owner = :owner
 """
 
@@ -215,7 +237,12 @@ def write(
             "key": release.key,
             "owner": owner,
             "recent": orjson.dumps(release.recent).decode(),
-            "not_before": release.not_before or 0.0,
+            # A paused destination is due when its pause ends, not before.
+            "not_before": max(release.not_before or 0.0, release.circuit.paused_until or 0.0),
+            "failures": release.circuit.failures,
+            "pauses": release.circuit.pauses,
+            "paused_until": release.circuit.paused_until,
+            "paused_reason": release.circuit.reason,
         }
         for release in sorted(releases, key=attrgetter("key"))
     ]
