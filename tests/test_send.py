@@ -255,3 +255,72 @@ def test_ctrl_c_while_retrying_says_what_stays_queued_and_a_worker_sends_it(
     assert worked.code == 0, worked.output
     (sent,) = cli("deliveries", "-c", str(config), "--json").json()
     assert (sent["id"], sent["status"]) == (pending["id"], "sent")
+
+
+def test_deadline_bounds_the_whole_send_even_against_a_hanging_receiver(tmp_path, sandbox, cli):
+    import time
+
+    from helpers import webhook_config
+
+    hook = sandbox.webhook_inbox("hanging", script=("timeout",) * 10)  # no answer for 30 s
+    config = tmp_path / "tidings.yaml"
+    config.write_text(webhook_config([hook], "demo-workflow-dev"), "utf-8")
+    task = write_json(tmp_path / "task.json", seed_task())
+    started = time.monotonic()
+    result = cli("send", "-c", str(config), "-t", task, "--deadline", "2", "--json")
+    took = time.monotonic() - started
+    assert result.code == 1, result.output
+    (delivery,) = result.json()["deliveries"]
+    assert delivery["outcome"] == "dead" and "within the deadline" in delivery["detail"]
+    # The attempt is cut at the deadline, not at the 10 s per-attempt timeout.
+    assert took < 8, f"send --deadline 2 took {took:.1f} s"
+
+
+def test_a_terminal_sees_one_retry_line_that_goes_away_and_a_pipe_sees_none(
+    tmp_path, sandbox, cli
+):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from helpers import webhook_config
+
+    hook = sandbox.webhook_inbox("flaky", script=(503, 503))
+    config = tmp_path / "tidings.yaml"
+    config.write_text(webhook_config([hook], "demo-workflow-dev"), "utf-8")
+    task = write_json(tmp_path / "task.json", seed_task())
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    environ.update(NO_COLOR="1", TERM="xterm", TIDINGS_HOME=str(tmp_path / "home"))
+    leader, follower = pty.openpty()
+    sending = subprocess.Popen(
+        [sys.executable, "-m", "tidings", "send", "-c", str(config), "-t", task],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    stdout, _ = sending.communicate(timeout=60)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(leader)
+    shown = terminal.decode("utf-8", "replace")
+    assert sending.returncode == 0, shown
+    assert "retrying webhook: attempt 1 failed, next in" in shown, shown
+    assert "(HTTP 503" in shown
+    assert shown.endswith("\x1b[2K"), shown  # erased when done
+    assert "sent" in stdout and "retrying" not in stdout  # results only, on stdout
+    # Piped stderr (a CI log): no progress line at all.
+    sandbox.webhook_inbox("flaky", script=(503,))
+    piped = cli("send", "-c", str(config), "-t", task, "--again")
+    assert piped.code == 0, piped.output
+    assert "retrying" not in piped.output

@@ -36,6 +36,7 @@ def console_config(tmp_path: Path, sandbox: Any) -> str:
     system:
       address: https://zadig.example.com
       language: zh-cn
+      timezone: Pacific/Kiritimati  # UTC+14: no machine's own zone, so pages must use it
       delivery: {{max_attempts: 1}}
       smtp: {{host: 127.0.0.1, port: 2525, security: none, username: tidings,
               password: "{SMTP_PASSWORD}", sender: "Zadig <noreply@example.com>"}}

@@ -255,6 +255,39 @@ def test_deliveries_filter_and_page_by_keyset(console):
         deliveries.PAGE = before
 
 
+def test_times_are_shown_and_filtered_in_the_teams_zone(console):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    answer = console.call(
+        "POST",
+        "/api/v1/events",
+        token=SENDER,
+        body={"task_id": 1, "workflow_name": "wf", "status": "passed"},
+    )
+    assert answer.status == 202, answer
+    sent = "/api/v1/deliveries?status=sent"
+    wait_for(lambda: len(console.call("GET", sent, token=READER).json()) == 1)
+    (delivery,) = console.call("GET", sent, token=READER).json()
+    created = datetime.fromtimestamp(delivery["created_at"], ZoneInfo("Pacific/Kiritimati"))
+    web = Web(console)
+    web.sign_in(READER)
+    _, _, page = web.get("/deliveries")
+    assert created.strftime("%Y-%m-%d %H:%M:%S") in page  # system.timezone, UTC+14
+    minute = created.replace(second=0, microsecond=0, tzinfo=None)
+
+    def rows(since: datetime, until: datetime) -> int:
+        query = urllib.parse.urlencode(
+            {"since": since.isoformat(timespec="minutes"), "until": until.isoformat("T", "minutes")}
+        )
+        return len(re.findall(r"<tr data-id=", web.get(f"/deliveries?{query}")[2]))
+
+    # The form's times are the team's too: the minute it was created finds it, an hour off
+    # (as a UTC+13 reading would be) does not.
+    assert rows(minute, minute + timedelta(minutes=1)) == 1
+    assert rows(minute - timedelta(hours=1), minute - timedelta(minutes=59)) == 0
+
+
 def test_the_preview_needs_send_and_renders_each_platform(console):
     web = Web(console)
     web.sign_in(SENDER)  # send only: the preview, not the other pages

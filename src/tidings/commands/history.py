@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import tzinfo
@@ -148,11 +147,10 @@ def retry_command(
     wait: bool,
     as_json: bool,
 ) -> int:
-    from tidings.commands.send import describe_final, interrupted, print_final
+    from tidings.commands.send import deliver, describe_final, interrupted
     from tidings.delivery.outbox import Enqueued
     from tidings.delivery.resolve import Resolver, Unresolved
     from tidings.sending.history import find, requeue
-    from tidings.sending.record import deliver_now
 
     if not ids and not dead:
         raise InputError("give delivery ids to retry, or --dead for every dead delivery")
@@ -194,16 +192,7 @@ def retry_command(
             out.json([{"delivery_id": i, "outcome": "pending"} for i in queued])
         return 0
     try:
-        outcome = asyncio.run(
-            deliver_now(
-                store,
-                config,
-                Enqueued("", queued),
-                deadline=deadline,
-                redactor=out.redact,
-                on_final=None if as_json else (lambda f: print_final(f, out)),
-            )
-        )
+        outcome = deliver(store, config, Enqueued("", queued), deadline, as_json, out)
     except KeyboardInterrupt:
         return interrupted(store, config, queued, False, out)
     if as_json:

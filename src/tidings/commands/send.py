@@ -13,9 +13,11 @@ from tidings.dispatch.task import read_task
 from tidings.errors import InputError
 
 if TYPE_CHECKING:  # types only: `tidings notify` never loads the configuration models
+    from tidings.channels.base import Destination
     from tidings.config.models import Config
     from tidings.delivery.outbox import Enqueued, NewEvent
     from tidings.delivery.worker import Final
+    from tidings.sending.record import Outcome
     from tidings.store.db import Store
 
 
@@ -114,6 +116,40 @@ def print_final(final: Final, out: Output) -> None:
     )
 
 
+def deliver(
+    store: Store,
+    config: Config | None,
+    enqueued: Enqueued,
+    deadline: float,
+    as_json: bool,
+    out: Output,
+    extra: dict[str, Destination] | None = None,
+) -> Outcome:
+    """Send queued deliveries now: each one's line as it ends (unless JSON), and a progress
+    line on a terminal while some wait to be retried."""
+    from tidings.commands.progress import retry_line
+    from tidings.sending.record import deliver_now
+
+    def ended(final: Final) -> None:
+        if waiting is not None:
+            waiting.ended(final)
+        print_final(final, out)
+
+    with retry_line(out, enabled=not as_json) as waiting:
+        return asyncio.run(
+            deliver_now(
+                store,
+                config,
+                enqueued,
+                deadline=deadline,
+                extra=extra,
+                redactor=out.redact,
+                on_final=None if as_json else ended,
+                on_retry=None if waiting is None else waiting.retrying,
+            )
+        )
+
+
 def run_plan(
     plan: Plan,
     event: NewEvent,
@@ -125,7 +161,7 @@ def run_plan(
     out: Output,
 ) -> int:
     """Record a plan in the outbox and deliver it (or leave it to a worker); the exit code."""
-    from tidings.sending.record import deliver_now, record
+    from tidings.sending.record import record
 
     _report_skipped(plan, out)
     if not plan.requests():
@@ -158,17 +194,7 @@ def run_plan(
         return 0
     extra = plan.destinations() if event.kind == "notification" else None
     try:
-        outcome = asyncio.run(
-            deliver_now(
-                store,
-                config,
-                enqueued,
-                deadline=deadline,
-                extra=extra,
-                redactor=out.redact,
-                on_final=None if as_json else (lambda f: print_final(f, out)),
-            )
-        )
+        outcome = deliver(store, config, enqueued, deadline, as_json, out, extra)
     except KeyboardInterrupt:
         return interrupted(store, config, enqueued.delivery_ids, event.kind != "task", out)
     pending = [

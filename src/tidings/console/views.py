@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import urllib.parse
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +63,16 @@ class Missing(Exception):
         self.what = what
 
 
-def when(timestamp: float | int | None) -> str:
-    """A time as the server's clock reads it, to the second."""
+def when(timestamp: float | int | None, zone: tzinfo | None = None) -> str:
+    """A time in the team's zone (system.timezone; None: the machine's), to the second."""
     if not timestamp:
         return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(timestamp)))
+    return datetime.fromtimestamp(float(timestamp), zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@jinja2.pass_context
+def _when_in_zone(context: jinja2.runtime.Context, timestamp: float | int | None) -> str:
+    return when(timestamp, context.get("zone"))
 
 
 def duration(seconds: float | int | None) -> str:
@@ -94,7 +100,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        when=when,
+        when=_when_in_zone,
         duration=duration,
         short=short,
         status_class=lambda status: STATUS_CLASS.get(str(status), "off"),
@@ -159,6 +165,7 @@ class Views:
         language = self.language(request)
         return {
             "lang": language,
+            "zone": self.service.config.system.tz,
             "t": i18n.translator(language),
             "channel_name": lambda kind: i18n.channel_name(kind, language),
             "session": session,

@@ -103,6 +103,18 @@ class Final:
         return f"{code}{self.detail}"
 
 
+@dataclass(frozen=True)
+class Retrying:
+    """A delivery whose attempt failed and that will be tried again (for progress lines)."""
+
+    id: str
+    channel: str
+    address: str
+    attempt: int  # the attempt that just failed
+    next_at: float  # clock time of the next attempt
+    reason: str
+
+
 @dataclass
 class Batch:
     """Results to write in one transaction (group commit)."""
@@ -151,6 +163,7 @@ class Worker:
         limits: Callable[[str], Limits] | None = None,
         redactor: Redactor | None = None,
         on_final: Callable[[Final], None] | None = None,
+        on_retry: Callable[[Retrying], None] | None = None,
         metrics: Metrics | None = None,
         name: str | None = None,
     ) -> None:
@@ -161,6 +174,7 @@ class Worker:
         self.limits = limits or (lambda channel: channels.get(channel).limits)
         self.redact = redactor or Redactor()
         self.on_final = on_final
+        self.on_retry = on_retry
         self.metrics = metrics
         # The configuration this worker runs with, by name and since when: deliveries it
         # queued earlier whose destination it no longer has are ended (queue.sweep_gone).
@@ -279,7 +293,7 @@ class Worker:
         self,
         request: Request,
         destination: Destination,
-        delivery_id: str,
+        row: Pending,
         claimed: queue.Claimed,
         started: float,
     ) -> tuple[Outcome, int | None]:
@@ -291,7 +305,7 @@ class Worker:
             async with asyncio.timeout_at(self._deadline(end)) as scope:
                 self._scopes[claimed.key] = (scope, started)
                 try:
-                    return await self._talk(request, destination, delivery_id, started)
+                    return await self._talk(request, destination, row, started)
                 finally:
                     self._scopes.pop(claimed.key, None)
         except TimeoutError:
@@ -450,18 +464,20 @@ class Worker:
         self._report(row, status, outcome, row.attempts)
 
     async def _talk(
-        self, request: Request, destination: Destination, delivery_id: str, sent_at: float
+        self, request: Request, destination: Destination, row: Pending, sent_at: float
     ) -> tuple[Outcome, int | None]:
         """Send one request and read the platform's answer: (outcome, HTTP status or None)."""
         channel = channels.get(request.channel)
         if channel.deliver is not None:
             # Channels with their own protocol or I/O steps (tokens, id lookups, SMTP).
             io = self._io.for_destination(destination)  # its ctl's proxy and tls_verify
-            return await channel.deliver(request, destination, delivery_id, io)
+            return await channel.deliver(request, destination, row.id, io)
         assert channel.interpret is not None, channel.webhook_type
-        call = prepare(request, destination, delivery_id, sent_at)
+        call = prepare(request, destination, row.id, sent_at)
         try:
-            response = await self._transport.send(call, timeout=self.settings.timeout)
+            # Never past the delivery's own deadline (`send --deadline` bounds the command).
+            timeout = min(self.settings.timeout, max(row.expires_at - sent_at, 0.1))
+            response = await self._transport.send(call, timeout=timeout)
         except TransportError as exc:
             return exc.outcome(), None  # retried, or failed at once (untrusted certificate)
         if len(response.body) > INTERPRET_INLINE:  # large JSON: off the shared loop
@@ -476,9 +492,7 @@ class Worker:
         request = request_from_json(row.request)
         sent_at = self.clock.now()
         started = time.perf_counter()
-        outcome, http_status = await self._within_lease(
-            request, destination, row.id, claimed, sent_at
-        )
+        outcome, http_status = await self._within_lease(request, destination, row, claimed, sent_at)
         answered = http_status is not None
         elapsed = time.perf_counter() - started
         now = self.clock.now()
@@ -524,6 +538,9 @@ class Worker:
             self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
         if status in queue.FINAL:
             self._report(row, status, final_outcome, attempts)
+        elif retry_at is not None and self.on_retry is not None:
+            reason = self.redact(_detail(outcome))
+            self.on_retry(Retrying(row.id, row.channel, row.address, attempts, retry_at, reason))
         return now, answered, retry_at, recorded, outcome
 
     def _report(self, row: Pending | Swept, status: str, outcome: Outcome, attempts: int) -> None:

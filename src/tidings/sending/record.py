@@ -16,7 +16,7 @@ from tidings.delivery.clock import Clock
 from tidings.delivery.outbox import Enqueued, NewDelivery, NewEvent, enqueue
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.settings import limits_of, settings_of
-from tidings.delivery.worker import Final, Worker
+from tidings.delivery.worker import Final, Retrying, Worker
 from tidings.dispatch.plan import Plan
 from tidings.redact import Redactor
 from tidings.store import queue
@@ -87,6 +87,7 @@ async def deliver_now(
     extra: dict[str, Destination] | None = None,
     redactor: Redactor | None = None,
     on_final: Callable[[Final], None] | None = None,
+    on_retry: Callable[[Retrying], None] | None = None,
     clock: Clock | None = None,
 ) -> Outcome:
     """Work the outbox until these deliveries are final or the deadline (seconds) passes.
@@ -111,6 +112,7 @@ async def deliver_now(
         limits=limits_of(config),
         redactor=redactor,
         on_final=collect,
+        on_retry=on_retry,
     )
     async with worker:
         # A little past the deliveries' own deadline, so they can be marked dead by it.

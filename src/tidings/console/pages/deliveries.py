@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -30,14 +30,17 @@ def _views(request: Request) -> Views:
     return views
 
 
-def _time(value: str | None) -> float | None:
-    """A datetime-local field (the browser's local time, which is taken as the server's)."""
+def _time(value: str | None, zone: tzinfo | None) -> float | None:
+    """A datetime-local field, read in the team's zone (system.timezone), as pages show times."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value[:32]).timestamp()
+        moment = datetime.fromisoformat(value[:32])
     except ValueError:
         return None
+    if moment.tzinfo is None and zone is not None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.timestamp()
 
 
 def _int(value: str | None) -> int | None:
@@ -61,14 +64,15 @@ async def deliveries(request: Request) -> HTMLResponse:
     channel = query.get("channel") if query.get("channel") in channels.supported() else ""
     workflow = (query.get("workflow") or "")[:200]
     since, until = query.get("since", "")[:32], query.get("until", "")[:32]
+    zone = views.service.config.system.tz
     found = await views.service.db(
         browse.page,
         views.service.store,
         status=status,
         channel=channel,
         workflow=workflow,
-        since=_time(since),
-        until=_time(until),
+        since=_time(since, zone),
+        until=_time(until, zone),
         before=_int(query.get("before")),
         after=_int(query.get("after")),
         limit=PAGE,
