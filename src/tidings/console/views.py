@@ -3,7 +3,6 @@ their language, and the answers every page shares (sign in first, not allowed, n
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
