@@ -455,6 +455,9 @@ def test_a_paused_destination_shows_on_the_overview_and_the_deliveries(console):
         assert address.split("?")[0] in section
     status, _, page = web.get("/deliveries?status=sent")
     assert "Paused destinations" in page
+    rows = console.call("GET", "/api/v1/deliveries", token=READER).json()
+    reasons = {r["destination"]: r["paused_reason"] for r in rows}
+    assert reasons[key] == "network error: no answer within 10 s"
     with console.store.transaction() as tx:
         tx.run("UPDATE destinations SET paused_until = NULL")
     assert "Paused destinations" not in web.get("/")[2]

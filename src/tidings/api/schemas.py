@@ -171,6 +171,14 @@ class DeliveryRow(BaseModel):
     task_id: int | None = None
     event_status: str | None = None
     kind: str
+    paused_until: float | None = Field(
+        default=None,
+        description="While its destination's circuit breaker pauses it after failures in a "
+        "row: nothing is sent to it before this time (docs/delivery.md).",
+    )
+    paused_reason: str | None = Field(
+        default=None, description="The failure that paused its destination."
+    )
 
 
 class AttemptOut(BaseModel):
