@@ -267,7 +267,8 @@ def test_two_workflows_on_one_robot_are_paced_as_one_robot(tmp_path):
                 Resolver(config),
                 clock=clock,
                 limits=limits_of(config),
-                settings=Settings(lease=600),
+                # One message each (no digests: tests/test_coalesce.py), to see the pacing.
+                settings=Settings(lease=600, coalesce_after=0),
             )
             async with worker:
                 statuses = await worker.run_until(ids, clock.now() + 3600)

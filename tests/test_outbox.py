@@ -185,7 +185,9 @@ def test_pacing_keeps_a_dingtalk_robot_under_its_limit(store):
                 Resolver(config),
                 clock=clock,
                 limits=limits_of(config),
-                settings=Settings(lease=600),
+                # One message each, as with `coalesce_after: 0` (tests/test_coalesce.py
+                # has the robot's backlog merged into digests instead).
+                settings=Settings(lease=600, coalesce_after=0),
             )
             async with worker:
                 statuses = await worker.run_until(ids, clock.now() + 3600)

@@ -209,8 +209,10 @@ def test_deliveries_retried_shown_and_their_events(store):
     assert (shown["status"], shown["last_error"]) == ("dead", "gone")
     assert (shown["workflow"], shown["task_id"], shown["event_status"]) == ("release", 1, "passed")
     assert history.show(store, "no such delivery") is None
-    # Every column of the delivery, then these of its event, then its attempts.
-    event = ["workflow", "task_id", "event_status", "kind", "scope", "attempts_log"]
+    assert shown["carries"] == [] and shown["digest_id"] is None
+    # Every column of the delivery, then these of its event, its attempts, what it carries
+    # (a digest: the deliveries merged into it; none here).
+    event = ["workflow", "task_id", "event_status", "kind", "scope", "attempts_log", "carries"]
     assert list(shown) == [c.name for c in tables.deliveries.columns] + event
 
     events = history.events_of(store, ids)

@@ -133,6 +133,13 @@ def check(config_path: str | None, as_json: bool) -> None:
 
 @main.command()
 @_event_options
+@click.option(
+    "--digest",
+    type=click.IntRange(min=1, max=10000),
+    metavar="N",
+    help="Show instead the digests a rate-limited robot gets when N events like this one "
+    "(task ids counting up from its own) wait in its backlog and are merged.",
+)
 @json_option
 def preview(
     config_path: str | None,
@@ -140,12 +147,15 @@ def preview(
     task_path: str,
     status: str | None,
     previous_status: str | None,
+    digest: int | None,
     as_json: bool,
 ) -> None:
     """Print every request `send` would make (secrets redacted); send nothing."""
     from tidings.commands import send as command
 
-    sys.exit(command.preview(config_path, workflow, task_path, status, previous_status, as_json))
+    sys.exit(
+        command.preview(config_path, workflow, task_path, status, previous_status, as_json, digest)
+    )
 
 
 @main.command()
@@ -363,7 +373,11 @@ def serve(
 
 @main.group(invoke_without_command=True)
 @config_option
-@click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead"]))
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sent", "failed", "dead", "coalesced"]),
+    help="Only deliveries in this state (coalesced: merged into a digest).",
+)
 @click.option("--task", type=int, metavar="ID", help="Only deliveries of this task id.")
 @click.option("-w", "--workflow", metavar="NAME", help="Only deliveries of this workflow.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)

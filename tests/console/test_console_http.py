@@ -461,3 +461,68 @@ def test_a_paused_destination_shows_on_the_overview_and_the_deliveries(console):
     with console.store.transaction() as tx:
         tx.run("UPDATE destinations SET paused_until = NULL")
     assert "Paused destinations" not in web.get("/")[2]
+
+
+def test_a_digest_and_what_it_carries_on_the_console_and_the_api(tmp_path):
+    """A robot's backlog merged into a digest (issue #18): the digest's page and the API list
+    the events it carries; each merged delivery links to its digest."""
+    import asyncio
+    import time
+
+    from api_helpers import ApiServer
+    from tidings.config.loading import loads
+    from tidings.delivery.clock import ScaledClock
+    from tidings.delivery.outbox import NewEvent
+    from tidings.delivery.resolve import Resolver
+    from tidings.delivery.settings import limits_of, settings_of
+    from tidings.delivery.worker import Worker
+    from tidings.dispatch.plan import plan_event
+    from tidings.dispatch.task import parse_task
+    from tidings.sandbox import Sandbox
+    from tidings.sending.record import record
+    from tidings.store.db import Store
+
+    clock = ScaledClock(scale=30)
+    store = Store(f"sqlite:///{tmp_path}/tidings.db").open()
+    path = tmp_path / "tidings.yaml"
+
+    async def backlog() -> None:
+        async with Sandbox(clock=clock) as sb:
+            url = sb.dingtalk_robot("console-digest", keywords=("工作流",))
+            text = (
+                f"system:\n  api_tokens:\n    - {{name: r, token: '{READER}', scopes: [read]}}\n"
+                "workflows:\n  - name: bulk\n    notify_ctls:\n"
+                "      - {webhook_type: dingding, notify_type: [failed], "
+                f"dingding_notification_config: {{hook_address: '{url}'}}}}\n"
+            )
+            path.write_text(text, "utf-8")
+            config = loads(text)
+            ids = []
+            for task_id in range(1, 31):
+                task = parse_task({"workflow_name": "bulk", "task_id": task_id, "status": "failed"})
+                plan = plan_event(config, config.workflow("bulk"), task)
+                event = NewEvent("task", "bulk", task_id, "failed")
+                ids += record(store, plan, event, now=time.time(), expires_in=3600).delivery_ids
+            limits, settings = limits_of(config), settings_of(config)
+            async with Worker(
+                store, Resolver(config), clock=clock, limits=limits, settings=settings
+            ) as worker:
+                await worker.run_until(ids, clock.now() + 3600)
+
+    asyncio.run(backlog())
+    store.close()
+    with ApiServer(str(path), tmp_path, worker=False, console=True) as server:
+        merged = server.call("GET", "/api/v1/deliveries?status=coalesced&limit=100", token=READER)
+        rows = merged.json()
+        assert len(rows) == 30 and len({row["digest_id"] for row in rows}) == 1
+        digest_id = rows[0]["digest_id"]
+        detail = server.call("GET", f"/api/v1/deliveries/{digest_id}", token=READER).json()
+        assert detail["kind"] == "digest" and detail["status"] == "sent"
+        assert sorted(c["task_id"] for c in detail["carries"]) == list(range(1, 31))
+        web = Web(server)
+        web.sign_in(READER)
+        status, _, page = web.get(f"/deliveries/{digest_id}")
+        assert status == 200
+        assert "Events this digest carries (30)" in page and "bulk#30" in page
+        status, _, page = web.get(f"/deliveries/{rows[0]['id']}")
+        assert status == 200 and f'href="/deliveries/{digest_id}"' in page

@@ -170,7 +170,10 @@ class DeliveryRow(BaseModel):
     workflow: str | None = None
     task_id: int | None = None
     event_status: str | None = None
-    kind: str
+    kind: str = Field(description="`task`, `notification`, or `digest` (a backlog merged).")
+    digest_id: str | None = Field(
+        default=None, description="Status `coalesced`: the digest it was merged into."
+    )
     paused_until: float | None = Field(
         default=None,
         description="While its destination's circuit breaker pauses it after failures in a "
@@ -179,6 +182,18 @@ class DeliveryRow(BaseModel):
     paused_reason: str | None = Field(
         default=None, description="The failure that paused its destination."
     )
+
+
+class CarriedOut(BaseModel):
+    """A delivery a digest carries."""
+
+    id: str
+    status: str
+    source: str = ""
+    event_id: str
+    workflow: str | None = None
+    task_id: int | None = None
+    event_status: str | None = None
 
 
 class AttemptOut(BaseModel):
@@ -200,6 +215,10 @@ class DeliveryDetail(DeliveryRow):
         default_factory=list,
         description="Why its notify_ctl left someone out when it was planned (a person "
         "without an address, a dynamic recipient nobody could be found for).",
+    )
+    carries: list[CarriedOut] = Field(
+        default_factory=list,
+        description="A digest: the deliveries merged into it (their events), oldest first.",
     )
 
 

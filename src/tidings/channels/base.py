@@ -19,6 +19,7 @@ from tidings.channels.ports import Response as Response
 from tidings.notify.content import Message, Note
 
 if TYPE_CHECKING:
+    from tidings.channels.digest import Item
     from tidings.channels.ports import ConfigView, People, SendIO, SystemView
 
 
@@ -54,6 +55,9 @@ class Request:
     event_id_header: str | None = None  # header that carries the stable delivery id
     label: str = "message"  # what this request is, e.g. "card", "mentions"
     method: str = "POST"
+    # What a digest needs of this notification (channels.digest.entry), when its destination's
+    # backlog may be merged into digests; None: it is always sent as it is.
+    digest: dict[str, Any] | None = None
 
 
 KEYWORD_HINT = (
@@ -211,6 +215,8 @@ C = TypeVar("C")
 Deliver = Callable[
     ["Request", "Destination", str, "SendIO"], Awaitable[tuple["Outcome", int | None]]
 ]
+# A backlog (oldest first) as digests: each digest's requests, and the items it carries.
+RenderDigest = Callable[[list["Item"], "RenderContext"], list[tuple[list["Request"], list["Item"]]]]
 Problems = list[tuple[tuple[str | int, ...], str]]  # (path inside the notify_ctl, message)
 
 
@@ -266,6 +272,11 @@ class Channel(Generic[C]):
     # `pending_stage_line`, names the stage (待执行阶段).
     manual_pause: bool = False
     pending_stage_line: bool = False
+    # Digests (channels.digest): a backlog of its notifications laid out as few messages as
+    # its size limit allows (each digest's requests, and the merged items it carries), and
+    # the settings fields whose mentions a digest keeps. None: never merged (webhook, mail).
+    render_digest: RenderDigest | None = None
+    digest_mentions: tuple[str, ...] = ()
 
     def secrets(self, config: C) -> list[str]:
         """The secret values of these settings: tokens in its URLs, signing secrets."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from tidings.channels import escape, identity
+from tidings.channels import digest, escape, identity
 from tidings.channels import markdown as md
 from tidings.channels.base import (
     KEYWORD_HINT,
@@ -171,6 +171,39 @@ def render_note(note: Note, config: DingdingConfig, ctx: RenderContext) -> list[
     return [_request(body, ctx, body["msgtype"])]
 
 
+def _digest_body(d: digest.Digest) -> dict[str, Any]:
+    """A digest as markdown: the title, each workflow in bold with its tasks below, one
+    line each (icon, linked task id, status, creator), the mentions once each."""
+    out = [f"### {escape.plain(d.title())} \n"]
+    for workflow, found in d.groups():
+        out.append(f"\n**{escape.markdown(workflow)}**  \n")
+        for line in found:
+            task = md.link(f"#{line.task_id}", line.url)
+            who = f" · {escape.markdown(line.creator)}" if line.creator else ""
+            out.append(f"- {line.icon} {task} {line.status_text}{who}{d.note(line)}  \n")
+    mentions = d.mentions
+    people = [*mentions.get("at_mobiles", []), *mentions.get("at_user_ids", [])]
+    if people:
+        out.append(f"\n{MENTION_PREFIX} @{'@'.join(people)}")
+    elif mentions.get("is_at_all"):
+        out.append(f"\n{MENTION_PREFIX} @{texts.TEXTS[texts.ZH_CN]['at_all']}")
+    at = {
+        "atMobiles": list(mentions.get("at_mobiles", [])),
+        "atUserIds": list(mentions.get("at_user_ids", [])),
+        "isAtAll": bool(mentions.get("is_at_all")),
+    }
+    text = "".join(out).strip()
+    return {"msgtype": "markdown", "markdown": {"title": d.title(), "text": text}, "at": at}
+
+
+def render_digest(
+    items: list[digest.Item], ctx: RenderContext
+) -> list[tuple[list[Request], list[digest.Item]]]:
+    """A backlog as markdown digests, each within the robot's 20000-byte body."""
+    packed = digest.pack(items, _digest_body, lambda b: len(encode_json(b)), MAX_BODY - 256)
+    return [([_request(body, ctx, "digest")], carried) for _, body, carried in packed]
+
+
 def interpret(response: Response) -> Outcome:
     decided = http_outcome(response)
     if decided is not None:
@@ -215,4 +248,6 @@ CHANNEL = Channel(
         "is_at_all": "is_at_all",
     },
     deprecated_required=("dingding_webhook",),
+    render_digest=render_digest,
+    digest_mentions=("at_mobiles", "at_user_ids", "is_at_all"),
 )

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tidings.channels import escape, identity
+from tidings.channels import digest, escape, identity
 from tidings.channels import markdown as md
 from tidings.channels.base import (
     KEYWORD_HINT,
@@ -183,6 +183,39 @@ def render_note(note: Note, config: LarkHookConfig, ctx: RenderContext) -> list[
     return requests
 
 
+def _digest_card(d: digest.Digest) -> dict[str, Any]:
+    """A digest as a blue card: a div per workflow, one lark_md line per task (icon, linked
+    task id, status, creator)."""
+    elements: list[dict[str, Any]] = []
+    for workflow, found in d.groups():
+        rows = [f"**{escape.lark_md(workflow)}**"]
+        for line in found:
+            task = md.link(f"#{line.task_id}", line.url, escape.lark_md)
+            who = f" · {escape.lark_md(line.creator)}" if line.creator else ""
+            rows.append(f"{line.icon} {task} {line.status_text}{who}{d.note(line)}")
+        elements.append({"fields": [_field("\n".join(rows))], "tag": "div"})
+    return {"msg_type": "interactive", "card": _card("blue", escape.plain(d.title()), elements)}
+
+
+def render_digest(
+    items: list[digest.Item], ctx: RenderContext
+) -> list[tuple[list[Request], list[digest.Item]]]:
+    """A backlog as card digests within the bot's 20 KB body; the mentions, once each, in a
+    text message after each digest (a card cannot notify anyone)."""
+    limit = MAX_BODY - _SIGN_ROOM - 256
+    packed = digest.pack(items, _digest_card, lambda b: len(encode_json(b)), limit)
+    rendered = []
+    for d, body, carried in packed:
+        requests = [_request(body, ctx, "digest")]
+        users, at_all = list(d.mentions.get("at_users", [])), bool(d.mentions.get("is_at_all"))
+        if users or at_all:
+            tags = at_tags(users, at_all, d.language)
+            text = {"msg_type": "text", "content": {"text": f"{escape.plain(d.title())} {tags}"}}
+            requests.append(_request(text, ctx, "mentions"))
+        rendered.append((requests, carried))
+    return rendered
+
+
 def interpret(response: Response) -> Outcome:
     data = response.json()
     if isinstance(data, dict) and ("code" in data or "StatusCode" in data):
@@ -231,4 +264,6 @@ CHANNEL = Channel(
     },
     deprecated_required=("feishu_webhook",),
     manual_pause=True,
+    render_digest=render_digest,
+    digest_mentions=("at_users", "is_at_all"),
 )

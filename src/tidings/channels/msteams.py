@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tidings.channels import escape, identity
+from tidings.channels import digest, escape, identity
 from tidings.channels import markdown as md
 from tidings.channels.base import (
     Channel,
@@ -141,6 +141,28 @@ def render_note(note: Note, config: MsTeamsConfig, ctx: RenderContext) -> list[R
     return [_request(card, ctx, "card")]
 
 
+def _digest_card(d: digest.Digest) -> dict[str, Any]:
+    """A digest as an adaptive card: the title, a block per workflow with one markdown line
+    per task (icon, linked task id, status, creator), the mentions once each."""
+    body: list[dict[str, Any]] = [_text(escape.markdown(d.title()), weight="Bolder", size="Large")]
+    for workflow, found in d.groups():
+        rows = [f"**{escape.markdown(workflow)}**"]
+        for line in found:
+            task = md.link(f"#{line.task_id}", line.url)
+            who = f" · {escape.markdown(line.creator)}" if line.creator else ""
+            rows.append(f"- {line.icon} {task} {line.status_text}{who}{d.note(line)}")
+        body.append(_text("\n".join(rows)))
+    return _card(body, None, "", list(d.mentions.get("at_emails", [])))
+
+
+def render_digest(
+    items: list[digest.Item], ctx: RenderContext
+) -> list[tuple[list[Request], list[digest.Item]]]:
+    """A backlog as card digests within Teams' 28 KB."""
+    packed = digest.pack(items, _digest_card, lambda b: len(encode_json(b)), MAX_BODY - 512)
+    return [([_request(body, ctx, "digest")], carried) for _, body, carried in packed]
+
+
 def interpret(response: Response) -> Outcome:
     text = response.body[:300].decode("utf-8", "replace").strip()
     if 200 <= response.status < 300:
@@ -174,4 +196,6 @@ CHANNEL = Channel(
     url_fields=("hook_address",),
     mentions="at_emails",
     recipient_fields={"email": "at_emails"},
+    render_digest=render_digest,
+    digest_mentions=("at_emails",),
 )

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tidings.channels import digest, identity
 from tidings.channels import escape as shared
-from tidings.channels import identity
 from tidings.channels.base import (
     Channel,
     Destination,
@@ -197,6 +197,43 @@ def render_note(note: Note, config: SlackConfig, ctx: RenderContext) -> list[Req
     return [_request(body, ctx, "message")]
 
 
+_DIGEST_ROWS = 12  # task lines per section: well within a section's 3000 characters
+
+
+def _digest(d: digest.Digest) -> dict[str, Any]:
+    """A digest: the title, then each workflow in bold with one line per task (icon, linked
+    task id, status, creator), a section per dozen lines; the mentions once each."""
+    title = " ".join(d.title().split())
+    blocks: list[dict[str, Any]] = [_header(title)]
+    for workflow, found in d.groups():
+        rows = [
+            f"{line.icon} {_link(f'#{line.task_id}', line.url)} {line.status_text}"
+            + (f" · {escape(line.creator)}" if line.creator else "")
+            + d.note(line)
+            for line in found
+        ]
+        for start in range(0, len(rows), _DIGEST_ROWS):
+            head = [f"*{escape(workflow)}*"] if start == 0 else []
+            text = "\n".join(head + rows[start : start + _DIGEST_ROWS])
+            blocks.append({"type": "section", "text": _mrkdwn(text)})
+    people = [f"<@{uid}>" for uid in d.mentions.get("at_users", []) if _MENTION_ID.match(uid)]
+    if d.mentions.get("is_at_all"):
+        people.append("<!channel>")
+    fallback = escape(title)
+    if people:
+        blocks.append({"type": "section", "text": _mrkdwn(" ".join(people))})
+        fallback = f"{fallback} {' '.join(people)}"
+    return {"text": fallback, "attachments": [{"color": "#3270e3", "blocks": blocks}]}
+
+
+def render_digest(
+    items: list[digest.Item], ctx: RenderContext
+) -> list[tuple[list[Request], list[digest.Item]]]:
+    """A backlog as digests within Slack's 50 blocks and 40,000 bytes."""
+    packed = digest.pack(items, _digest, _size, MAX_BODY - 512)
+    return [([_request(body, ctx, "digest")], carried) for _, body, carried in packed]
+
+
 def interpret(response: Response) -> Outcome:
     text = response.body[:300].decode("utf-8", "replace").strip()
     if 200 <= response.status < 300:
@@ -227,4 +264,6 @@ CHANNEL = Channel(
     mentions="at_users",
     at_all="is_at_all",
     recipient_fields={"user_id": "at_users"},
+    render_digest=render_digest,
+    digest_mentions=("at_users", "is_at_all"),
 )

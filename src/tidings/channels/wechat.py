@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tidings.channels import escape, identity
+from tidings.channels import digest, escape, identity
 from tidings.channels import markdown as md
 from tidings.channels.base import (
     Channel,
@@ -127,6 +127,38 @@ def render_note(note: Note, config: WechatConfig, ctx: RenderContext) -> list[Re
     return requests
 
 
+def _digest_content(d: digest.Digest) -> str:
+    """A digest as WeCom markdown: the title, each workflow in bold with one line per task
+    (icon, linked task id, status, creator), the mentions once each."""
+    out = [f"### {escape.plain(d.title())}\n"]
+    for workflow, found in d.groups():
+        out.append(f"**{escape.markdown(workflow)}**\n")
+        for line in found:
+            task = md.link(f"#{line.task_id}", line.url)
+            who = f" · {escape.markdown(line.creator)}" if line.creator else ""
+            out.append(f"> {line.icon} {task} {line.status_text}{who}{d.note(line)}\n")
+    ids = [escape.plain(uid).replace(">", "") for uid in d.mentions.get("at_users", [])]
+    ids = [uid for uid in ids if uid != "All"]
+    if ids:
+        out.append("##### **相关人员**: " + " ".join(f"<@{uid}>" for uid in ids) + " \n")
+    return "".join(out)
+
+
+def render_digest(
+    items: list[digest.Item], ctx: RenderContext
+) -> list[tuple[list[Request], list[digest.Item]]]:
+    """A backlog as markdown digests, each within 4096 bytes of content; @all, when any
+    merged ctl asked for it, once after the digest (markdown cannot mention everyone)."""
+    packed = digest.pack(items, _digest_content, lambda c: len(c.encode("utf-8")), MAX_CONTENT - 64)
+    rendered = []
+    for d, content, carried in packed:
+        requests = [_markdown(content, ctx, "digest")]
+        if d.mentions.get("is_at_all"):
+            requests.append(_at_all(escape.plain(d.title()), ctx))
+        rendered.append((requests, carried))
+    return rendered
+
+
 def interpret(response: Response) -> Outcome:
     decided = http_outcome(response)
     if decided is not None:
@@ -167,4 +199,6 @@ CHANNEL = Channel(
         "is_at_all": "is_at_all",
     },
     deprecated_required=("weChat_webHook",),
+    render_digest=render_digest,
+    digest_mentions=("at_users", "is_at_all"),
 )

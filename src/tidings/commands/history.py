@@ -52,6 +52,8 @@ def list_command(
     for row in rows:
         task_text = f"{row['workflow']}#{row['task_id']}" if row["workflow"] else row["kind"]
         problem = "" if row["status"] in ("sent", "pending") else f"  {row['last_error'] or ''}"
+        if row["digest_id"]:
+            problem = f"  in digest {short(row['digest_id'])}"
         if row["status"] == "pending" and (row["paused_until"] or 0) > now:
             # Its destination's circuit breaker paused it: say until when, and why.
             problem = (
@@ -70,7 +72,7 @@ def list_command(
                 f"{row['address']} [{row['label']}]{problem}",
             ]
         )
-    colour = {"sent": "green", "failed": "red", "dead": "red"}
+    colour = {"sent": "green", "failed": "red", "dead": "red", "coalesced": "green"}
     out.table(lines, [colour.get(row["status"]) for row in rows])
     _say_paused(store, out, tz, now)
     return 0
@@ -117,6 +119,15 @@ def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> in
         )
     if data["last_error"]:
         out.out(f"  last error:  {data['last_error']}")
+    if data["digest_id"]:
+        digest = short(data["digest_id"])
+        out.out(f"  merged into: digest {digest} (`tidings deliveries show {digest}`)")
+    if data["carries"]:
+        events = len({row["event_id"] for row in data["carries"]})
+        out.out(f"  carries:     {events} event(s), merged into this digest:")
+        for row in data["carries"]:
+            shown = f"{row['workflow']} #{row['task_id']} {row['event_status']}"
+            out.out(f"    {short(row['id'])}  {shown}  {row['source'] or '-'}")
     for reason in data["skipped"]:
         out.out(f"  skipped:     {reason}")
     out.out("  attempts:")

@@ -62,12 +62,24 @@ def preview(
     status: str | None,
     previous_status: str | None,
     as_json: bool,
+    digest: int | None = None,
 ) -> int:
     out = Output()
     config = load_config(config_path, out)
     plan = _plan(config, workflow, task_path, status, previous_status)
-    from tidings.sending.preview import prepared_calls
+    from tidings.sending.preview import digest_calls, prepared_calls
 
+    if digest is not None:
+        calls, notes = digest_calls(plan, digest)
+        if as_json:
+            out.json(
+                {"status": plan.status, "digest_of": digest, "requests": calls, "notes": notes}
+            )
+            return 0
+        print_calls(calls, out)
+        for note in notes:
+            out.err(f"not merged: {note}")
+        return 0
     calls = prepared_calls(plan)
     if as_json:
         out.json(
@@ -97,18 +109,19 @@ def describe_final(final: Final) -> dict[str, Any]:
         "code": final.code,
         "detail": final.detail,
         "attempts": final.attempts,
+        **({"digest_id": final.digest_id} if final.digest_id else {}),
     }
 
 
-_WORD = {"sent": "sent  ", "failed": "FAILED", "dead": "DEAD  "}
+_WORD = {"sent": "sent  ", "failed": "FAILED", "dead": "DEAD  ", "coalesced": "merged"}
 
 
 def print_final(final: Final, out: Output) -> None:
-    ok = final.status == "sent"
+    ok = final.status in ("sent", "coalesced")
     code = f"code {final.code}" if final.code is not None else ""
     # A dead delivery's reason already counts its attempts ("gave up after 3 attempts ...").
     attempts = f" after {final.attempts} attempts" if final.attempts > 1 and ok else ""
-    detail = code if ok else final.detail
+    detail = code if final.status == "sent" else final.detail  # merged: into which digest
     out.out(
         f"{_WORD.get(final.status, final.status)}  {final.channel:<13}  {final.source or '-'}  "
         f"{final.address}  [{final.label}]  {detail}{attempts}",
@@ -200,7 +213,7 @@ def run_plan(
     pending = [
         i
         for i in enqueued.delivery_ids
-        if outcome.statuses.get(i) not in ("sent", "failed", "dead")
+        if outcome.statuses.get(i) not in ("sent", "failed", "dead", "coalesced")
     ]
     if as_json:
         rows = [describe_final(f) for f in outcome.finals]

@@ -57,6 +57,9 @@ class DeliverySettings(Strict):
     lease: float = Field(default=30.0, gt=0)
     webhook_per_second: int | None = Field(default=None, ge=1)  # per webhook URL
     webhook_per_minute: int | None = Field(default=None, ge=1)
+    # A rate-limited robot whose backlog cannot be sent within this many seconds at its
+    # platform's rate gets it merged into digests (delivery.coalesce); 0: never merged.
+    coalesce_after: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="after")
     def _lease_outlives_a_send(self) -> DeliverySettings:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tidings.channels.base import Channel, Destination
     from tidings.channels.ports import SystemView
 
-_COMMON = ("enabled", "webhook_type", "notify_type", "proxy", "tls_verify")
+_COMMON = ("enabled", "webhook_type", "notify_type", "proxy", "tls_verify", "coalesce")
 # Zadig's NotifyCtl fields before 3.3.0 (models/workflow.go): accepted on every ctl; the
 # record of the ctl's own channel says which of them make its settings (Channel.deprecated),
 # the others are ignored, as Zadig ignores them.
@@ -55,6 +55,7 @@ class _Common(Model):
     # tidings extensions: how its destination is reached (docs/configuration.md).
     proxy: bool = True  # false: directly, never through system.proxy or HTTPS_PROXY
     tls_verify: bool = True  # false: any certificate is accepted (`tidings check` warns)
+    coalesce: bool = True  # false: never merged into a digest, however long the backlog
 
 
 @dataclass(kw_only=True)
@@ -67,6 +68,7 @@ class NotifyCtl:
     notify_type: list[str] = field(default_factory=list)
     proxy: bool = True
     tls_verify: bool = True
+    coalesce: bool = True
 
     def sub_config(self) -> Any:
         return self.settings
@@ -99,7 +101,8 @@ class NotifyCtl:
             "notify_type": list(self.notify_type),
             self.config_key: dataclasses.asdict(self.settings),
         }
-        data.update({k: False for k in ("proxy", "tls_verify") if not getattr(self, k)})
+        flags = ("proxy", "tls_verify", "coalesce")
+        data.update({k: False for k in flags if not getattr(self, k)})
         return data
 
     @classmethod
@@ -161,6 +164,7 @@ def _parse(data: Any, problems: list[tuple[Path, str]]) -> NotifyCtl | None:
         notify_type=common.notify_type,
         proxy=common.proxy,
         tls_verify=common.tls_verify,
+        coalesce=common.coalesce,
     )
 
 

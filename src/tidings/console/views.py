@@ -27,6 +27,7 @@ STATUS_CLASS = {
     "sent": "ok",
     "failed": "bad",
     "dead": "bad",
+    "coalesced": "ok",
     "timeout": "bad",
     "reject": "bad",
     "cancelled": "off",

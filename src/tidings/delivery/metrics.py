@@ -35,6 +35,24 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.digests = Counter(
+            "tidings_digests_sent_total",
+            "Digests sent: a rate-limited robot's backlog merged into one message, by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.digests_made = Counter(
+            "tidings_digests_made_total",
+            "Digests made from backlogs (sent or not yet), by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.merged = Counter(
+            "tidings_events_coalesced_total",
+            "Deliveries merged into digests, by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
         self.registry.register(_QueueCollector(store))
 
     def attempt(self, channel: str, outcome: str, seconds: float) -> None:
@@ -43,6 +61,13 @@ class Metrics:
 
     def final(self, channel: str, status: str) -> None:
         self.deliveries.labels(channel, status).inc()
+
+    def coalesced(self, channel: str, digests: int, merged: int) -> None:
+        self.digests_made.labels(channel).inc(digests)
+        self.merged.labels(channel).inc(merged)
+
+    def digest_sent(self, channel: str) -> None:
+        self.digests.labels(channel).inc()
 
     def written(self, batch: Any) -> None:
         """Hook for group commits (nothing to count yet)."""
@@ -61,7 +86,7 @@ class _QueueCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         from tidings.store.browse import paused_count
-        from tidings.store.queue import depth
+        from tidings.store.queue import depth, lag_by_destination
 
         count, oldest = depth(self.store)
         yield GaugeMetricFamily(
@@ -72,8 +97,17 @@ class _QueueCollector:
             "Age of the oldest delivery still waiting to be sent (0 when none).",
             value=max(0.0, time.time() - oldest) if oldest else 0.0,
         )
+        lag = GaugeMetricFamily(
+            "tidings_destination_lag_seconds",
+            "Per destination with deliveries waiting: age of its oldest waiting delivery.",
+            labels=["destination", "channel"],
+        )
+        now = time.time()
+        for key, channel, since in lag_by_destination(self.store):
+            lag.add_metric([key, channel], max(0.0, now - since))
+        yield lag
         yield GaugeMetricFamily(
             "tidings_paused_destinations",
             "Destinations their circuit breaker has paused after failures in a row.",
-            value=paused_count(self.store, time.time()),
+            value=paused_count(self.store, now),
         )

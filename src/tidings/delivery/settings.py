@@ -27,6 +27,7 @@ def settings_of(config: Config | None) -> Settings:
         breaker_failures=d.breaker_failures,
         breaker_pause=d.breaker_pause,
         breaker_max_pause=d.breaker_max_pause,
+        coalesce_after=d.coalesce_after,
     )
 
 

@@ -24,7 +24,7 @@ import orjson
 
 from tidings import channels
 from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Request, Retry
-from tidings.delivery import pacing
+from tidings.delivery import coalesce, pacing
 from tidings.delivery.clock import Clock
 from tidings.delivery.ids import short
 from tidings.delivery.io import WorkerIO
@@ -79,6 +79,7 @@ class Settings:
     breaker_failures: int = 5
     breaker_pause: float = 30.0
     breaker_max_pause: float = 1800.0
+    coalesce_after: float = 60.0  # a robot's backlog slower than this to send is merged (0: never)
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -96,6 +97,7 @@ class Final:
     detail: str
     attempts: int
     source: str = ""  # the ctl it came from
+    digest_id: str = ""  # status coalesced: the digest that carries it
 
     def describe(self) -> str:
         """Its end in a few words: the platform's code and the reason."""
@@ -206,6 +208,11 @@ class Worker:
         self._renewer: asyncio.Task[None] | None = None
         # The deadline of the attempt in flight to each held destination, and when it started.
         self._scopes: dict[str, tuple[asyncio.Timeout, float]] = {}
+
+    @property
+    def config_name(self) -> str | None:
+        """The name of the configuration this worker runs with (None: ad hoc)."""
+        return self._config[0] if self._config is not None else None
 
     async def __aenter__(self) -> Worker:
         await self._transport.__aenter__()
@@ -400,6 +407,16 @@ class Worker:
         limits = self.limits(claimed.channel)
         recent = claimed.recent
         circuit = claimed.circuit
+        coalescing = coalesce.coalesces(limits, claimed.channel, self.settings.coalesce_after)
+        if coalescing:  # a backlog too long for the robot's rate becomes digests (issue #18)
+            decided = await coalesce.step(self, claimed, rows, recent, limits)
+            if decided.hold_until is not None:
+                self._batch.releases.append(
+                    queue.Release(claimed.key, recent, decided.hold_until, circuit)
+                )
+                await self._schedule_flush()
+                return 0
+            rows = decided.rows
         not_before: float | None = None
         unrecorded: asyncio.Future[None] | None = None
         sent = 0
@@ -412,10 +429,13 @@ class Worker:
                 continue
             if now > claimed.lease_until - self.settings.timeout - 1.0:
                 break  # the lease ends soon: let the next claim continue in order
-            wait = pacing.wait_time(recent, limits, now)
+            alone = row is rows[-1]
+            wait = coalesce.wait_time(row, recent, limits, now, coalescing, alone)
             if wait > 0:
                 if wait > 1.0 or now + wait > claimed.lease_until - self.settings.timeout:
                     not_before = now + wait  # free the worker; the destination is due then
+                    if coalescing:  # but look again sooner: its backlog may grow meanwhile
+                        not_before = coalesce.look_again(row, recent, limits, now, not_before)
                     break
                 await self.clock.sleep(wait)
             # At most one result unrecorded while the next send is in flight: a crash then
@@ -427,13 +447,13 @@ class Worker:
             )
             circuit = self._circuit_after(circuit, outcome, answered_at)
             sent += 1
-            if circuit.paused_until is not None and circuit.paused_until > answered_at:
-                break  # paused: the rest waits for the pause to end
             if answered:  # the platform saw it: it counts against its rate limit
                 # Counted from when the answer came, not from when the request left: the
                 # platform counted it in between, so however long the network took, the
                 # next window starts no sooner for us than for the platform.
                 recent = pacing.remember(recent, limits, answered_at)
+            if circuit.paused_until is not None and circuit.paused_until > answered_at:
+                break  # paused: the rest waits for the pause to end
             if retry_at is not None:
                 break
         self._batch.releases.append(queue.Release(claimed.key, recent, not_before, circuit))
@@ -543,10 +563,33 @@ class Worker:
             self.on_retry(Retrying(row.id, row.channel, row.address, attempts, retry_at, reason))
         return now, answered, retry_at, recorded, outcome
 
-    def _report(self, row: Pending | Swept, status: str, outcome: Outcome, attempts: int) -> None:
+    def coalesced(self, merged: list[Pending], made: Any) -> None:
+        """The backlog `merged` was recorded as the digests of `made` (a store.digests
+        Coalescing): each merged delivery ends `coalesced`; whoever waited for one now waits
+        for its digest."""
+        if self.metrics is not None:
+            digests = sum(1 for row in made.digests if row["label"] == "digest")
+            self.metrics.coalesced(merged[0].channel, digests, len(merged))
+        for row in merged:
+            digest_id = made.merged[row.id]
+            if row.id in self._watched:
+                self._watched.add(digest_id)
+            detail = Ok(coalesce.merged_detail(digest_id))
+            self._report(row, "coalesced", detail, row.attempts, digest_id)
+
+    def _report(
+        self,
+        row: Pending | Swept,
+        status: str,
+        outcome: Outcome,
+        attempts: int,
+        digest_id: str = "",
+    ) -> None:
         self._watched.discard(row.id)
         if self.metrics is not None:
             self.metrics.final(row.channel, status)
+            if status == "sent" and getattr(row, "lane", 1) == 0 and row.label == "digest":
+                self.metrics.digest_sent(row.channel)
         if self.on_final is not None:
             self.on_final(
                 Final(
@@ -560,6 +603,7 @@ class Worker:
                     detail=self.redact(_detail(outcome)),
                     attempts=attempts,
                     source=row.source,
+                    digest_id=digest_id,
                 )
             )
 

@@ -6,10 +6,11 @@ Shared by the CLI, the API and the runner; pure (no I/O).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tidings import channels
+from tidings.channels import digest
 from tidings.channels.base import Channel, Destination, RenderContext, Request
 from tidings.dispatch import rules
 from tidings.dispatch.recipients import Directory
@@ -123,6 +124,10 @@ def plan_event(
         )
         said = message.for_channel(channel.manual_pause, channel.pending_stage_line)
         requests = channel.render(said, sub, ctx)
+        if ctl.coalesce and channel.render_digest is not None:
+            # What a digest needs of it, should its robot's backlog be merged (issue #18).
+            entry = digest.entry(said, sub, channel.digest_mentions)
+            requests = [replace(request, digest=entry) for request in requests]
         where = f"{source or workflow.name}/notify_ctls[{index}]"
         plan.planned.extend(_by_destination(channel, destination, requests, where, index))
         plan.skipped.extend(Skipped(ctl.webhook_type, p, index) for p in directory.problems)

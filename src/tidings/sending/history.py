@@ -17,7 +17,7 @@ from tidings.store import tasks
 from tidings.store.db import Store
 from tidings.store.outbox import DestinationRow
 
-STATUSES = ("pending", "sent", "failed", "dead")
+STATUSES = ("pending", "sent", "failed", "dead", "coalesced")
 
 
 def previous_status(store: Store, workflow: str, task_id: int) -> str:

@@ -34,6 +34,44 @@ def redact_call(call: dict, *, mask_url: bool = True) -> dict:
     return {**call, "url": url, "headers": headers, "body": body}
 
 
+def digest_calls(plan: Plan, backlog: int) -> tuple[list[dict], list[str]]:
+    """The digests each robot of the plan would get if `backlog` events like this one (task
+    ids counting up from its own) waited in its queue and were merged (delivery.coalesce):
+    (the calls, as prepared_calls shows them; a note for each ctl that is never merged)."""
+    from tidings import channels
+    from tidings.channels.base import RenderContext
+    from tidings.channels.digest import Item
+
+    calls: list[dict] = []
+    notes: list[str] = []
+    now = time.time()
+    for item in plan.planned:
+        channel = channels.get(item.webhook_type)
+        entry = next((r.digest for r in item.requests if r.digest is not None), None)
+        if channel.render_digest is None or entry is None:
+            why = "coalesce: false" if channel.render_digest is not None else "each payload counts"
+            notes.append(f"{item.source} ({item.webhook_type}): never merged ({why})")
+            continue
+        items = [
+            Item(f"event-{n}", {**entry, "task_id": int(entry["task_id"]) + n})
+            for n in range(backlog)
+        ]
+        ctx = RenderContext(item.key, str(entry.get("language", "zh-cn")))
+        for requests, _carried in channel.render_digest(items, ctx):
+            for request in requests:
+                row = describe_call(prepare(request, item.destination, "<delivery id>", now))
+                calls.append(
+                    {
+                        "channel": request.channel,
+                        "destination": request.destination,
+                        "source": item.source,
+                        "label": request.label,
+                        **redact_call(row),
+                    }
+                )
+    return calls, notes
+
+
 def prepared_calls(plan: Plan) -> list[dict]:
     """Every request of a plan as it would go on the wire now, redacted, with its origin.
 

@@ -72,10 +72,20 @@ class Outcome:
     enqueued: Enqueued
     finals: list[Final] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)
+    # Deliveries merged into a digest (delivery.coalesce): their digest, and how it ended.
+    digests: dict[str, str] = field(default_factory=dict)
+    digest_statuses: dict[str, str] = field(default_factory=dict)
+
+    def arrived(self, delivery_id: str) -> bool:
+        """Sent, or merged into a digest that was sent."""
+        status = self.statuses.get(delivery_id)
+        if status == "coalesced":
+            return self.digest_statuses.get(self.digests.get(delivery_id, "")) == "sent"
+        return status == "sent"
 
     @property
     def failed(self) -> int:
-        return sum(1 for s in self.statuses.values() if s != "sent")
+        return sum(1 for i in self.statuses if not self.arrived(i))
 
 
 async def deliver_now(
@@ -103,6 +113,9 @@ async def deliver_now(
             outcome.finals.append(final)
             if on_final is not None:
                 on_final(final)
+            if final.digest_id:  # its news goes out in this digest: report that too
+                outcome.digests[final.id] = final.digest_id
+                mine.add(final.digest_id)
 
     worker = Worker(
         store,
@@ -117,6 +130,8 @@ async def deliver_now(
     async with worker:
         # A little past the deliveries' own deadline, so they can be marked dead by it.
         outcome.statuses = await worker.run_until(enqueued.delivery_ids, clock.now() + deadline + 2)
+    if outcome.digests:
+        outcome.digest_statuses = queue.statuses(store, sorted(set(outcome.digests.values())))
     return outcome
 
 

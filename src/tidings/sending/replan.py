@@ -17,6 +17,7 @@ from tidings.dispatch.plan import Plan, plan_event, plan_note
 from tidings.dispatch.task import parse_task
 from tidings.errors import InputError
 from tidings.sending.record import deliveries_of
+from tidings.store import digests
 from tidings.store.db import Store
 from tidings.store.history import StoredEvent, events_of, reached
 
@@ -92,6 +93,8 @@ def replan(
     """Plan the events of these deliveries again and record what has not reached its
     destination yet (under the same events)."""
     done = Replanned()
+    # A digest stands for the events merged into it: those are what is planned again.
+    delivery_ids = digests.unmerged(store, delivery_ids)
     for event in events_of(store, delivery_ids):
         try:
             plan = _plan(config, event)

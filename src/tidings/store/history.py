@@ -36,7 +36,7 @@ _ALL_ATTEMPTS = "(SELECT COUNT(*) FROM attempts a WHERE a.delivery_id = d.id) AS
 _LIST = f"""
 SELECT d.id, d.status, d.channel, d.destination, d.source, d.address, d.label,
     {_ALL_ATTEMPTS}, d.last_code, d.last_error, d.created_at, d.finished_at, e.workflow,
-    e.task_id, e.status AS event_status, e.kind, x.paused_until, x.paused_reason
+    e.task_id, e.status AS event_status, e.kind, d.digest_id, x.paused_until, x.paused_reason
 FROM deliveries d JOIN events e ON e.id = d.event_id
 LEFT JOIN destinations x ON x.key = d.destination{{where}}
 ORDER BY d.seq DESC LIMIT :limit
@@ -102,13 +102,22 @@ def find_ids(store: Store, part: str) -> list[str]:
 _SHOW = f"""
 SELECT d.seq, d.id, d.event_id, d.channel, d.destination, d.source, d.address, d.label,
     d.request, d.status, {_ALL_ATTEMPTS}, d.next_attempt_at, d.expires_at, d.created_at,
-    d.updated_at, d.finished_at, d.last_code, d.last_error, e.workflow, e.task_id,
-    e.status AS event_status, e.kind, e.scope
+    d.updated_at, d.finished_at, d.last_code, d.last_error, d.digest_id, d.lane,
+    e.workflow, e.task_id, e.status AS event_status, e.kind, e.scope
 FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = :id
 """
 _ATTEMPTS = """
 SELECT id, delivery_id, at, duration_ms, outcome, http_status, code, detail, worker
 FROM attempts WHERE delivery_id = :id ORDER BY id
+"""
+
+
+_CARRIES = """
+SELECT d.id, d.status, d.source, e.id AS event_id, e.workflow, e.task_id,
+    e.status AS event_status
+FROM deliveries d JOIN events e ON e.id = d.event_id
+WHERE d.digest_id IN (SELECT id FROM deliveries WHERE event_id = :event AND lane = 0)
+ORDER BY d.seq
 """
 
 
@@ -122,6 +131,11 @@ def show(store: Store, delivery_id: str) -> dict[str, Any] | None:
             return None
         (data,) = found
         data["attempts_log"] = tx.dicts(_ATTEMPTS, {"id": delivery_id})
+        # A digest's deliveries (its @all or mentions beside it) share its event: what the
+        # digest carries was merged into the first of them.
+        data["carries"] = (
+            tx.dicts(_CARRIES, {"event": data["event_id"]}) if data["lane"] == 0 else []
+        )
     data["request"] = from_json(data["request"])
     data["scope"] = from_json(data["scope"])
     return data

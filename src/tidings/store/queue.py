@@ -23,7 +23,7 @@ import orjson
 
 from tidings.store.db import Store, from_json, in_list, json_each, retry_on_conflict
 
-FINAL = ("sent", "failed", "dead")
+FINAL = ("sent", "failed", "dead", "coalesced")  # coalesced: merged into a digest (issue #18)
 
 
 @dataclass(frozen=True)
@@ -172,22 +172,40 @@ class Pending:
     label: str
     destination: str
     source: str
+    event_id: str = ""
+    lane: int = 1  # 0: a digest, sent before the other pending deliveries of its destination
 
 
+# Digests first (lane 0: each stands in the place of its oldest message, the queue's head when
+# it was made), then event order.
 _PENDING = """
 SELECT seq, id, channel, request, attempts, next_attempt_at, expires_at, address, label,
-    destination, source
-FROM deliveries WHERE destination = :key AND status = 'pending' ORDER BY seq LIMIT :limit
+    destination, source, event_id, lane
+FROM deliveries WHERE destination = :key AND status = 'pending' ORDER BY lane, seq LIMIT :limit
 """
 
 
 def pending(store: Store, key: str, limit: int) -> list[Pending]:
-    """The destination's pending deliveries, oldest event first."""
+    """The destination's pending deliveries: its digests, then oldest event first."""
     with store.transaction(write=False) as tx:
         rows = tx.run(_PENDING, {"key": key, "limit": limit})
     # Indexed, not unpacked: the cheapest way per row on this hot path.
     return [
-        Pending(r[0], r[1], r[2], from_json(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+        Pending(
+            r[0],
+            r[1],
+            r[2],
+            from_json(r[3]),
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            r[11],
+            r[12],
+        )
         for r in rows
     ]
 
@@ -207,7 +225,7 @@ VALUES (:delivery_id, :at, :duration_ms, :outcome, :http_status, :code, :detail,
 # but not before `not_before` when pacing asked for a pause (0 when it did not).
 _HEAD_DUE = (
     "(SELECT next_attempt_at FROM deliveries WHERE destination = :key AND status = 'pending' "
-    "ORDER BY seq LIMIT 1)"
+    "ORDER BY lane, seq LIMIT 1)"
 )
 _RELEASE = f"""
 UPDATE destinations SET lease_owner = NULL, lease_until = NULL, recent = :recent::json,
@@ -366,6 +384,18 @@ def depth(store: Store) -> tuple[int, float | None]:
         rows = tx.run("SELECT count(*), min(created_at) FROM deliveries WHERE status = 'pending'")
     count, oldest = rows[0]
     return int(count), oldest
+
+
+def lag_by_destination(store: Store, limit: int = 1000) -> list[tuple[str, str, float]]:
+    """(destination key, channel, when its oldest pending delivery was recorded) of the
+    destinations with the oldest pending deliveries, at most `limit` (a bounded scrape)."""
+    with store.transaction(write=False) as tx:
+        rows = tx.run(
+            "SELECT destination, min(channel), min(created_at) AS oldest FROM deliveries "
+            "WHERE status = 'pending' GROUP BY destination ORDER BY oldest LIMIT :limit",
+            {"limit": limit},
+        )
+    return [(key, channel, float(oldest)) for key, channel, oldest in rows]
 
 
 def keep_pending(store: Store, ids: Sequence[str], until: float | None) -> list[str]:

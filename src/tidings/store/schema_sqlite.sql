@@ -45,13 +45,11 @@ CREATE TABLE deliveries (
 	updated_at FLOAT NOT NULL, 
 	finished_at FLOAT, 
 	last_code VARCHAR(64), 
-	last_error TEXT, source VARCHAR(512) DEFAULT '' NOT NULL, 
+	last_error TEXT, source VARCHAR(512) DEFAULT '' NOT NULL, digest_id VARCHAR(36), lane INTEGER DEFAULT '1' NOT NULL, 
 	PRIMARY KEY (seq), 
 	UNIQUE (id), 
 	FOREIGN KEY(event_id) REFERENCES events (id)
 )
-;
-CREATE INDEX ix_deliveries_destination_status_seq ON deliveries (destination, status, seq)
 ;
 CREATE INDEX ix_deliveries_event ON deliveries (event_id)
 ;
@@ -131,3 +129,7 @@ CREATE INDEX ix_deliveries_channel_status_created ON deliveries (channel, status
 CREATE INDEX ix_events_workflow_task ON events (workflow, task_id)
 ;
 CREATE INDEX ix_attempts_at ON attempts (at)
+;
+CREATE INDEX ix_deliveries_destination_status_lane_seq ON deliveries (destination, status, lane, seq)
+;
+CREATE INDEX ix_deliveries_digest ON deliveries (digest_id)

@@ -65,7 +65,7 @@ deliveries = Table(
     Column("address", String(2048), nullable=False, default=""),  # redacted, for people
     Column("label", String(64), nullable=False, default=""),
     Column("request", JSON, nullable=False),  # no secrets: signed and completed at send time
-    Column("status", String(16), nullable=False),  # pending | sent | failed | dead
+    Column("status", String(16), nullable=False),  # pending | sent | failed | dead | coalesced
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
@@ -74,7 +74,13 @@ deliveries = Table(
     Column("finished_at", Float, nullable=True),
     Column("last_code", String(64), nullable=True),
     Column("last_error", Text, nullable=True),
-    Index("ix_deliveries_destination_status_seq", "destination", "status", "seq"),
+    # Digests (0008): the digest a `coalesced` delivery was merged into; lane 0 for a digest
+    # (sent before its destination's other pending deliveries: it stands in the place of its
+    # oldest message), 1 for every other delivery.
+    Column("digest_id", String(36), nullable=True),
+    Column("lane", Integer, nullable=False, server_default="1"),
+    Index("ix_deliveries_destination_status_lane_seq", "destination", "status", "lane", "seq"),
+    Index("ix_deliveries_digest", "digest_id"),
     Index("ix_deliveries_event", "event_id"),
     Index("ix_deliveries_status", "status"),
     # Browsing (0005): one channel by keyset; the last 24 hours from the index alone.

@@ -31,7 +31,7 @@ DeliveryId = Annotated[
 async def list_deliveries(
     svc: Svc,
     _who: CanRead,
-    status: Literal["pending", "sent", "failed", "dead"] | None = None,
+    status: Literal["pending", "sent", "failed", "dead", "coalesced"] | None = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
     task: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="A task id.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,

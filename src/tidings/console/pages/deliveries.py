@@ -21,7 +21,7 @@ from tidings.store import browse
 router = APIRouter()
 
 PAGE = 50
-STATUSES = ("pending", "sent", "failed", "dead")
+STATUSES = ("pending", "sent", "failed", "dead", "coalesced")
 _REPLAN = "re-plan it with today's configuration"
 
 
