@@ -36,8 +36,9 @@ _ALL_ATTEMPTS = "(SELECT COUNT(*) FROM attempts a WHERE a.delivery_id = d.id) AS
 _LIST = f"""
 SELECT d.id, d.status, d.channel, d.destination, d.source, d.address, d.label,
     {_ALL_ATTEMPTS}, d.last_code, d.last_error, d.created_at, d.finished_at, e.workflow,
-    e.task_id, e.status AS event_status, e.kind, d.digest_id
-FROM deliveries d JOIN events e ON e.id = d.event_id{{where}}
+    e.task_id, e.status AS event_status, e.kind, d.digest_id, x.paused_until, x.paused_reason
+FROM deliveries d JOIN events e ON e.id = d.event_id
+LEFT JOIN destinations x ON x.key = d.destination{{where}}
 ORDER BY d.seq DESC LIMIT :limit
 """
 # The only text a filter adds: its value is always a bound parameter, never part of the SQL.

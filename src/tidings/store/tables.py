@@ -116,6 +116,11 @@ destinations = Table(
     Column("lease_owner", String(128), nullable=True),
     Column("lease_until", Float, nullable=True),
     Column("recent", JSON, nullable=True),
+    # Its circuit breaker (0007): failures in a row, pauses in a row, paused until when, why.
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("pauses", Integer, nullable=False, server_default="0"),
+    Column("paused_until", Float, nullable=True),
+    Column("paused_reason", Text, nullable=True),
 )
 
 # The runner's own state of a task it runs (tidings run): who runs it (pid, host, heartbeat:
