@@ -74,7 +74,7 @@ deliveries = Table(
     Column("finished_at", Float, nullable=True),
     Column("last_code", String(64), nullable=True),
     Column("last_error", Text, nullable=True),
-    # Digests (0008): the digest a `coalesced` delivery was merged into; lane 0 for a digest
+    # Digests (0006): the digest a `coalesced` delivery was merged into; lane 0 for a digest
     # (sent before its destination's other pending deliveries: it stands in the place of its
     # oldest message), 1 for every other delivery.
     Column("digest_id", String(36), nullable=True),

@@ -7,14 +7,14 @@ whole, with a growing pause, instead of each queued delivery spending its retrie
 - paused_reason: the failure that paused it, for `tidings deliveries` and the console.
 
 Revision ID: 0007
-Revises: 0008
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0008"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
