@@ -257,3 +257,26 @@ def test_tidings_deliveries_and_the_metrics_show_a_paused_destination(tmp_path, 
     waiting = [line for line in done.stdout.splitlines() if "pending" in line]
     assert len(waiting) == 3
     assert all("destination paused until" in line for line in waiting), done.stdout
+
+
+def test_retry_tries_a_paused_destination_now(tmp_path, sandbox, cli):
+    """A person who fixed the receiver and runs `tidings retry` sees it sent at once, not
+    after the rest of the destination's pause."""
+    from helpers import seed_task, write_json
+
+    hook = sandbox.webhook_inbox("down", script=(503, 503))
+    config = tmp_path / "tidings.yaml"
+    extra = "max_attempts: 2, breaker_failures: 2, breaker_pause: 600"
+    config.write_text(webhook_config([hook], "demo-workflow-dev", extra=extra), "utf-8")
+    task = write_json(tmp_path / "task.json", seed_task())
+    sent = cli("send", "-c", str(config), "-t", task, "--json")
+    assert sent.code == 1, sent.output
+    (dead,) = sent.json()["deliveries"]
+    assert dead["outcome"] == "dead"
+    (listed,) = cli("deliveries", "-c", str(config), "--json").json()
+    assert listed["paused_until"], listed  # the destination is paused for ten minutes
+    retried = cli("retry", "-c", str(config), dead["delivery_id"], "--deadline", "10", "--json")
+    assert retried.code == 0, retried.output
+    assert [d["outcome"] for d in retried.json()] == ["sent"]
+    (listed,) = cli("deliveries", "-c", str(config), "--json").json()
+    assert listed["status"] == "sent" and not listed["paused_until"]

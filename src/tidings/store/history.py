@@ -161,6 +161,13 @@ UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = :now,
 WHERE id = :id
 """
 
+# Someone asked for these to be sent again (the receiver was fixed, say): their destinations
+# are tried now, not after the rest of a circuit-breaker pause.
+_RESUME = """
+UPDATE destinations SET failures = 0, paused_until = NULL, paused_reason = NULL
+WHERE key = :key AND paused_until IS NOT NULL
+"""
+
 
 def requeue(
     store: Store,
@@ -175,7 +182,8 @@ def requeue(
     queue under their ids, with a fresh retry budget, due now: (ids queued again, those left
     because `route` gave no destination for their key). Sent and pending ones are left alone.
 
-    Read and written in one transaction, so what is put back is what was found failed.
+    Read and written in one transaction, so what is put back is what was found failed. A
+    paused destination (circuit breaker) is resumed: a person asked for it to be tried now.
     """
     if ids:
         marks, params = in_list(ids)
@@ -203,6 +211,7 @@ def requeue(
             [{"id": id_, "now": now, "expires_at": expires_at} for id_, _ in sorted(queued)],
         )
         upsert_destinations(tx, (place for _, place in queued), now)
+        tx.run(_RESUME, [{"key": key} for key in sorted({place["key"] for _, place in queued})])
     return [id_ for id_, _ in queued], left
 
 
