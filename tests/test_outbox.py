@@ -146,7 +146,15 @@ def test_flaky_receiver_still_gets_everything(store):
             addresses = [sb.webhook_inbox(f"flaky{i}", script=script[i::8]) for i in range(8)]
             config = loads(webhook_config(addresses, extra="timeout: 0.3, lease: 2"))
             ids = enqueue_tasks(store, config, 50)
-            settings = Settings(timeout=0.3, backoff=Backoff(base=0.01, cap=0.05), max_attempts=50)
+            # Time scaled down: backoff and the circuit breaker's pauses (five failures in a
+            # row happen here) in hundredths of a second.
+            settings = Settings(
+                timeout=0.3,
+                backoff=Backoff(base=0.01, cap=0.05),
+                max_attempts=50,
+                breaker_pause=0.05,
+                breaker_max_pause=0.2,
+            )
             async with Worker(store, Resolver(config), settings=settings) as worker:
                 statuses = await worker.run_until(ids, time.time() + 120)
             assert set(statuses.values()) == {"sent"}

@@ -422,6 +422,47 @@ def test_language_from_accept_language(header, expected):
     assert choose("zh-cn", header, "en-us") == "zh-cn"
 
 
+def test_a_paused_destination_shows_on_the_overview_and_the_deliveries(console):
+    """The circuit breaker's state (#20.7), as the worker leaves it in the database."""
+    answer = console.call(
+        "POST",
+        "/api/v1/events",
+        token=SENDER,
+        body={"task_id": 1, "workflow_name": "wf", "status": "passed"},
+    )
+    assert answer.status == 202, answer
+    wait_for(lambda: console.call("GET", "/api/v1/deliveries?status=sent", token=READER).json())
+    import time
+
+    with console.store.transaction() as tx:
+        key, address = tx.run(
+            "SELECT destination, address FROM deliveries WHERE channel = 'webhook' LIMIT 1"
+        )[0]
+        tx.run(
+            "UPDATE destinations SET failures = 5, pauses = 2, paused_until = :until, "
+            "paused_reason = 'network error: no answer within 10 s' WHERE key = :key",
+            {"key": key, "until": time.time() + 600},
+        )
+    web = Web(console)
+    web.sign_in(READER)
+    for path in ("/", "/deliveries"):
+        status, _, page = web.get(path)
+        assert status == 200
+        section = page[page.index('<section class="card paused"') :]
+        section = section[: section.index("</section>")]
+        assert f'data-paused="{key}"' in section
+        assert "network error: no answer within 10 s" in section
+        assert address.split("?")[0] in section
+    status, _, page = web.get("/deliveries?status=sent")
+    assert "Paused destinations" in page
+    rows = console.call("GET", "/api/v1/deliveries", token=READER).json()
+    reasons = {r["destination"]: r["paused_reason"] for r in rows}
+    assert reasons[key] == "network error: no answer within 10 s"
+    with console.store.transaction() as tx:
+        tx.run("UPDATE destinations SET paused_until = NULL")
+    assert "Paused destinations" not in web.get("/")[2]
+
+
 def test_a_digest_and_what_it_carries_on_the_console_and_the_api(tmp_path):
     """A robot's backlog merged into a digest (issue #18): the digest's page and the API list
     the events it carries; each merged delivery links to its digest."""

@@ -174,6 +174,14 @@ class DeliveryRow(BaseModel):
     digest_id: str | None = Field(
         default=None, description="Status `coalesced`: the digest it was merged into."
     )
+    paused_until: float | None = Field(
+        default=None,
+        description="While its destination's circuit breaker pauses it after failures in a "
+        "row: nothing is sent to it before this time (docs/delivery.md).",
+    )
+    paused_reason: str | None = Field(
+        default=None, description="The failure that paused its destination."
+    )
 
 
 class CarriedOut(BaseModel):

@@ -119,6 +119,34 @@ def http_outcome(response: Response) -> Retry | None:
     return None
 
 
+def platform_code(value: object) -> int | None:
+    """A platform's numeric result code as its JSON gave it: an integer, or one written as
+    digits; None for anything else (true, false, 0.5, null), which never reads as 0 (success)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        return int(value)
+    return None
+
+
+def accepted(response: Response) -> bool:
+    """Whether the HTTP status lets a success code in the body count: 2xx only. A 4xx with
+    `{"errcode": 0}` did not come from the platform's success path (a gateway, a proxy, a
+    look-alike answered): it is not a success."""
+    return 200 <= response.status < 300
+
+
+def not_accepted(response: Response, code: str) -> Fail:
+    """The outcome of a success code under a status that is not 2xx."""
+    return Fail(
+        f"HTTP {response.status} with {code}: not a success — the status says the message was "
+        "not taken (something other than the platform may have answered: a proxy or gateway)",
+        response.status,
+    )
+
+
 def retry_after(headers: dict[str, str]) -> float | None:
     for name, value in headers.items():
         if name.lower() == "retry-after":

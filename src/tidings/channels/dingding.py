@@ -20,10 +20,13 @@ from tidings.channels.base import (
     Request,
     Response,
     Retry,
+    accepted,
     clip_bytes,
     encode_json,
     fit,
     http_outcome,
+    not_accepted,
+    platform_code,
 )
 from tidings.notify import texts
 from tidings.notify.content import Message, Note
@@ -208,13 +211,12 @@ def interpret(response: Response) -> Outcome:
     data = response.json()
     if not isinstance(data, dict) or "errcode" not in data:
         return Fail(f"HTTP {response.status}: not a DingTalk answer: {response.body[:200]!r}")
-    try:
-        code = int(data["errcode"])
-    except (TypeError, ValueError):
-        return Fail(f"unreadable errcode {data['errcode']!r}")
+    code = platform_code(data["errcode"])
+    if code is None:
+        return Fail(f"HTTP {response.status}: unreadable errcode {data['errcode']!r}")
     message = str(data.get("errmsg", ""))
     if code == 0:
-        return Ok("ok", code)
+        return Ok("ok", code) if accepted(response) else not_accepted(response, "errcode 0")
     if code == 130101:
         return Retry(f"errcode 130101: {message}", after=THROTTLE_SECONDS, code=code)
     if code == -1:  # "system busy"

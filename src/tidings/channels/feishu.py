@@ -23,10 +23,13 @@ from tidings.channels.base import (
     Request,
     Response,
     Retry,
+    accepted,
     clip_bytes,
     encode_json,
     fit,
     http_outcome,
+    not_accepted,
+    platform_code,
 )
 from tidings.notify import texts
 from tidings.notify.content import Message, Note
@@ -216,10 +219,15 @@ def render_digest(
 def interpret(response: Response) -> Outcome:
     data = response.json()
     if isinstance(data, dict) and ("code" in data or "StatusCode" in data):
-        code = data.get("code", data.get("StatusCode"))
+        raw = data.get("code", data.get("StatusCode"))
+        code = platform_code(raw)
         message = str(data.get("msg", data.get("StatusMessage", "")))
         if code == 0:
+            if not accepted(response):
+                return not_accepted(response, "code 0")
             return Ok(message or "success", code)
+        if code is None and http_outcome(response) is None:
+            return Fail(f"HTTP {response.status}: unreadable code {raw!r}")
         if code == 11232 or response.status == 429:  # frequency limited
             return Retry(f"code {code}: {message}", after=1.0, code=code)
         if response.status >= 500:

@@ -25,9 +25,12 @@ from tidings.channels.base import (
     Request,
     Response,
     Retry,
+    accepted,
     encode_json,
     fit,
     http_outcome,
+    not_accepted,
+    platform_code,
 )
 from tidings.channels.feishu_steps import (
     APP_LIMITS,
@@ -261,7 +264,7 @@ async def deliver(
 def interpret(response: Response, target: str = "") -> Outcome:
     """The message API's answer: errors come as HTTP 400 with a code (or 429 / 5xx)."""
     data = response.json()
-    code = data.get("code") if isinstance(data, dict) else None
+    code = platform_code(data.get("code")) if isinstance(data, dict) else None
     if response.status == 429 or code == RATE_LIMITED:
         return Retry(
             f"rate limited (HTTP {response.status}, code {code})",
@@ -271,6 +274,8 @@ def interpret(response: Response, target: str = "") -> Outcome:
     if isinstance(code, int):
         message = str(data.get("msg", ""))
         if code == 0:
+            if not accepted(response):
+                return not_accepted(response, "code 0")
             message_id = (data.get("data") or {}).get("message_id", "")
             return Ok(f"message {message_id}" if message_id else "ok", code)
         if response.status >= 500:

@@ -19,7 +19,9 @@ from tidings.channels.base import (
     Outcome,
     Response,
     Retry,
+    accepted,
     encode_json,
+    platform_code,
 )
 from tidings.channels.ports import SendIO
 
@@ -99,7 +101,7 @@ async def tenant_token(io: SendIO, app: App, stale: str | None) -> str | Outcome
         body = {"app_id": app.app_id, "app_secret": app.secret}
         response = await post(io, app.base + TOKEN_PATH, body)
         data = response.json()
-        code = data.get("code") if isinstance(data, dict) else None
+        code = platform_code(data.get("code")) if isinstance(data, dict) else None
         where = f"system.im_apps {app.ref!r} (app_id {app.app_id})"
         if response.status == 429 or code == RATE_LIMITED:
             return Retry(
@@ -113,7 +115,7 @@ async def tenant_token(io: SendIO, app: App, stale: str | None) -> str | Outcome
                 f"platform's JSON: {response.body[:100]!r} — check its base_url / type"
             )
         token = data.get("tenant_access_token")
-        if code != 0 or not isinstance(token, str) or not token:
+        if code != 0 or not accepted(response) or not isinstance(token, str) or not token:
             message = data.get("msg", "")
             hints = {
                 10014: "its app_secret is wrong",
@@ -122,7 +124,8 @@ async def tenant_token(io: SendIO, app: App, stale: str | None) -> str | Outcome
             hint = hints.get(code, "") if isinstance(code, int) else ""
             hint = hint or "check its app_id and app_secret"
             return Fail(
-                f"{where}: the open platform refused the app's credentials: code {code}: "
+                f"{where}: the open platform refused the app's credentials: HTTP "
+                f"{response.status}, code {code}: "
                 f"{message} — {hint}",
                 code,
             )
@@ -160,12 +163,12 @@ async def lookup(
         url = f"{app.base}{LOOKUP_PATH}?user_id_type={kind}"
         response = await post(io, url, query, token)
         data = response.json()
-        code = data.get("code") if isinstance(data, dict) else None
+        code = platform_code(data.get("code")) if isinstance(data, dict) else None
         if code == INVALID_TOKEN:
             return None
         if response.status == 429 or code == RATE_LIMITED:
             return Retry("user lookup rate limited", after=reset_after(response), code=code)
-        if code != 0:
+        if code != 0 or not accepted(response):
             if response.status >= 500:
                 return Retry(f"user lookup answered HTTP {response.status}", code=code)
             message = (

@@ -18,9 +18,12 @@ from tidings.channels.base import (
     Request,
     Response,
     Retry,
+    accepted,
     clip_bytes,
     fit,
     http_outcome,
+    not_accepted,
+    platform_code,
 )
 from tidings.notify.content import Message, Note
 from tidings.schema import IDS, Model
@@ -163,10 +166,12 @@ def interpret(response: Response) -> Outcome:
     data = response.json()
     if not isinstance(data, dict) or "errcode" not in data:
         return Fail(f"HTTP {response.status}: not a WeCom answer: {response.body[:200]!r}")
-    code = data.get("errcode")
+    code = platform_code(data["errcode"])
+    if code is None:
+        return Fail(f"HTTP {response.status}: unreadable errcode {data['errcode']!r}")
     message = str(data.get("errmsg", ""))
     if code == 0:
-        return Ok("ok", code)
+        return Ok("ok", code) if accepted(response) else not_accepted(response, "errcode 0")
     if code in (45009, -1):  # rate limited; system busy
         return Retry(f"errcode {code}: {message}", after=60.0 if code == 45009 else None, code=code)
     hint = _HINTS.get(code, "") if isinstance(code, int) else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import tzinfo
 
 from tidings.commands.common import load_config, open_store
 from tidings.commands.output import Output, when
@@ -47,11 +48,18 @@ def list_command(
         out.err(f"no deliveries in {store.display}" + (f" with status {status}" if status else ""))
         return 0
     lines = []
+    now = time.time()
     for row in rows:
         task_text = f"{row['workflow']}#{row['task_id']}" if row["workflow"] else row["kind"]
         problem = "" if row["status"] in ("sent", "pending") else f"  {row['last_error'] or ''}"
         if row["digest_id"]:
             problem = f"  in digest {short(row['digest_id'])}"
+        if row["status"] == "pending" and (row["paused_until"] or 0) > now:
+            # Its destination's circuit breaker paused it: say until when, and why.
+            problem = (
+                f"  destination paused until {when(row['paused_until'], tz)}: "
+                f"{row['paused_reason'] or ''}"
+            )
         lines.append(
             [
                 short(row["id"]),
@@ -66,7 +74,22 @@ def list_command(
         )
     colour = {"sent": "green", "failed": "red", "dead": "red", "coalesced": "green"}
     out.table(lines, [colour.get(row["status"]) for row in rows])
+    _say_paused(store, out, tz, now)
     return 0
+
+
+def _say_paused(store: Store, out: Output, tz: tzinfo | None, now: float) -> None:
+    """On stderr, each destination its circuit breaker paused (#20.7): nothing is sent to it
+    until the time shown; then one delivery tries it, and a success resumes it."""
+    from tidings.store.browse import paused
+
+    for row in paused(store, now):
+        out.err(
+            f"paused: {row['channel']} {row['address']} until {when(row['paused_until'], tz)} "
+            f"({row['pending']} pending) after {row['failures']} failures in a row "
+            f"(pause {row['pauses']}): {row['paused_reason'] or ''}",
+            fg="yellow",
+        )
 
 
 def show_command(config_path: str | None, delivery_id: str, as_json: bool) -> int:

@@ -45,7 +45,15 @@ class DeliverySettings(Strict):
     max_attempts: int = Field(default=12, ge=1)
     max_age: float = Field(default=86400.0, gt=0)  # seconds a delivery may stay undelivered
     timeout: float = Field(default=10.0, gt=0)  # per HTTP attempt
+    # One attempt with all its steps: a mail's round trips, a Feishu app's token and lookups.
+    attempt_timeout: float = Field(default=120.0, gt=0)
     concurrency: int = Field(default=32, ge=1)  # destinations a worker sends to at once
+    claim_batch: int = Field(default=4, ge=1)  # destinations one claim takes, at most
+    # Circuit breaker: retryable failures in a row that pause a destination (0: never), the
+    # first pause, and the longest (each pause in a row doubles).
+    breaker_failures: int = Field(default=5, ge=0)
+    breaker_pause: float = Field(default=30.0, gt=0)
+    breaker_max_pause: float = Field(default=1800.0, gt=0)
     lease: float = Field(default=30.0, gt=0)
     webhook_per_second: int | None = Field(default=None, ge=1)  # per webhook URL
     webhook_per_minute: int | None = Field(default=None, ge=1)
@@ -59,6 +67,11 @@ class DeliverySettings(Strict):
             raise ValueError(
                 "lease must be at least timeout + 1.5 seconds: a worker stops sending to a "
                 "destination before its lease could end in the middle of a send"
+            )
+        if self.attempt_timeout < self.timeout:
+            raise ValueError(
+                "attempt_timeout must be at least timeout: it bounds one attempt with all its "
+                "steps, each of which may take up to timeout"
             )
         return self
 

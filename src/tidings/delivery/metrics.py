@@ -85,6 +85,7 @@ class _QueueCollector:
     def collect(self) -> Any:
         from prometheus_client.core import GaugeMetricFamily
 
+        from tidings.store.browse import paused_count
         from tidings.store.queue import depth, lag_by_destination
 
         count, oldest = depth(self.store)
@@ -105,3 +106,8 @@ class _QueueCollector:
         for key, channel, since in lag_by_destination(self.store):
             lag.add_metric([key, channel], max(0.0, now - since))
         yield lag
+        yield GaugeMetricFamily(
+            "tidings_paused_destinations",
+            "Destinations their circuit breaker has paused after failures in a row.",
+            value=paused_count(self.store, now),
+        )

@@ -19,9 +19,14 @@ def settings_of(config: Config | None) -> Settings:
     d = config.system.delivery
     return Settings(
         concurrency=d.concurrency,
+        claim_batch=d.claim_batch,
         lease=d.lease,
         max_attempts=d.max_attempts,
         timeout=d.timeout,
+        attempt_timeout=d.attempt_timeout,
+        breaker_failures=d.breaker_failures,
+        breaker_pause=d.breaker_pause,
+        breaker_max_pause=d.breaker_max_pause,
         coalesce_after=d.coalesce_after,
     )
 

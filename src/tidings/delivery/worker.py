@@ -17,11 +17,13 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
+
 from tidings import channels
-from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Retry
+from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Request, Retry
 from tidings.delivery import coalesce, pacing
 from tidings.delivery.clock import Clock
 from tidings.delivery.ids import short
@@ -33,7 +35,7 @@ from tidings.delivery.transport import HttpTransport, TransportError, prepare
 from tidings.redact import Redactor, compose, own_secrets
 from tidings.store import queue
 from tidings.store.db import Store
-from tidings.store.queue import Pending, Swept
+from tidings.store.queue import Circuit, Pending, Swept
 
 if TYPE_CHECKING:
     from tidings.delivery.metrics import Metrics
@@ -60,12 +62,23 @@ class Backoff:
 @dataclass
 class Settings:
     concurrency: int = 32  # destinations sent to at once
+    # Destinations one claim takes, at most: several workers then share what is due, rather
+    # than the first to look taking all of it up to its concurrency.
+    claim_batch: int = 4
     lease: float = 30.0  # seconds a claimed destination stays ours
     per_claim: int = 200  # deliveries of one destination sent under one claim, at most
     max_attempts: int = 12
     timeout: float = 10.0  # per HTTP attempt
+    # One attempt with all its steps (a mail's round trips, a Feishu app's token and lookups).
+    attempt_timeout: float = 120.0
     poll: float = 0.05  # idle wait between claims
     sweep_every: float = 60.0  # seconds between looks for deliveries nobody here can send
+    # Circuit breaker: this many retryable failures in a row pause the destination as a whole
+    # (0: never), for breaker_pause seconds, doubling with each pause in a row up to
+    # breaker_max_pause; after a pause one delivery tries it, and a success resumes it.
+    breaker_failures: int = 5
+    breaker_pause: float = 30.0
+    breaker_max_pause: float = 1800.0
     coalesce_after: float = 60.0  # a robot's backlog slower than this to send is merged (0: never)
     backoff: Backoff = field(default_factory=Backoff)
 
@@ -189,6 +202,12 @@ class Worker:
         self._flusher: asyncio.Task[None] | None = None
         self._watched: set[str] = set()
         self._wake = asyncio.Event()
+        # The destinations this worker is sending to, by key: never claimed again while here,
+        # their leases renewed for as long as a send takes.
+        self._held: dict[str, queue.Claimed] = {}
+        self._renewer: asyncio.Task[None] | None = None
+        # The deadline of the attempt in flight to each held destination, and when it started.
+        self._scopes: dict[str, tuple[asyncio.Timeout, float]] = {}
 
     @property
     def config_name(self) -> str | None:
@@ -199,6 +218,7 @@ class Worker:
         await self._transport.__aenter__()
         await self._run_db(queue.repair, self.store, self.clock.now())
         await self.sweep()
+        self._renewer = asyncio.create_task(self._renew_leases())
         return self
 
     async def sweep(self) -> None:
@@ -224,6 +244,10 @@ class Worker:
             self._report(row, "dead", Fail(row.reason), row.attempts)
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
         try:
             await self._flush()
         finally:
@@ -234,6 +258,76 @@ class Worker:
         if self._db_inline:
             return func(*args)
         return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
+
+    # --- leases ----------------------------------------------------------------------------
+
+    async def _renew_leases(self) -> None:
+        """Keep the leases of the destinations being sent to, every third of a lease: one
+        attempt may outlast a lease (a mail is ten round trips to a slow server), and no other
+        worker may claim its destination and send the same delivery meanwhile."""
+        while True:
+            await self.clock.sleep(self.settings.lease / 3)
+            if not self._held:
+                continue
+            held = dict(self._held)
+            now = self.clock.now()
+            until = now + self.settings.lease
+            keys = orjson.dumps(list(held)).decode()
+            try:
+                renewed = await self._run_db(queue.renew, self.store, self.name, keys, until)
+            except Exception:  # the database is away: sends end with their lease
+                continue
+            for key, claimed in held.items():
+                # Not renewed: another worker holds it now; what is in flight stops at once.
+                claimed.lease_until = until if key in renewed else min(claimed.lease_until, now)
+                running = self._scopes.get(key)
+                if running is not None and not running[0].expired():
+                    scope, started = running
+                    scope.reschedule(self._deadline(self._attempt_end(claimed, started)[0]))
+
+    def _attempt_end(self, claimed: queue.Claimed, started: float) -> tuple[float, bool]:
+        """When an attempt started at `started` must end (clock time), and whether that is
+        system.delivery.attempt_timeout (else: the lease on its destination, as renewed)."""
+        limit = started + self.settings.attempt_timeout
+        lease_end = claimed.lease_until - min(1.0, self.settings.lease / 10)
+        return (limit, True) if limit <= lease_end else (lease_end, False)
+
+    def _deadline(self, end: float) -> float:
+        """A clock time as the event loop's time, for asyncio.timeout_at."""
+        return asyncio.get_running_loop().time() + (end - self.clock.now())
+
+    async def _within_lease(
+        self,
+        request: Request,
+        destination: Destination,
+        row: Pending,
+        claimed: queue.Claimed,
+        started: float,
+    ) -> tuple[Outcome, int | None]:
+        """One attempt, stopped (a Retry) when it would outlast system.delivery.attempt_timeout
+        or the lease on its destination (as renewed): a send still running when another worker
+        could claim the destination is stopped first."""
+        end, whole = self._attempt_end(claimed, started)
+        try:
+            async with asyncio.timeout_at(self._deadline(end)) as scope:
+                self._scopes[claimed.key] = (scope, started)
+                try:
+                    return await self._talk(request, destination, row, started)
+                finally:
+                    self._scopes.pop(claimed.key, None)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+        end, whole = self._attempt_end(claimed, started)
+        if whole:
+            return Retry(
+                f"no result within {self.settings.attempt_timeout:g} s for the whole "
+                "attempt (system.delivery.attempt_timeout): stopped, outcome unknown"
+            ), None
+        return Retry(
+            "stopped before this worker's lease on the destination could end "
+            "(another worker may send it): outcome unknown"
+        ), None
 
     # --- recording (group commit) -------------------------------------------------------
 
@@ -299,20 +393,33 @@ class Worker:
         }
 
     async def _process(self, claimed: queue.Claimed) -> int:
+        self._held[claimed.key] = claimed
+        try:
+            return await self._process_held(claimed)
+        finally:
+            if self._held.get(claimed.key) is claimed:
+                del self._held[claimed.key]
+
+    async def _process_held(self, claimed: queue.Claimed) -> int:
         destination = self.resolver(claimed.key)
         if isinstance(destination, Unresolved):
             # Claimed just as an ad-hoc destination was forgotten: leave it to its owner.
-            self._batch.releases.append(queue.Release(claimed.key, claimed.recent))
+            self._batch.releases.append(
+                queue.Release(claimed.key, claimed.recent, circuit=claimed.circuit)
+            )
             await self._schedule_flush()
             return 0
         rows = await self._run_db(queue.pending, self.store, claimed.key, self.settings.per_claim)
         limits = self.limits(claimed.channel)
         recent = claimed.recent
+        circuit = claimed.circuit
         coalescing = coalesce.coalesces(limits, claimed.channel, self.settings.coalesce_after)
         if coalescing:  # a backlog too long for the robot's rate becomes digests (issue #18)
             decided = await coalesce.step(self, claimed, rows, recent, limits)
             if decided.hold_until is not None:
-                self._batch.releases.append(queue.Release(claimed.key, recent, decided.hold_until))
+                self._batch.releases.append(
+                    queue.Release(claimed.key, recent, decided.hold_until, circuit)
+                )
                 await self._schedule_flush()
                 return 0
             rows = decided.rows
@@ -341,55 +448,81 @@ class Worker:
             # repeats no more than two deliveries of this destination.
             if unrecorded is not None:
                 await unrecorded
-            answered_at, answered, retry_at, unrecorded = await self._send(row, destination)
+            answered_at, answered, retry_at, unrecorded, outcome = await self._send(
+                row, destination, claimed
+            )
+            circuit = self._circuit_after(circuit, outcome, answered_at, destination)
             sent += 1
             if answered:  # the platform saw it: it counts against its rate limit
                 # Counted from when the answer came, not from when the request left: the
                 # platform counted it in between, so however long the network took, the
                 # next window starts no sooner for us than for the platform.
                 recent = pacing.remember(recent, limits, answered_at)
+            if circuit.paused_until is not None and circuit.paused_until > answered_at:
+                break  # paused: the rest waits for the pause to end
             if retry_at is not None:
                 break
-        self._batch.releases.append(queue.Release(claimed.key, recent, not_before))
+        self._batch.releases.append(queue.Release(claimed.key, recent, not_before, circuit))
         await self._schedule_flush()
         return sent
+
+    def _circuit_after(
+        self, circuit: Circuit, outcome: Outcome, now: float, destination: Destination
+    ) -> Circuit:
+        """The destination's breaker after an attempt: a success closes it; a retryable
+        failure the platform did not ask to wait for (a network error, a timeout, a 5xx)
+        counts, and enough in a row, or one right after a pause, pause it again, longer."""
+        if isinstance(outcome, Ok):
+            return Circuit()
+        limit = self.settings.breaker_failures
+        if not isinstance(outcome, Retry) or outcome.after is not None or limit <= 0:
+            return circuit  # refused for this message, or paced by the platform: not broken
+        failures = circuit.failures + 1
+        if failures < limit and circuit.pauses == 0:
+            return replace(circuit, failures=failures)
+        pauses = circuit.pauses + 1
+        pause = min(
+            self.settings.breaker_max_pause, self.settings.breaker_pause * 2 ** min(pauses - 1, 30)
+        )
+        reason = self._redactor(destination)(outcome.reason)  # its own secrets too
+        return Circuit(failures, pauses, now + pause, reason)
 
     def _conclude(self, row: Pending, status: str, outcome: Outcome, now: float) -> None:
         """End a delivery without sending it (expired, or its destination is gone)."""
         self._batch.updates.append(self._finish(row, status, outcome, row.attempts, now))
         self._report(row, status, outcome, row.attempts)
 
-    async def _send(
-        self, row: Pending, destination: Destination
-    ) -> tuple[float, bool, float | None, asyncio.Future[None]]:
-        """One attempt: (answered at, whether the platform answered, retry time if to retry,
-        a future set when its result is written)."""
-        request = request_from_json(row.request)
+    async def _talk(
+        self, request: Request, destination: Destination, row: Pending, sent_at: float
+    ) -> tuple[Outcome, int | None]:
+        """Send one request and read the platform's answer: (outcome, HTTP status or None)."""
         channel = channels.get(request.channel)
-        sent_at = self.clock.now()
-        started = time.perf_counter()
-        http_status: int | None = None
-        answered = False
         if channel.deliver is not None:
             # Channels with their own protocol or I/O steps (tokens, id lookups, SMTP).
             io = self._io.for_destination(destination)  # its ctl's proxy and tls_verify
-            outcome, http_status = await channel.deliver(request, destination, row.id, io)
-            answered = http_status is not None
-        else:
-            assert channel.interpret is not None, channel.webhook_type
-            call = prepare(request, destination, row.id, sent_at)
-            try:
-                # Never past the delivery's own deadline (`send --deadline` bounds the command).
-                timeout = min(self.settings.timeout, max(row.expires_at - sent_at, 0.1))
-                response = await self._transport.send(call, timeout=timeout)
-                http_status = response.status
-                answered = True
-                if len(response.body) > INTERPRET_INLINE:  # large JSON: off the shared loop
-                    outcome = await asyncio.to_thread(channel.interpret, response)
-                else:
-                    outcome = channel.interpret(response)
-            except TransportError as exc:
-                outcome = exc.outcome()  # retried, or failed at once (untrusted certificate)
+            return await channel.deliver(request, destination, row.id, io)
+        assert channel.interpret is not None, channel.webhook_type
+        call = prepare(request, destination, row.id, sent_at)
+        try:
+            # Never past the delivery's own deadline (`send --deadline` bounds the command).
+            timeout = min(self.settings.timeout, max(row.expires_at - sent_at, 0.1))
+            response = await self._transport.send(call, timeout=timeout)
+        except TransportError as exc:
+            return exc.outcome(), None  # retried, or failed at once (untrusted certificate)
+        if len(response.body) > INTERPRET_INLINE:  # large JSON: off the shared loop
+            return await asyncio.to_thread(channel.interpret, response), response.status
+        return channel.interpret(response), response.status
+
+    async def _send(
+        self, row: Pending, destination: Destination, claimed: queue.Claimed
+    ) -> tuple[float, bool, float | None, asyncio.Future[None], Outcome]:
+        """One attempt: (answered at, whether the platform answered, retry time if to retry,
+        a future set when its result is written, its outcome)."""
+        request = request_from_json(row.request)
+        sent_at = self.clock.now()
+        started = time.perf_counter()
+        outcome, http_status = await self._within_lease(request, destination, row, claimed, sent_at)
+        answered = http_status is not None
         elapsed = time.perf_counter() - started
         now = self.clock.now()
         attempts = row.attempts + 1
@@ -438,7 +571,7 @@ class Worker:
         elif retry_at is not None and self.on_retry is not None:
             reason = redact(_detail(outcome))
             self.on_retry(Retrying(row.id, row.channel, row.address, attempts, retry_at, reason))
-        return now, answered, retry_at, recorded
+        return now, answered, retry_at, recorded, outcome
 
     def _redactor(self, destination: Destination) -> Callable[[str], str]:
         """What masks the details of a send to `destination`: the configuration's secrets and
@@ -494,6 +627,7 @@ class Worker:
     # --- loops ------------------------------------------------------------------------------
 
     async def _claim(self, limit: int) -> list[queue.Claimed]:
+        limit = min(limit, self.settings.claim_batch)
         now = self.clock.now()
         if now - self._swept_at >= self.settings.sweep_every:
             await self.sweep()
@@ -505,6 +639,7 @@ class Worker:
             self.settings.lease,
             limit,
             self.resolver.addresses_json(),
+            orjson.dumps(list(self._held)).decode(),
         )
 
     async def step(self) -> int:
@@ -536,13 +671,15 @@ class Worker:
                 free = self.settings.concurrency - len(running)
                 claimed = await self._claim(free) if free > 0 else []
                 running |= {asyncio.create_task(self._process(c)) for c in claimed}
-                if running and not claimed:
+                if running:
+                    # Claim again when a destination is done, or after a poll: between two
+                    # claims, other workers get their turn at what is due.
                     done, running = await asyncio.wait(
                         running, timeout=self.settings.poll, return_when=asyncio.FIRST_COMPLETED
                     )
                     for task in done:
                         task.result()  # surface errors
-                elif not running:
+                else:
                     await self._idle()
                 if await finished(not running and not claimed):
                     break

@@ -9,10 +9,14 @@ LOGIN; a wrong password gets ``535 5.7.8 Authentication credentials invalid``.
 Each accepted message becomes one ``Received`` row per recipient (platform "mail",
 ``http_status`` 0 as no HTTP is involved, ``code`` 250), so "one mail per address" can be
 asserted like any other channel.
+
+``reply_delay`` (seconds) holds every reply, the greeting included, that long: a slow or
+overloaded server, for trying what a client's deadlines and leases do with one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import email
@@ -142,10 +146,24 @@ class _SMTP(SMTP):
     """aiosmtpd's protocol. ``auth_without_starttls`` allows AUTH outside STARTTLS (implicit
     TLS, which aiosmtpd cannot see, or plain text) without its warning per connection."""
 
-    def __init__(self, handler: Any, *, auth_without_starttls: bool = False, **kw: Any) -> None:
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        auth_without_starttls: bool = False,
+        reply_delay: float = 0.0,
+        **kw: Any,
+    ) -> None:
         super().__init__(handler, **kw)
         if auth_without_starttls:
             self._auth_require_tls = False
+        self._reply_delay = reply_delay
+
+    async def push(self, status: Any) -> None:
+        line = status.encode() if isinstance(status, str) else status
+        if self._reply_delay > 0 and line[3:4] != b"-":  # once per reply, before its last line
+            await asyncio.sleep(self._reply_delay)
+        await super().push(status)
 
     def _create_session(self) -> Session:
         return _Session(self.loop)
@@ -183,6 +201,7 @@ class SmtpSandbox:
         on_receive: OnReceive | None = None,
         clock: Clock | None = None,
         log: MessageLog | None = None,
+        reply_delay: float = 0.0,
     ) -> None:
         if security not in SECURITIES:
             raise ValueError(f"security must be one of {', '.join(SECURITIES)}")
@@ -190,6 +209,7 @@ class SmtpSandbox:
         self._port = port
         self.security: Security = security
         self.users = dict(users) if users else None
+        self.reply_delay = reply_delay
         self._log = log if log is not None else MessageLog(clock or time.time, on_receive)
         self._extra_on_receive = on_receive if log is not None else None
         self._sock: socket.socket | None = None
@@ -289,6 +309,8 @@ class SmtpSandbox:
         if self._controller is not None:
             return
         kwargs: dict[str, Any] = {"server_hostname": SERVER_NAME}
+        if self.reply_delay > 0:
+            kwargs["reply_delay"] = self.reply_delay
         if self.security == "starttls":
             kwargs.update(tls_context=self._tls_context(), require_starttls=True)
         else:

@@ -216,6 +216,32 @@ def queue(store: Store) -> tuple[int, float | None]:
     return int(count), oldest
 
 
+_PAUSED = """
+SELECT x.key, x.channel, x.failures, x.pauses, x.paused_until, x.paused_reason,
+    (SELECT d.address FROM deliveries d WHERE d.destination = x.key ORDER BY d.seq DESC LIMIT 1)
+        AS address,
+    (SELECT count(*) FROM deliveries d WHERE d.destination = x.key AND d.status = 'pending')
+        AS pending
+FROM destinations x WHERE x.paused_until > :now ORDER BY x.paused_until LIMIT :limit
+"""
+
+
+def paused(store: Store, now: float, limit: int = 50) -> list[dict[str, Any]]:
+    """The destinations whose circuit breaker has paused them (#20.7), soonest to resume
+    first: channel, address, failures and pauses in a row, until when, why, pending count."""
+    with store.transaction(write=False) as tx:
+        return tx.dicts(_PAUSED, {"now": now, "limit": limit})
+
+
+def paused_count(store: Store, now: float) -> int:
+    """How many destinations are paused now."""
+    with store.transaction(write=False) as tx:
+        found = tx.value(
+            "SELECT count(*) FROM destinations WHERE paused_until > :now", {"now": now}
+        )
+    return int(found or 0)
+
+
 _WORKERS = """
 SELECT worker, count(*) AS attempts, max(at) AS last_at FROM attempts WHERE at >= :since
 GROUP BY worker ORDER BY max(at) DESC LIMIT :limit

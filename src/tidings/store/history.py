@@ -36,8 +36,9 @@ _ALL_ATTEMPTS = "(SELECT COUNT(*) FROM attempts a WHERE a.delivery_id = d.id) AS
 _LIST = f"""
 SELECT d.id, d.status, d.channel, d.destination, d.source, d.address, d.label,
     {_ALL_ATTEMPTS}, d.last_code, d.last_error, d.created_at, d.finished_at, e.workflow,
-    e.task_id, e.status AS event_status, e.kind, d.digest_id
-FROM deliveries d JOIN events e ON e.id = d.event_id{{where}}
+    e.task_id, e.status AS event_status, e.kind, d.digest_id, x.paused_until, x.paused_reason
+FROM deliveries d JOIN events e ON e.id = d.event_id
+LEFT JOIN destinations x ON x.key = d.destination{{where}}
 ORDER BY d.seq DESC LIMIT :limit
 """
 # The only text a filter adds: its value is always a bound parameter, never part of the SQL.
@@ -160,6 +161,13 @@ UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = :now,
 WHERE id = :id
 """
 
+# Someone asked for these to be sent again (the receiver was fixed, say): their destinations
+# are tried now, not after the rest of a circuit-breaker pause.
+_RESUME = """
+UPDATE destinations SET failures = 0, paused_until = NULL, paused_reason = NULL
+WHERE key = :key AND paused_until IS NOT NULL
+"""
+
 
 def requeue(
     store: Store,
@@ -174,7 +182,8 @@ def requeue(
     queue under their ids, with a fresh retry budget, due now: (ids queued again, those left
     because `route` gave no destination for their key). Sent and pending ones are left alone.
 
-    Read and written in one transaction, so what is put back is what was found failed.
+    Read and written in one transaction, so what is put back is what was found failed. A
+    paused destination (circuit breaker) is resumed: a person asked for it to be tried now.
     """
     if ids:
         marks, params = in_list(ids)
@@ -202,6 +211,7 @@ def requeue(
             [{"id": id_, "now": now, "expires_at": expires_at} for id_, _ in sorted(queued)],
         )
         upsert_destinations(tx, (place for _, place in queued), now)
+        tx.run(_RESUME, [{"key": key} for key in sorted({place["key"] for _, place in queued})])
     return [id_ for id_, _ in queued], left
 
 

@@ -26,6 +26,17 @@ from tidings.store.db import Store, from_json, in_list, json_each, retry_on_conf
 FINAL = ("sent", "failed", "dead", "coalesced")  # coalesced: merged into a digest (issue #18)
 
 
+@dataclass(frozen=True)
+class Circuit:
+    """A destination's circuit breaker: retryable failures in a row, pauses in a row, and
+    while paused, until when and why (the failure that paused it)."""
+
+    failures: int = 0
+    pauses: int = 0
+    paused_until: float | None = None
+    reason: str | None = None
+
+
 @dataclass
 class Claimed:
     """A destination this sender now holds, until `lease_until`."""
@@ -34,6 +45,7 @@ class Claimed:
     channel: str
     recent: list[float]  # its recent send times (pacing)
     lease_until: float
+    circuit: Circuit = Circuit()
 
 
 @dataclass
@@ -43,6 +55,7 @@ class Release:
     key: str
     recent: list[float]
     not_before: float | None = None  # pacing: do not send before this time
+    circuit: Circuit = Circuit()  # as the sends under this claim left it
 
 
 class DeliveryUpdate(TypedDict):
@@ -77,18 +90,27 @@ UPDATE destinations SET lease_owner = :owner, lease_until = :until
 WHERE key IN (
     SELECT key FROM destinations
     WHERE next_due_at <= :now AND (lease_until IS NULL OR lease_until < :now)
-        AND address_key IN {addresses}
+        AND (paused_until IS NULL OR paused_until <= :now)
+        AND address_key IN {addresses} AND key NOT IN {held}
     ORDER BY next_due_at LIMIT :limit {lock}
 ) AND (lease_until IS NULL OR lease_until < :now)
-RETURNING key, channel, recent
+RETURNING key, channel, recent, failures, pauses, paused_until, paused_reason
 """
 
 
 def claim(
-    store: Store, owner: str, now: float, lease: float, limit: int, addresses: str
+    store: Store,
+    owner: str,
+    now: float,
+    lease: float,
+    limit: int,
+    addresses: str,
+    held: str = "[]",
 ) -> list[Claimed]:
     """Lease up to `limit` destinations that have work due, nobody holding them, and whose
-    address key is among `addresses` (a JSON array: what this sender can resolve)."""
+    address key is among `addresses` (a JSON array: what this sender can resolve), but none of
+    `held` (a JSON array of keys): what this sender is still sending to, even if its lease
+    ran out meanwhile, is never claimed by it a second time."""
     # PostgreSQL: skip rows another worker is claiming instead of waiting for it.
     lock = "FOR UPDATE SKIP LOCKED" if store.dialect == "postgresql" else ""
     params = {
@@ -97,14 +119,42 @@ def claim(
         "now": now,
         "limit": limit,
         "addresses": addresses,
+        "held": held,
     }
-    sql = _CLAIM.format(lock=lock, addresses=json_each(store.dialect, "addresses"))
+    sql = _CLAIM.format(
+        lock=lock,
+        addresses=json_each(store.dialect, "addresses"),
+        held=json_each(store.dialect, "held"),
+    )
     with store.transaction() as tx:
         rows = tx.run(sql, params)
     return [
-        Claimed(key, channel, list(from_json(recent) or []), now + lease)
-        for key, channel, recent in rows
+        Claimed(
+            key,
+            channel,
+            list(from_json(recent) or []),
+            now + lease,
+            Circuit(failures, pauses, paused_until, reason),
+        )
+        for key, channel, recent, failures, pauses, paused_until, reason in rows
     ]
+
+
+_RENEW = """
+UPDATE destinations SET lease_until = :until
+WHERE lease_owner = :owner AND key IN {keys}
+RETURNING key
+"""
+
+
+def renew(store: Store, owner: str, keys: str, until: float) -> set[str]:
+    """Extend the leases `owner` still holds on `keys` (a JSON array) to `until`; the keys
+    renewed. A key missing from the answer was claimed by another sender after its lease
+    ran out: what is being sent to it must stop."""
+    sql = _RENEW.format(keys=json_each(store.dialect, "keys"))
+    with store.transaction() as tx:
+        rows = tx.run(sql, {"owner": owner, "keys": keys, "until": until})
+    return {row[0] for row in rows}
 
 
 @dataclass
@@ -179,7 +229,9 @@ _HEAD_DUE = (
 )
 _RELEASE = f"""
 UPDATE destinations SET lease_owner = NULL, lease_until = NULL, recent = :recent::json,
-    next_due_at = CASE WHEN {_HEAD_DUE} < :not_before THEN :not_before ELSE {_HEAD_DUE} END
+    next_due_at = CASE WHEN {_HEAD_DUE} < :not_before THEN :not_before ELSE {_HEAD_DUE} END,
+    failures = :failures, pauses = :pauses, paused_until = :paused_until,
+    paused_reason = :paused_reason
 WHERE key = :key AND lease_owner = :owner
 """
 
@@ -203,7 +255,12 @@ def write(
             "key": release.key,
             "owner": owner,
             "recent": orjson.dumps(release.recent).decode(),
-            "not_before": release.not_before or 0.0,
+            # A paused destination is due when its pause ends, not before.
+            "not_before": max(release.not_before or 0.0, release.circuit.paused_until or 0.0),
+            "failures": release.circuit.failures,
+            "pauses": release.circuit.pauses,
+            "paused_until": release.circuit.paused_until,
+            "paused_reason": release.circuit.reason,
         }
         for release in sorted(releases, key=attrgetter("key"))
     ]

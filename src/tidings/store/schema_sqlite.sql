@@ -1,4 +1,4 @@
--- tidings schema at revision 0006
+-- tidings schema at revision 0008
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -105,7 +105,7 @@ CREATE TABLE destinations (
 	next_due_at FLOAT, 
 	lease_owner VARCHAR(128), 
 	lease_until FLOAT, 
-	recent JSON, 
+	recent JSON, failures INTEGER DEFAULT '0' NOT NULL, pauses INTEGER DEFAULT '0' NOT NULL, paused_until FLOAT, paused_reason TEXT, 
 	PRIMARY KEY ("key")
 )
 ;

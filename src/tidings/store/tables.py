@@ -79,7 +79,7 @@ deliveries = Table(
     Column("finished_at", Float, nullable=True),
     Column("last_code", String(64), nullable=True),
     Column("last_error", Text, nullable=True),
-    # Digests (0008): the digest a `coalesced` delivery was merged into; lane 0 for a digest
+    # Digests (0006): the digest a `coalesced` delivery was merged into; lane 0 for a digest
     # (sent before its destination's other pending deliveries: it stands in the place of its
     # oldest message), 1 for every other delivery.
     Column("digest_id", String(36), nullable=True),
@@ -121,6 +121,11 @@ destinations = Table(
     Column("lease_owner", String(128), nullable=True),
     Column("lease_until", Float, nullable=True),
     Column("recent", JSON, nullable=True),
+    # Its circuit breaker (0007): failures in a row, pauses in a row, paused until when, why.
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("pauses", Integer, nullable=False, server_default="0"),
+    Column("paused_until", Float, nullable=True),
+    Column("paused_reason", Text, nullable=True),
 )
 
 # The runner's own state of a task it runs (tidings run): who runs it (pid, host, heartbeat:

@@ -96,11 +96,13 @@ async def deliveries(request: Request) -> HTMLResponse:
         newer = "/deliveries?" + urllib.parse.urlencode({**kept, "after": found.rows[0]["seq"]})
     for row in found.rows:
         row["message"], row["hint"] = _hint(row["last_error"])
+    paused = await views.service.db(browse.paused, views.service.store, time.time())
     return views.page(
         "deliveries.html",
         request,
         session,
         rows=found.rows,
+        paused=paused,
         older=older,
         newer=newer,
         filters={

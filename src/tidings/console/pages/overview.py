@@ -44,6 +44,7 @@ def gather(views: Views, now: float) -> dict[str, Any]:
         "states": STATES,
         "errors": errors,
         "depth": depth,
+        "paused": browse.paused(store, now),
         "oldest": oldest,
         "now": now,
         "workers": browse.workers(store, now - RECENT, now),

@@ -3,15 +3,15 @@ past 2^31 must be stored, not answered with "post it again" for ever (issue #20.
 
 SQLite's INTEGER is 64-bit already: only PostgreSQL's columns change.
 
-Revision ID: 0006
-Revises: 0008 (merged after main's 0008_digests; its id was given before)
+Revision ID: 0008
+Revises: 0007 (given as 0006; re-chained after main's 0006 digests and 0007 circuit)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0008"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

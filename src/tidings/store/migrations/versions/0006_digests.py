@@ -6,14 +6,14 @@
   destination's pending deliveries are sent by (lane, seq): its digests first, then the rest
   in event order. The index that served (destination, status, seq) now serves that order.
 
-Revision ID: 0008
+Revision ID: 0006
 Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
