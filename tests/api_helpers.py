@@ -52,9 +52,11 @@ class ApiServer:
         *,
         worker: bool = True,
         console: bool = False,
+        database_url: str | None = None,
     ) -> None:
         self.config_path = config_path
         self.home = home
+        self.database_url = database_url or f"sqlite:///{home}/tidings.db"
         self.worker = worker
         self.console = console  # the console's pages beside the API, as `tidings serve` has
 
@@ -66,7 +68,7 @@ class ApiServer:
         from tidings.store.db import Store
 
         config = load(self.config_path)
-        self.store = Store(f"sqlite:///{self.home}/tidings.db").open()
+        self.store = Store(self.database_url).open()
         app = create_app(config, self.store, worker=self.worker, home=self.home)
         if self.console:
             from tidings.console import with_console

@@ -175,7 +175,9 @@ workflows:
     )
     server, port = _serve(tmp_path, config, {"API_TOKEN": token}, "--log-format", "json")
     try:
-        assert _get_when_up(port, "/api/v1/workflows?token=query-secret-0123", token)[0] == 200
+        assert _get_when_up(port, "/api/v1/workflows?note=query-secret-4567", token)[0] == 200
+        # A token in a query string is refused (#20.4), whatever the header says.
+        assert _get_when_up(port, "/api/v1/workflows?token=query-secret-0123", token)[0] == 401
         task = json.dumps({"workflow_name": "w", "task_id": 1, "status": "passed"}).encode()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request(
@@ -208,4 +210,4 @@ workflows:
         "w/notify_ctls[0]",
     )
     assert token not in err and "hook-token-secret-42" not in err
-    assert "query-secret-0123" not in err  # query strings are never logged
+    assert "query-secret" not in err  # query strings are never logged

@@ -6,12 +6,17 @@ from, and what the generic webhook sends back out. Field names are Zadig's exact
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.statuses import STATUSES as STATUSES  # re-exported: statuses are the snapshot's
 from tidings.statuses import Status as Status
+
+# What both databases store (BIGINT): a number past it is refused naming its field, never
+# left to fail the transaction it shares with other events.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+TaskId = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class _Snapshot(BaseModel):
@@ -25,7 +30,7 @@ class Repository(_Snapshot):
     repo_namespace: str = ""
     repo_name: str = ""
     branch: str = ""
-    prs: list[int] | None = None
+    prs: list[Int64] | None = None
     tag: str = ""
     author_name: str | None = None
     commit_id: str = ""
@@ -43,9 +48,9 @@ class ServiceModule(_Snapshot):
 class TestResult(_Snapshot):
     """Counts shown as 测试结果 (an extension: Zadig reads them from its own test records)."""
 
-    total: int = 0
-    success: int = 0
-    failed: int = 0
+    total: Int64 = 0
+    success: Int64 = 0
+    failed: Int64 = 0
 
 
 class SonarMetrics(_Snapshot):
@@ -77,8 +82,8 @@ class Job(_Snapshot):
     display_name: str | None = None
     type: str = ""
     status: str = ""
-    start_time: int = 0
-    end_time: int = 0
+    start_time: Int64 = 0
+    end_time: Int64 = 0
     error: str = ""
     spec: JobSpec | None = None
 
@@ -90,8 +95,8 @@ class Job(_Snapshot):
 class Stage(_Snapshot):
     name: str = ""
     status: str = ""
-    start_time: int = 0
-    end_time: int = 0
+    start_time: Int64 = 0
+    end_time: Int64 = 0
     error: str = ""
     jobs: list[Job] = Field(default_factory=list)
 
@@ -99,7 +104,7 @@ class Stage(_Snapshot):
 class Task(_Snapshot):
     """A task snapshot: exactly the `workflow` object of Zadig's webhook payload."""
 
-    task_id: int
+    task_id: TaskId
     workflow_name: str
     status: str
     workflow_display_name: str = ""
@@ -108,9 +113,9 @@ class Task(_Snapshot):
     remark: str = ""
     detail_url: str = ""
     error: str = ""
-    create_time: int = 0
-    start_time: int = 0
-    end_time: int = 0
+    create_time: Int64 = 0
+    start_time: Int64 = 0
+    end_time: Int64 = 0
     stages: list[Stage] = Field(default_factory=list)
     task_creator: str = ""
     task_creator_id: str = ""

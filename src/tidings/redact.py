@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import itertools
+import json
 import re
-from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 MIN_SECRET = 6
@@ -38,7 +40,39 @@ def url_secrets(url: str) -> list[str]:
     found += [seg for seg in _path_secrets(parts.path) if seg]
     if parts.password:
         found.append(parts.password)
+        # As it goes on the wire (Authorization: Basic ...), which a receiver may echo back.
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()
+        found.append(base64.b64encode(pair).decode("ascii"))
     return found
+
+
+def json_variants(secrets: Iterable[str]) -> list[str]:
+    """Each secret as it is, and as it appears inside a JSON string (quotes, backslashes and,
+    with ensure_ascii, non-ASCII characters escaped)."""
+    given = list(secrets)
+    found = list(given)
+    found += [json.dumps(s, ensure_ascii=False)[1:-1] for s in given]
+    found += [json.dumps(s)[1:-1] for s in given]
+    return found
+
+
+@functools.lru_cache(maxsize=1024)  # the destinations a worker sends to, not every one ever
+def own_secrets(url: str, secret: str | None, token: str | None) -> Redactor:
+    """Masks one destination's own secrets (its URL's tokens and password, signing secret,
+    token): what an answer about a send to it may echo. Bounded: a delivery's secrets mask
+    that delivery's details, never a server-wide list that grows with every caller."""
+    return Redactor(json_variants([*url_secrets(url), *(s for s in (secret, token) if s)]))
+
+
+def compose(*redactors: Callable[[str], str]) -> Callable[[str], str]:
+    """One function applying each redactor in turn."""
+
+    def redact(text: str) -> str:
+        for redactor in redactors:
+            text = redactor(text)
+        return text
+
+    return redact
 
 
 @functools.lru_cache(maxsize=4096)  # the same few addresses, redacted for every delivery
@@ -52,6 +86,8 @@ def redact_url(url: str) -> str:
     path = "/".join(MASK if seg in secret else seg for seg in parts.path.split("/"))
     query = "&".join(f"{key}={MASK}" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
     netloc = parts.hostname or ""
+    if ":" in netloc:  # IPv6, in brackets as in the URL
+        netloc = f"[{netloc}]"
     if parts.port:
         netloc += f":{parts.port}"
     if parts.username:
@@ -74,6 +110,15 @@ class Redactor:
     def add(self, secrets: Iterable[str]) -> Redactor:
         """A redactor that also masks these values."""
         return Redactor([*self._values, *secrets])
+
+    @property
+    def active(self) -> bool:
+        """Whether it masks anything at all."""
+        return self._pattern is not None
+
+    def search(self, text: str) -> bool:
+        """Whether the text holds a secret it masks."""
+        return self._pattern is not None and self._pattern.search(text) is not None
 
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:

@@ -46,6 +46,10 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: a page of the API
+        # that runs third-party code. Not served; /openapi.json is (docs/api.md).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     app.state.tokens = Tokens(config.system.api_tokens)

@@ -82,7 +82,7 @@ def _message(error: dict[str, Any]) -> str:
     if error.get("type") == "missing":
         return "field required"
     if error.get("type") == "extra_forbidden":
-        return "unknown field; see /docs for the fields this endpoint takes"
+        return "unknown field; /openapi.json lists the fields this endpoint takes"
     msg = str(error.get("msg", "invalid value"))
     return msg[0].lower() + msg[1:] if msg else msg
 

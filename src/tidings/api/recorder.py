@@ -4,7 +4,8 @@ in ONE transaction (`enqueue_many`), and each request is answered with its own r
 A commit costs far more than the rows it writes, so under load the server records many events
 per commit instead of one. Requests that arrive within `window` seconds, or while the previous
 commit runs, go into the next one. Nothing is answered before its commit; a failed commit
-records none of its events and answers each of its requests with an error.
+is tried again one event per transaction, so an event that cannot be recorded fails alone and
+the others of its batch are recorded.
 """
 
 from __future__ import annotations
@@ -85,8 +86,13 @@ class Recorder:
         items = [(event, deliveries) for event, deliveries, _ in batch]
         try:
             results = await self.run(self._enqueue, items)
-        except Exception as exc:  # answered below, to every request of the batch
-            self._fail(batch, exc)
+        except Exception as exc:
+            if len(batch) == 1 or _unavailable(self.store, exc):
+                self._fail(batch, exc)  # answered to every request of the batch
+                return
+            # One event the database refused must not cost the others theirs: each alone.
+            for one in batch:
+                await self._commit([one])
             return
         for (_, _, waiter), result in zip(batch, results, strict=True):
             if not waiter.done():  # the request may have been cancelled meanwhile
@@ -124,11 +130,18 @@ class Recorder:
             if waiter.done():
                 continue
             # One exception per request: each answer is built from its own.
-            if orig is not None:
+            if orig is not None and _unavailable(self.store, exc):
                 error = ApiError(
                     503,
                     f"the database did not record the event ({type(orig).__name__}); "
                     "nothing of it was recorded: post it again",
+                )
+            elif orig is not None:
+                error = ApiError(
+                    422,
+                    f"the database refused a value of the event ({type(orig).__name__}: "
+                    f"{self.redact(str(orig).splitlines()[0] if str(orig) else '')}); nothing "
+                    "of it was recorded; posting it again fails again: fix the value",
                 )
             else:
                 error = ApiError(
@@ -144,6 +157,22 @@ def _driver_error(store: Store, exc: BaseException) -> BaseException | None:
     if isinstance(exc, DatabaseError):
         return exc.orig
     return exc if isinstance(exc, store.driver_error) else None
+
+
+def _unavailable(store: Store, exc: BaseException) -> bool:
+    """The database could not record anything just now (it went away, a lock or a conflict):
+    posting again helps. Anything else (a value it refuses) would fail again: not told as
+    transient, or a client would retry it for ever."""
+    orig = _driver_error(store, exc)
+    if orig is None:
+        return False
+    names = {cls.__name__ for cls in type(orig).__mro__}
+    if "OperationalError" in names or "InterfaceError" in names:
+        # PostgreSQL says which: class 22 (data exception) is the value, not the moment.
+        state = getattr(orig, "sqlstate", None) or ""
+        return not state.startswith(("22", "23", "42"))
+    state = getattr(orig, "sqlstate", None) or ""
+    return state.startswith(("40", "53", "57", "08"))
 
 
 def _unique_conflict(exc: BaseException) -> bool:

@@ -15,12 +15,16 @@ from tidings.delivery.metrics import Metrics
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.worker import Final
 from tidings.model import Task
+from tidings.net import HostPolicy
 from tidings.redact import Redactor
 from tidings.runner.engine import Result, Run, RunOptions
 from tidings.store.db import Store
 
 T = TypeVar("T")
 log = logging.getLogger("tidings.api")
+# Ad-hoc destinations held before those without pending deliveries are dropped (then twice
+# as many as are left): memory bounded by the work queued, at one query per doubling.
+PRUNE_AT = 256
 
 
 class Service:
@@ -42,8 +46,10 @@ class Service:
         self.store = store
         self.with_worker = worker
         self.home = home
-        from tidings.api.middleware import json_variants
+        from tidings.redact import json_variants
 
+        # The configuration's secrets only: fixed for the process's life. An ad-hoc /notify
+        # destination's secrets mask its own answer and its delivery's details, nothing else.
         self.redact = redactor or Redactor(json_variants(config.secrets()))
         self.metrics = Metrics(store)
         from prometheus_client import Counter
@@ -75,14 +81,20 @@ class Service:
             redact=lambda text: self.redact(text),
         )
         self.runs: dict[tuple[str, int], tuple[Run, asyncio.Task[Result]]] = {}
+        self._prune_at = PRUNE_AT
+        self.adhoc_hosts = adhoc_policy(config, self.resolver)
 
-    def add_secrets(self, secrets: list[str]) -> None:
-        """Mask these too (an ad-hoc destination's), in answers and in what the worker records."""
-        from tidings.api.middleware import json_variants
+    async def forget_sent(self) -> None:
+        """Drop the ad-hoc destinations none of whose deliveries are pending any more: they
+        are held in memory (their secrets are never stored) only while they have work."""
+        extra = self.resolver.extra
+        if len(extra) < self._prune_at:
+            return
+        from tidings.store.queue import pending_addresses
 
-        self.redact = self.redact.add(json_variants(secrets))
-        if self.deliveries is not None:
-            self.deliveries.set_redactor(self.redact)
+        waiting = await self.db(pending_addresses, self.store, sorted(extra))
+        self.resolver.forget(set(extra) - waiting)
+        self._prune_at = max(PRUNE_AT, 2 * len(self.resolver.extra))
 
     # --- database calls ---------------------------------------------------------------
 
@@ -142,3 +154,19 @@ class Service:
         self.runs.pop(key, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("run %s#%s stopped: %s", key[0], key[1], task.exception())
+
+
+def adhoc_policy(config: Config, resolver: Resolver) -> HostPolicy:
+    """Where /notify may send: the platforms' hosts, the hosts of the configured
+    destinations, and system.api.notify_allowed_hosts."""
+    from urllib.parse import urlsplit
+
+    configured = set()
+    for destination in resolver.known.values():
+        try:
+            host = urlsplit(destination.url).hostname
+        except ValueError:
+            continue
+        if host and destination.url.startswith(("http://", "https://")):
+            configured.add(host)
+    return HostPolicy.build(config.system.api.notify_allowed_hosts, configured)

@@ -21,6 +21,7 @@ from tidings.notify.content import Message, Note
 if TYPE_CHECKING:
     from tidings.channels.digest import Item
     from tidings.channels.ports import ConfigView, People, SendIO, SystemView
+    from tidings.net import HostPolicy
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class Destination:
     # How it is reached (its ctl's `proxy` and `tls_verify`): not part of what it is.
     proxy: bool = True  # False: directly, never through system.proxy or HTTPS_PROXY
     tls_verify: bool = True  # False: any certificate is accepted
+    # An ad-hoc destination (POST /api/v1/notify): where it may connect, checked for every
+    # connection after DNS (None: a configured destination, trusted).
+    guard: HostPolicy | None = None
 
 
 @dataclass(frozen=True)

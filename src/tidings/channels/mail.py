@@ -27,6 +27,7 @@ from tidings.channels.base import (
     Retry,
 )
 from tidings.channels.ports import TransportFailure
+from tidings.net import shown_host
 from tidings.notify import texts
 from tidings.notify.content import Line, Message, Note
 from tidings.people import Target
@@ -106,7 +107,7 @@ def destination(config: MailConfig, system: SystemView | None = None) -> Destina
     smtp = system.smtp if system is not None else None
     if smtp is None:
         raise ValueError("system.smtp is no longer configured")
-    server = f"{smtp.host}:{smtp.server_port}"
+    server = f"{shown_host(smtp.host)}:{smtp.server_port}"
     return Destination(
         key=identity.address_key(WEBHOOK_TYPE, [smtp.host, str(smtp.server_port)]),
         url=f"smtp://{server}",
@@ -278,7 +279,7 @@ async def deliver(
     """Send one mail; the SMTP reply decides: 2xx sent, 4xx and lost connections retried,
     5xx failed with the server's own answer."""
     smtp: SmtpServer = destination.options["smtp"]
-    server = f"{smtp.host}:{smtp.server_port}"
+    server = f"{shown_host(smtp.host)}:{smtp.server_port}"
     message = email_message(request.body, delivery_id)
     try:
         code, text = await io.smtp(message, [request.body["to"]], smtp)
@@ -322,7 +323,7 @@ def preview(
         {
             "label": request.label,
             "method": "SMTP",
-            "url": f"smtp://{smtp.host}:{smtp.server_port}",
+            "url": f"smtp://{shown_host(smtp.host)}:{smtp.server_port}",
             "headers": {k: v for k, v in headers.items() if v},
             "body": request.body["text"],
         }

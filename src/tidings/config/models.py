@@ -138,6 +138,27 @@ class TlsSettings(Strict):
         return value
 
 
+class ApiSettings(Strict):
+    """`tidings serve`: where POST /api/v1/notify may send (docs/api.md, "Ad-hoc
+    destinations"). Configured destinations are trusted; an ad-hoc one goes only to the
+    platforms' hosts, hosts the configuration names, and these (host names, `*.domain`,
+    addresses or CIDR networks); private, loopback and link-local addresses only if listed."""
+
+    notify_allowed_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("notify_allowed_hosts")
+    @classmethod
+    def _entries(cls, value: list[str]) -> list[str]:
+        from tidings.net import BadAddress, allowed_entry
+
+        for entry in value:
+            try:
+                allowed_entry(entry)
+            except BadAddress as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
 LARK_BASE_URLS = {"lark": "https://open.feishu.cn", "lark_intl": "https://open.larksuite.com"}
 
 
@@ -207,6 +228,7 @@ class System(Strict):
     im_apps: list[ImApp] = Field(default_factory=list)
     api_tokens: list[ApiToken] = Field(default_factory=list)  # `tidings serve` (docs/api.md)
     api_max_body: int = Field(default=1024 * 1024, ge=1024)  # bytes of one request body
+    api: ApiSettings = Field(default_factory=ApiSettings)
     proxy: ProxySettings | None = None  # None: the environment's (HTTPS_PROXY, NO_PROXY)
     tls: TlsSettings = Field(default_factory=TlsSettings)
 

@@ -80,8 +80,8 @@ def build(api: FastAPI) -> Any:
     cache: dict[int, Any] = {}
 
     def redactor() -> Any:
-        # The service's redactor, plus each secret as HTML writes it; made again only when
-        # the service learns a secret (an ad-hoc /notify destination's).
+        # The service's redactor (the configuration's secrets), plus each secret as HTML
+        # writes it; made once per redactor the service has.
         current = service.redact
         if id(current) not in cache:
             cache.clear()

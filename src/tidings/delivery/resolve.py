@@ -55,6 +55,12 @@ class Resolver:
         self.extra.update(destinations)
         self._json = None
 
+    def forget(self, addresses: set[str]) -> None:
+        """Ad-hoc destinations with nothing left to send."""
+        for address in addresses:
+            self.extra.pop(address, None)
+        self._json = None
+
     def addresses(self) -> list[str]:
         """The address keys this process can send to: only their deliveries are claimed."""
         return sorted({*self.known, *self.extra})

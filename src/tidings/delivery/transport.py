@@ -19,6 +19,7 @@ from tidings.delivery.signing import dingtalk_sign, feishu_sign, standard_webhoo
 if TYPE_CHECKING:
     from tidings.delivery.http import HttpClient
     from tidings.delivery.network import Network
+    from tidings.net import HostPolicy
 
 USER_AGENT = f"tidings/{__version__}"
 
@@ -31,6 +32,7 @@ class HttpCall:
     body: bytes
     proxy: bool = True  # False: straight to the host, whatever proxy is configured
     tls_verify: bool = True  # False: any certificate is accepted (a ctl's `tls_verify: false`)
+    guard: HostPolicy | None = None  # an ad-hoc destination's: where it may connect
 
 
 def prepare(request: Request, destination: Destination, delivery_id: str, now: float) -> HttpCall:
@@ -61,6 +63,7 @@ def prepare(request: Request, destination: Destination, delivery_id: str, now: f
         data,
         proxy=destination.proxy,
         tls_verify=destination.tls_verify,
+        guard=destination.guard,
     )
 
 
@@ -117,6 +120,7 @@ class HttpTransport:
                 limit,
                 proxy=call.proxy,
                 verify=call.tls_verify,
+                guard=call.guard,
             )
         except HttpError as exc:
             message = str(exc)

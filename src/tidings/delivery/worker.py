@@ -32,7 +32,7 @@ from tidings.delivery.network import network_of
 from tidings.delivery.outbox import request_from_json
 from tidings.delivery.resolve import Resolver, Unresolved
 from tidings.delivery.transport import HttpTransport, TransportError, prepare
-from tidings.redact import Redactor
+from tidings.redact import Redactor, compose, own_secrets
 from tidings.store import queue
 from tidings.store.db import Store
 from tidings.store.queue import Circuit, Pending, Swept
@@ -372,9 +372,15 @@ class Worker:
     # --- one destination --------------------------------------------------------------------
 
     def _finish(
-        self, row: Pending, status: str, outcome: Outcome, attempts: int, now: float
+        self,
+        row: Pending,
+        status: str,
+        outcome: Outcome,
+        attempts: int,
+        now: float,
+        redact: Callable[[str], str] | None = None,
     ) -> queue.DeliveryUpdate:
-        detail = self.redact(_detail(outcome))
+        detail = (redact or self.redact)(_detail(outcome))
         return {
             "id": row.id,
             "status": status,
@@ -445,7 +451,7 @@ class Worker:
             answered_at, answered, retry_at, unrecorded, outcome = await self._send(
                 row, destination, claimed
             )
-            circuit = self._circuit_after(circuit, outcome, answered_at)
+            circuit = self._circuit_after(circuit, outcome, answered_at, destination)
             sent += 1
             if answered:  # the platform saw it: it counts against its rate limit
                 # Counted from when the answer came, not from when the request left: the
@@ -460,7 +466,9 @@ class Worker:
         await self._schedule_flush()
         return sent
 
-    def _circuit_after(self, circuit: Circuit, outcome: Outcome, now: float) -> Circuit:
+    def _circuit_after(
+        self, circuit: Circuit, outcome: Outcome, now: float, destination: Destination
+    ) -> Circuit:
         """The destination's breaker after an attempt: a success closes it; a retryable
         failure the platform did not ask to wait for (a network error, a timeout, a 5xx)
         counts, and enough in a row, or one right after a pause, pause it again, longer."""
@@ -476,7 +484,8 @@ class Worker:
         pause = min(
             self.settings.breaker_max_pause, self.settings.breaker_pause * 2 ** min(pauses - 1, 30)
         )
-        return Circuit(failures, pauses, now + pause, self.redact(outcome.reason))
+        reason = self._redactor(destination)(outcome.reason)  # its own secrets too
+        return Circuit(failures, pauses, now + pause, reason)
 
     def _conclude(self, row: Pending, status: str, outcome: Outcome, now: float) -> None:
         """End a delivery without sending it (expired, or its destination is gone)."""
@@ -540,7 +549,8 @@ class Worker:
             else:
                 status = "pending"
                 retry_at = now + delay
-        update = self._finish(row, status, final_outcome, attempts, now)
+        redact = self._redactor(destination)
+        update = self._finish(row, status, final_outcome, attempts, now, redact)
         if retry_at is not None:
             update["next_attempt_at"] = retry_at
         attempt: queue.AttemptRow = {
@@ -550,18 +560,24 @@ class Worker:
             "outcome": _outcome_name(outcome),
             "http_status": http_status,
             "code": None if outcome.code is None else str(outcome.code),
-            "detail": self.redact(_detail(outcome)),
+            "detail": redact(_detail(outcome)),
             "worker": self.name,
         }
         recorded = self._record(update, attempt)
         if self.metrics is not None:
             self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
         if status in queue.FINAL:
-            self._report(row, status, final_outcome, attempts)
+            self._report(row, status, final_outcome, attempts, redact=redact)
         elif retry_at is not None and self.on_retry is not None:
-            reason = self.redact(_detail(outcome))
+            reason = redact(_detail(outcome))
             self.on_retry(Retrying(row.id, row.channel, row.address, attempts, retry_at, reason))
         return now, answered, retry_at, recorded, outcome
+
+    def _redactor(self, destination: Destination) -> Callable[[str], str]:
+        """What masks the details of a send to `destination`: the configuration's secrets and
+        the destination's own (an ad-hoc one's are known to this send only)."""
+        own = own_secrets(destination.url, destination.secret, destination.token)
+        return compose(self.redact, own)
 
     def coalesced(self, merged: list[Pending], made: Any) -> None:
         """The backlog `merged` was recorded as the digests of `made` (a store.digests
@@ -584,6 +600,7 @@ class Worker:
         outcome: Outcome,
         attempts: int,
         digest_id: str = "",
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self._watched.discard(row.id)
         if self.metrics is not None:
@@ -600,7 +617,7 @@ class Worker:
                     label=row.label,
                     status=status,
                     code=outcome.code,
-                    detail=self.redact(_detail(outcome)),
+                    detail=(redact or self.redact)(_detail(outcome)),
                     attempts=attempts,
                     source=row.source,
                     digest_id=digest_id,

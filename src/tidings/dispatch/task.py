@@ -47,6 +47,11 @@ def read_task(path: str) -> Task:
             f"{source}: not valid JSON",
             [Problem("", f"{exc.msg} (line {exc.lineno}, column {exc.colno})")],
         ) from None
+    from tidings import storable
+
+    problems = storable.problems(data)  # Python's json reads what no database stores
+    if problems:
+        raise InputError(f"{source}: holds values no database can store", problems)
     return parse_task(data, source)
 
 

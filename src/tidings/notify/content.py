@@ -316,8 +316,11 @@ def _approval_jobs(task: Task, language: str) -> tuple[JobBlock, ...]:
 
 def local_time(timestamp: float, tz: tzinfo | None = None) -> str:
     """`2006-01-02 15:04:05` (Zadig's layout) in the team's zone (system.timezone), else the
-    machine's."""
-    return datetime.fromtimestamp(timestamp, tz).strftime("%Y-%m-%d %H:%M:%S")
+    machine's. A time no calendar holds (a snapshot's 10^12-year start) is shown as given."""
+    try:
+        return datetime.fromtimestamp(timestamp, tz).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return str(timestamp)
 
 
 def build_message(

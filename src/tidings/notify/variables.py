@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
+
+from tidings.notify.content import local_time
 
 if TYPE_CHECKING:
     from tidings.model import Task
@@ -79,9 +81,7 @@ def task_values(task: Task, address: str = "", tz: tzinfo | None = None) -> dict
         "workflow.task.creator.id": task.task_creator_id,
         "workflow.task.creator.userId": task.task_creator_id,
         "workflow.task.timestamp": str(when) if when else "",
-        "workflow.task.datetime": (
-            datetime.fromtimestamp(when, tz).strftime("%Y-%m-%d %H:%M:%S") if when else ""
-        ),
+        "workflow.task.datetime": local_time(when, tz) if when else "",
         "workflow.task.url": url or task.detail_url,
         "task.id": str(task.task_id),
         "task.status": task.status,

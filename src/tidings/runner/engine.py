@@ -275,7 +275,7 @@ class Run:
         job.status = "running"
         self.save()
         self.observer.job_changed(self.task, stage, job)
-        log_path = self.run_dir / "logs" / f"{job.name}.log"
+        log_path = state.log_path(self.run_dir, job.name)
         try:
             body = KINDS[definition.type](self, definition, job, log_path)
             if definition.timeout:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tidings.errors import InputError
@@ -267,14 +268,23 @@ def describe(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def log_path(run_dir: str | Path, job: str) -> Path:
+    """Where the log of job `job` of a run is: `<run_dir>/logs/<job>.log`. Only a job name of
+    the configuration's shape (letters, digits, - and _) becomes part of a path: anything
+    else (`../`, a slash, a NUL) could name a file outside the run's folder. ValueError."""
+    from tidings.config.workflows import JOB_NAME
+
+    if not JOB_NAME.fullmatch(job):
+        raise ValueError(f"{job[:80]!r} is not a job name (letters, digits, - and _)")
+    return Path(run_dir) / "logs" / f"{job}.log"
+
+
 def job_logs(
     store: Store, workflow: str, task_id: int, job: str | None = None
 ) -> list[dict[str, Any]]:
     """[{name, log}] of each job of a task run here (or of `job`): log is None for a job that
     did not run. InputError: the task has no such job."""
-    from pathlib import Path
-
-    folder = Path(run_row(store, workflow, task_id).run_dir) / "logs"
+    run_dir = run_row(store, workflow, task_id).run_dir
     names = [j.name for j in task_of(store, workflow, task_id).jobs()]
     if job is not None and job not in names:
         raise InputError(
@@ -282,8 +292,12 @@ def job_logs(
         )
     found = []
     for name in [job] if job else names:
-        path = folder / f"{name}.log"
-        text = path.read_text("utf-8", errors="replace") if path.exists() else None
+        try:
+            path = log_path(run_dir, name)
+        except ValueError:
+            text = None  # never a path: the runner writes logs only for valid names
+        else:
+            text = path.read_text("utf-8", errors="replace") if path.exists() else None
         found.append({"name": name, "log": text})
     return found
 

@@ -51,13 +51,17 @@ def summaries(store: Store, ids: list[str]) -> list[dict[str, Any]]:
     return stored.summaries(store, ids)
 
 
-def find(store: Store, given: str) -> str:
+def find(store: Store, given: str, *, listed_by: str | None = None) -> str:
     """The full id of the delivery whose id starts or ends with `given` (at least 6
-    characters): lists show the end of ids, whose beginning is their creation time."""
+    characters): lists show the end of ids, whose beginning is their creation time.
+    `listed_by`: what lists deliveries, said instead of which database was searched (which
+    an API answer must not tell)."""
     if len(given) < 6:
         raise InputError(f"delivery id {given!r}: give at least 6 characters of it")
     ids = stored.find_ids(store, given)
     if not ids:
+        if listed_by is not None:
+            raise InputError(f"no delivery {given!r}; {listed_by} lists them")
         raise InputError(
             f"no delivery {given!r} in {store.display}; `tidings deliveries` lists them"
         )
@@ -71,7 +75,7 @@ def show(store: Store, delivery_id: str) -> dict[str, Any]:
     its ctl left someone out when it was planned (`skipped`)."""
     data = stored.show(store, delivery_id)
     if data is None:
-        raise InputError(f"no delivery {delivery_id!r} in {store.display}")
+        raise InputError(f"no delivery {delivery_id!r} (it was just removed?)")
     scope = data.pop("scope", None) or {}
     # Why its ctl left someone out when it was planned (the same ctl: its index in source).
     data["skipped"] = [

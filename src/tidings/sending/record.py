@@ -18,6 +18,7 @@ from tidings.delivery.resolve import Resolver
 from tidings.delivery.settings import limits_of, settings_of
 from tidings.delivery.worker import Final, Retrying, Worker
 from tidings.dispatch.plan import Plan
+from tidings.errors import InputError
 from tidings.redact import Redactor
 from tidings.store import queue
 from tidings.store.db import Store
@@ -64,7 +65,10 @@ def with_skips(event: NewEvent, plan: Plan) -> NewEvent:
 
 def record(store: Store, plan: Plan, event: NewEvent, *, now: float, expires_in: float) -> Enqueued:
     event = with_skips(event, plan)
-    return enqueue(store, event, deliveries_of(plan), now=now, expires_in=expires_in)
+    enqueued = enqueue(store, event, deliveries_of(plan), now=now, expires_in=expires_in)
+    if enqueued.refused:
+        raise InputError(enqueued.refused)
+    return enqueued
 
 
 @dataclass

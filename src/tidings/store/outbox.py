@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypedDict
 
-from tidings.store.db import Store, Tx, retry_on_conflict, to_json
+from tidings.store.db import Store, Tx, in_list, retry_on_conflict, to_json
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Enqueued:
     event_id: str
     delivery_ids: list[str]
     duplicate: bool = False  # the idempotency key was seen before: nothing new was recorded
+    refused: str | None = None  # why nothing was recorded: the task is run by tidings itself
 
 
 class DeliveryRow(TypedDict):
@@ -98,6 +99,9 @@ INSERT INTO tasks (workflow, task_id, status, snapshot, created_at, updated_at)
 VALUES (:workflow, :task_id, :status, :snapshot::json, :now, :now)
 ON CONFLICT (workflow, task_id) DO UPDATE SET status = excluded.status,
     snapshot = excluded.snapshot, updated_at = excluded.updated_at
+WHERE NOT EXISTS (
+    SELECT 1 FROM runs WHERE runs.workflow = tasks.workflow AND runs.task_id = tasks.task_id
+)
 """
 
 
@@ -124,6 +128,7 @@ def _record(store: Store, batch: Sequence[Recording], now: float) -> list[Enqueu
     seen: dict[str, Enqueued] = {}  # idempotency keys recorded by this batch
     rows: list[DeliveryRow] = []
     destinations: list[DestinationRow] = []
+    owned: set[tuple[str | None, int | None]] | None = None  # tasks the runner owns
     with store.transaction() as tx:
         for event, event_id, deliveries, places in batch:
             key = event.idempotency_key
@@ -133,6 +138,13 @@ def _record(store: Store, batch: Sequence[Recording], now: float) -> list[Enqueu
                     results.append(Enqueued(earlier.event_id, earlier.delivery_ids, True))
                     continue
             snapshot = to_json(event.snapshot)
+            if owned is None:  # once per batch: one statement, not one per event
+                owned = _runs_among(tx, batch)
+            if snapshot is not None and (event.workflow, event.task_id) in owned:
+                # A snapshot from outside (`send`, POST /events) for a task the runner owns:
+                # its status, stages and jobs (and the log files they name) are the runner's.
+                results.append(Enqueued("", [], refused=_owned(event)))
+                continue
             notified = snapshot if event.notified is None else to_json(event.notified)
             tx.run(
                 _INSERT_EVENT,
@@ -182,6 +194,33 @@ def _recorded(tx: Tx, key: str) -> Enqueued | None:
         return None
     rows = tx.run("SELECT id FROM deliveries WHERE event_id = :id ORDER BY seq", {"id": found})
     return Enqueued(found, [row[0] for row in rows], duplicate=True)
+
+
+def _runs_among(tx: Tx, batch: Sequence[Recording]) -> set[tuple[str | None, int | None]]:
+    """The (workflow, task id) of the batch's task snapshots that tidings runs itself."""
+    pairs = {
+        (r.event.workflow, r.event.task_id)
+        for r in batch
+        if r.event.snapshot is not None and r.event.workflow and r.event.task_id is not None
+    }
+    if not pairs:
+        return set()
+    workflows, workflow_params = in_list(sorted({w for w, _ in pairs}))
+    ids = {f"t{n}": task_id for n, task_id in enumerate(sorted({t for _, t in pairs}))}
+    tasks = "(" + ", ".join(f":{name}" for name in ids) + ")"
+    rows = tx.run(
+        f"SELECT workflow, task_id FROM runs WHERE workflow IN {workflows} AND task_id IN {tasks}",
+        {**workflow_params, **ids},
+    )
+    return {(w, t) for w, t in rows} & pairs
+
+
+def _owned(event: NewEvent) -> str:
+    return (
+        f"task {event.workflow}#{event.task_id} is run by tidings itself: its status, stages "
+        "and jobs come from its runner, and an event from outside cannot change them; send "
+        "events only for tasks another system runs (its own task ids)"
+    )
 
 
 def _save_task(tx: Tx, event: NewEvent, snapshot: str, now: float) -> None:

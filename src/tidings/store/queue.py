@@ -413,3 +413,17 @@ def keep_pending(store: Store, ids: Sequence[str], until: float | None) -> list[
                     {**params, "until": until},
                 )
     return [i for i in ids if i in kept]
+
+
+def pending_addresses(store: Store, addresses: Sequence[str]) -> set[str]:
+    """Of these address keys, those with a delivery still pending (claimed or not)."""
+    found: set[str] = set()
+    sql = (
+        "SELECT DISTINCT address_key FROM destinations WHERE address_key IN {marks} AND key IN "
+        "(SELECT destination FROM deliveries WHERE status = 'pending')"
+    )
+    with store.transaction(write=False) as tx:
+        for start in range(0, len(addresses), 500):
+            marks, params = in_list(addresses[start : start + 500])
+            found.update(row[0] for row in tx.run(sql.format(marks=marks), params))
+    return found

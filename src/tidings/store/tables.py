@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -18,13 +19,17 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# Task ids come from other CI systems too: 64-bit (SQLite's INTEGER is 64-bit already, and
+# stays INTEGER so that a single-column key keeps its meaning there).
+TaskId = BigInteger().with_variant(Integer(), "sqlite")
+
 # The latest snapshot of each task we have heard of, by (workflow, task_id).
 tasks = Table(
     "tasks",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("workflow", String(255), nullable=False),
-    Column("task_id", Integer, nullable=False),
+    Column("task_id", TaskId, nullable=False),
     Column("status", String(64), nullable=False),
     Column("snapshot", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
@@ -39,7 +44,7 @@ events = Table(
     Column("id", String(36), primary_key=True),
     Column("kind", String(32), nullable=False),  # "task" | "notification"
     Column("workflow", String(255), nullable=True),
-    Column("task_id", Integer, nullable=True),
+    Column("task_id", TaskId, nullable=True),
     Column("status", String(64), nullable=True),
     Column("idempotency_key", String(255), nullable=True, unique=True),
     Column("created_at", Float, nullable=False),
@@ -130,7 +135,7 @@ runs = Table(
     "runs",
     metadata,
     Column("workflow", String(255), primary_key=True),
-    Column("task_id", Integer, primary_key=True),
+    Column("task_id", TaskId, primary_key=True),
     Column("pid", Integer, nullable=False),
     Column("host", String(255), nullable=False),
     Column("heartbeat_at", Float, nullable=False),
@@ -149,7 +154,7 @@ approvals = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("workflow", String(255), nullable=False),
-    Column("task_id", Integer, nullable=False),
+    Column("task_id", TaskId, nullable=False),
     Column("job", String(255), nullable=False),
     Column("user_id", String(255), nullable=False),
     Column("decision", String(16), nullable=False),  # approve | reject | run

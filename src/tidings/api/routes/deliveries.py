@@ -33,7 +33,7 @@ async def list_deliveries(
     _who: CanRead,
     status: Literal["pending", "sent", "failed", "dead", "coalesced"] | None = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
-    task: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="A task id.")] = None,
+    task: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="A task id.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict[str, Any]]:
     from tidings.sending.history import list_deliveries as listed
@@ -47,7 +47,7 @@ async def _find(svc: Service, delivery_id: str) -> str:
     from tidings.sending.history import find
 
     try:
-        return await svc.db(find, svc.store, delivery_id)
+        return await svc.db(find, svc.store, delivery_id, listed_by="GET /api/v1/deliveries")
     except InputError as exc:
         raise ApiError(404, exc.message) from None
 

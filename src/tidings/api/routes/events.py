@@ -62,7 +62,7 @@ def _skipped(plan: Plan) -> list[dict[str, Any]]:
     status_code=202,
     responses={
         200: {"model": EventAccepted, "description": "Seen before: the first deliveries"},
-        **errors(401, 403, 404, 413, 422, 503),
+        **errors(401, 403, 404, 409, 413, 422, 503),
     },
     summary="Notify a task event (Zadig's webhook payload or a task snapshot)",
     openapi_extra=openapi(EVENT_PARAMS),
@@ -102,6 +102,8 @@ async def accept_event(svc: Service, request: EventRequest) -> tuple[int, dict[s
     )
     fresh = deliveries_of(plan)
     enqueued = await svc.recorder.record(with_skips(event, plan), fresh)
+    if enqueued.refused:
+        raise ApiError(409, enqueued.refused)
     if enqueued.duplicate:
         rows = await svc.db(summaries, svc.store, enqueued.delivery_ids)
     else:
@@ -170,6 +172,7 @@ async def notify(
             openapi_examples={"dingding": {"value": _NOTIFY_EXAMPLE}},
         ),
     ],
+    request: Request,
     response: Response,
     svc: Svc,
     _who: CanSend,
@@ -212,15 +215,18 @@ async def notify(
         url=fields["url"],
         language=fields["language"] or "zh-cn",
     )
-    svc.add_secrets(ctl.secrets())
+    # This request's own secrets mask its own answer (api/middleware.py), nobody else's.
+    request.state.secrets = ctl.secrets()
     plan = plan_note(note, ctl)
     event = NewEvent(
         kind="notification",
         status="notification",
         idempotency_key=f"api-notify:{idempotency_key}" if idempotency_key else None,
     )
+    destinations = _guarded(svc, ctl, plan.destinations())
     # Before recording: the worker may claim the deliveries at once.
-    svc.resolver.add(plan.destinations())
+    await svc.forget_sent()
+    svc.resolver.add(destinations)
     enqueued = await svc.recorder.record(event, deliveries_of(plan))
     if enqueued.duplicate:
         response.status_code = 200
@@ -232,3 +238,24 @@ async def notify(
         "deliveries": rows,
         "skipped": _skipped(plan),
     }
+
+
+def _guarded(svc: Service, ctl: Any, destinations: dict[str, Any]) -> dict[str, Any]:
+    """The ad-hoc destinations, each checked against where /notify may send (422 naming the
+    address field if not) and carrying that check to every connection the worker makes."""
+    import dataclasses
+    from urllib.parse import urlsplit
+
+    guard = svc.adhoc_hosts
+    found = {}
+    for key, destination in destinations.items():
+        try:
+            host = urlsplit(destination.url).hostname or ""
+        except ValueError:
+            host = ""
+        problem = guard.host_problem(host) if host else "no host in the address"
+        if problem is not None:
+            field = f"{ctl.config_key}.{ctl.channel.url_fields[0]}"
+            raise ApiError(422, "address not allowed", [Problem(field, problem)])
+        found[key] = dataclasses.replace(destination, guard=guard)
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter
@@ -12,6 +13,7 @@ from tidings.api.routes import Svc, errors
 from tidings.api.schemas import ErrorOut, HealthOut
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("tidings.api")
 
 
 @router.get("/healthz", response_model=HealthOut, summary="The process answers (no token)")
@@ -29,9 +31,12 @@ async def readyz(svc: Svc) -> Any:
     try:
         await svc.db(svc.store.ping)
     except Exception as exc:
+        # Which database and why go to the server log: this answer needs no token.
+        log.error("readyz: database %s does not answer: %s", svc.store.display, exc)
         return JSONResponse(
             {
-                "error": f"database {svc.store.display} does not answer: {type(exc).__name__}",
+                "error": f"the database does not answer ({type(exc).__name__}); the server "
+                "log says which and why",
                 "problems": [],
             },
             status_code=503,

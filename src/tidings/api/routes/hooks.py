@@ -48,7 +48,7 @@ def _header(name: str, description: str) -> dict[str, Any]:
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": HookAnswer, "description": "A ping, or a delivery seen before"},
-    **errors(400, 401, 404, 413, 503),
+    **errors(400, 401, 404, 413, 422, 503),
 }
 
 

@@ -20,7 +20,7 @@ from tidings.runner import state
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 Workflow = Annotated[str, Path(max_length=200)]
-TaskId = Annotated[int, Path(ge=0, le=2**31 - 1)]
+TaskId = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 
 @router.get("", response_model=list[TaskOut], responses=errors(401, 403, 422))

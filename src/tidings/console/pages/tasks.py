@@ -74,12 +74,15 @@ def load(views: Views, workflow: str, task_id: int, logs: bool) -> dict[str, Any
         "deliveries": browse.task_deliveries(service.store, workflow, task_id),
         "logs": [],
     }
-    if logs and row["run_dir"]:
-        folder = Path(row["run_dir"]) / "logs"
+    if logs and row["run_dir"] and row["pid"] is not None:
         for stage in data["stages"]:
             for job in stage.get("jobs") or []:
-                text, cut = _tail(folder / f"{job.get('name', '')}.log")
-                data["logs"].append({"job": job.get("name", ""), "text": text, "cut": cut})
+                name = str(job.get("name", ""))
+                try:
+                    text, cut = _tail(state.log_path(row["run_dir"], name))
+                except ValueError:  # not a job name: never part of a path
+                    text, cut = None, False
+                data["logs"].append({"job": name, "text": text, "cut": cut})
     return data
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from tidings.delivery.http.urls import Target, parse_target
 
 if TYPE_CHECKING:
     from tidings.delivery.proxies import Proxies, Proxy
+    from tidings.net import HostPolicy
 
 # What a caller may not set: the transport frames the message and owns the connection.
 SET_BY_TRANSPORT = frozenset(
@@ -46,7 +48,9 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110 
 _NOT_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # line breaks, NUL, other controls
 HAPPY_EYEBALLS = {"happy_eyeballs_delay": 0.25, "interleave": 1}  # RFC 8305
 
-PoolKey = tuple[str, str, int, "Proxy | None", bool]
+# scheme, host, port, proxy, verification, and the guard of ad-hoc destinations (a connection
+# checked for one is never lent to another kind of call, nor the other way round).
+PoolKey = tuple[str, str, int, "Proxy | None", bool, "HostPolicy | None"]
 
 
 class HttpClient:
@@ -104,9 +108,11 @@ class HttpClient:
         *,
         proxy: bool = True,
         verify: bool = True,
+        guard: HostPolicy | None = None,
     ) -> Answer:
         """One request and its whole answer (decoded) within `timeout` seconds, connecting
-        included. `proxy=False` connects directly; `verify=False` accepts any certificate."""
+        included. `proxy=False` connects directly; `verify=False` accepts any certificate;
+        `guard`: each new connection goes only to addresses it allows (checked after DNS)."""
         target = parse_target(url)
         via = (
             self._proxies.for_target(target.scheme, target.host, target.port)
@@ -116,7 +122,7 @@ class HttpClient:
         data = self._encode(method, target, headers, body, via)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        key: PoolKey = (target.scheme, target.host, target.port, via, verify)
+        key: PoolKey = (target.scheme, target.host, target.port, via, verify, guard)
         try:
             answer = await self._exchange(key, target, via, data, deadline)
             if answer.coding is not None:
@@ -130,7 +136,7 @@ class HttpClient:
             what = "answer not complete" if exc.started else "no answer"
             raise HttpError(f"{what} within {timeout:g} s", sent=True) from None
         except TimeoutError:
-            where = via.shown if via is not None else f"{target.host}:{target.port}"
+            where = via.shown if via is not None else target.authority
             raise HttpError(f"cannot connect to {where} within {timeout:g} s") from None
         return answer
 
@@ -181,7 +187,7 @@ class HttpClient:
             connection = self._reuse(key)
             fresh = connection is None
             if connection is None:
-                connection = await self._open(target, via, key[4], deadline)
+                connection = await self._open(target, via, key[4], deadline, key[5])
             self._busy.add(connection)
             answered = False
             try:
@@ -225,10 +231,17 @@ class HttpClient:
         idle.append(connection)
 
     async def _open(
-        self, target: Target, via: Proxy | None, verify: bool, deadline: float
+        self,
+        target: Target,
+        via: Proxy | None,
+        verify: bool,
+        deadline: float,
+        guard: HostPolicy | None = None,
     ) -> Connection:
         remaining = deadline - asyncio.get_running_loop().time()
-        if via is None:
+        if guard is not None:
+            connect = self._guarded(target, via, verify, deadline, guard)
+        elif via is None:
             connect = self._connect(target, verify)
         else:
             connect = self._through(via, target, verify, deadline)
@@ -241,6 +254,40 @@ class HttpClient:
                 target.host, target.port, tls, target.host if tls else None
             )
         return connection
+
+    async def _guarded(
+        self, target: Target, via: Proxy | None, verify: bool, deadline: float, guard: HostPolicy
+    ) -> Connection:
+        """A connection only to addresses the guard allows: the host is resolved here, every
+        address it has is checked, and the connection goes to a checked address (never to a
+        name resolved again, which could answer otherwise). Through a proxy, the proxy
+        resolves the name: the addresses checked are what this host's DNS says."""
+        problem = guard.host_problem(target.host)
+        if problem is not None:
+            raise HttpError(problem, permanent=True)
+        loop = asyncio.get_running_loop()
+        with connect_errors(target.host, target.port):
+            infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for address in addresses:
+            problem = guard.address_problem(target.host, address)
+            if problem is not None:
+                raise HttpError(problem, permanent=True)
+        if via is not None:
+            return await self._through(via, target, verify, deadline)
+        tls = self._tls.get(verify) if target.scheme == "https" else None
+        failure: BaseException | None = None
+        for address in addresses:  # in the resolver's order, as create_connection would
+            try:
+                with connect_errors(target.host, target.port):
+                    _, connection = await _create_connection(
+                        address, target.port, tls, target.host if tls else None
+                    )
+                return connection
+            except HttpError as exc:
+                failure = exc
+        assert failure is not None  # getaddrinfo answers at least one address or raises
+        raise failure
 
     async def _through(
         self, proxy: Proxy, target: Target, verify: bool, deadline: float

@@ -71,6 +71,8 @@ def connect_errors(host: str, port: int, what: str = "") -> Iterator[None]:
     import socket
     import ssl
 
+    if ":" in host:  # IPv6: as a URL writes it, so that the port is told apart
+        host = f"[{host}]"
     try:
         yield
     except HttpError:
