@@ -21,6 +21,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tidings demo
 
+# Four test processes on two cores: most tests wait on sockets, servers and subprocesses.
+PYTEST_ARGS ?= -n 4
+
 test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports

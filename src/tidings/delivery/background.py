@@ -81,11 +81,6 @@ class BackgroundWorker:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def set_redactor(self, redactor: Redactor) -> None:
-        self.redactor = redactor
-        if self._worker is not None:
-            self._worker.redact = redactor
-
     def _publish(self, final: Final) -> None:
         for listener in list(self._listeners):
             listener(final)
