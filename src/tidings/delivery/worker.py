@@ -666,24 +666,34 @@ class Worker:
         worker has nothing in flight and found nothing to claim.
         """
         running: set[asyncio.Task[int]] = set()
+        woken: asyncio.Task[Any] | None = None
         try:
             while True:
                 free = self.settings.concurrency - len(running)
                 claimed = await self._claim(free) if free > 0 else []
                 running |= {asyncio.create_task(self._process(c)) for c in claimed}
                 if running:
-                    # Claim again when a destination is done, or after a poll: between two
-                    # claims, other workers get their turn at what is due.
-                    done, running = await asyncio.wait(
-                        running, timeout=self.settings.poll, return_when=asyncio.FIRST_COMPLETED
+                    # Claim again when a destination is done, when work is enqueued in this
+                    # process (wake), or after a poll: between two claims, other workers get
+                    # their turn at what is due.
+                    if woken is None or woken.done():
+                        self._wake.clear()
+                        woken = asyncio.create_task(self._wake.wait())
+                    done, _ = await asyncio.wait(
+                        {*running, woken},
+                        timeout=self.settings.poll,
+                        return_when=asyncio.FIRST_COMPLETED,
                     )
-                    for task in done:
+                    running -= done
+                    for task in done - {woken}:
                         task.result()  # surface errors
                 else:
                     await self._idle()
                 if await finished(not running and not claimed):
                     break
         finally:
+            if woken is not None:
+                woken.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
             await self._flush()
