@@ -19,8 +19,9 @@ When, exactly:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -28,13 +29,39 @@ from tidings import channels
 from tidings.channels import digest
 from tidings.channels.base import Limits, RenderContext
 from tidings.delivery import failpoints, pacing
+from tidings.delivery.clock import Clock
 from tidings.delivery.ids import new_id, short
 from tidings.delivery.outbox import request_to_json
 from tidings.store import digests, queue
+from tidings.store.db import Store
 from tidings.store.queue import Pending
 
-if TYPE_CHECKING:
-    from tidings.delivery.worker import Worker
+T = TypeVar("T")
+
+
+class CoalescingSettings(Protocol):
+    @property
+    def coalesce_after(self) -> float: ...
+    @property
+    def per_claim(self) -> int: ...
+
+
+class Host(Protocol):
+    """What the step needs of the worker that runs it (delivery.worker.Worker)."""
+
+    @property
+    def settings(self) -> CoalescingSettings: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def config_name(self) -> str | None: ...
+    async def run_db(self, func: Callable[..., T], *args: Any) -> T: ...
+    def coalesced(self, merged: list[Pending], made: digests.Coalescing) -> None: ...
+
 
 FAILPOINT = "coalesce-built"  # between building digests and recording them (crash tests)
 
@@ -88,7 +115,7 @@ def look_again(row: Pending, recent: list[float], limits: Limits, now: float, du
 
 
 async def step(
-    worker: Worker,
+    worker: Host,
     claimed: queue.Claimed,
     rows: list[Pending],
     recent: list[float],
@@ -105,7 +132,7 @@ async def step(
     backlog = [row for row in rows if mergeable(row)]
     size = len(backlog)
     if len(rows) >= worker.settings.per_claim:  # a claim reads no more: count the rest
-        size = max(size, await worker._run_db(digests.waiting, worker.store, claimed.key))
+        size = max(size, await worker.run_db(digests.waiting, worker.store, claimed.key))
     now = worker.clock.now()
     fits = pacing.capacity(recent, pacing.reserved(limits), now, after, size)
     if size <= fits or len(backlog) < 2:
@@ -115,18 +142,16 @@ async def step(
         return Step([], hold_until=now + wait)
     made = build(worker, claimed.key, backlog)
     failpoints.reach(FAILPOINT)
-    recorded = await worker._run_db(digests.record, worker.store, worker.name, made, now)
+    recorded = await worker.run_db(digests.record, worker.store, worker.name, made, now)
     if not recorded:
         return Step(rows)  # something changed under us: send as usual, look again next claim
     worker.coalesced(backlog, made)
-    fresh = await worker._run_db(
-        queue.pending, worker.store, claimed.key, worker.settings.per_claim
-    )
+    fresh = await worker.run_db(queue.pending, worker.store, claimed.key, worker.settings.per_claim)
     # The digests now; what was not read with this backlog is looked at by the next claim.
     return Step([row for row in fresh if row.lane == 0])
 
 
-def build(worker: Worker, key: str, backlog: list[Pending]) -> digests.Coalescing:
+def build(worker: Host, key: str, backlog: list[Pending]) -> digests.Coalescing:
     """The digests of a backlog (pure but for new ids): their rows, and what each carries."""
     channel = channels.get(backlog[0].channel)
     assert channel.render_digest is not None

@@ -33,7 +33,7 @@ from tidings.delivery.outbox import request_from_json
 from tidings.delivery.resolve import Resolver, Unresolved
 from tidings.delivery.transport import HttpTransport, TransportError, prepare
 from tidings.redact import Redactor, compose, own_secrets
-from tidings.store import queue
+from tidings.store import digests, queue
 from tidings.store.db import Store
 from tidings.store.queue import Circuit, Pending, Swept
 
@@ -216,7 +216,7 @@ class Worker:
 
     async def __aenter__(self) -> Worker:
         await self._transport.__aenter__()
-        await self._run_db(queue.repair, self.store, self.clock.now())
+        await self.run_db(queue.repair, self.store, self.clock.now())
         await self.sweep()
         self._renewer = asyncio.create_task(self._renew_leases())
         return self
@@ -227,7 +227,7 @@ class Worker:
         now = self.clock.now()
         self._swept_at = now
         addresses = self.resolver.addresses_json()
-        swept = await self._run_db(
+        swept = await self.run_db(
             queue.sweep_expired, self.store, now, addresses, lambda _row: EXPIRED_UNKNOWN
         )
         if self._config is not None:
@@ -237,7 +237,7 @@ class Worker:
                 shown = row.address or row.destination
                 return GONE.format(address=shown, config=name, id=short(row.id))
 
-            swept += await self._run_db(
+            swept += await self.run_db(
                 queue.sweep_gone, self.store, now, addresses, name, loaded_at, gone
             )
         for row in swept:
@@ -254,7 +254,7 @@ class Worker:
             await self._transport.__aexit__(*exc)
             self._db.shutdown(wait=True)
 
-    async def _run_db(self, func: Callable[..., T], *args: Any) -> T:
+    async def run_db(self, func: Callable[..., T], *args: Any) -> T:
         if self._db_inline:
             return func(*args)
         return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
@@ -274,7 +274,7 @@ class Worker:
             until = now + self.settings.lease
             keys = orjson.dumps(list(held)).decode()
             try:
-                renewed = await self._run_db(queue.renew, self.store, self.name, keys, until)
+                renewed = await self.run_db(queue.renew, self.store, self.name, keys, until)
             except Exception:  # the database is away: sends end with their lease
                 continue
             for key, claimed in held.items():
@@ -337,7 +337,7 @@ class Worker:
         if not batch:
             return
         try:
-            await self._run_db(
+            await self.run_db(
                 queue.write, self.store, batch.updates, batch.attempts, batch.releases, self.name
             )
         except BaseException as exc:
@@ -409,7 +409,7 @@ class Worker:
             )
             await self._schedule_flush()
             return 0
-        rows = await self._run_db(queue.pending, self.store, claimed.key, self.settings.per_claim)
+        rows = await self.run_db(queue.pending, self.store, claimed.key, self.settings.per_claim)
         limits = self.limits(claimed.channel)
         recent = claimed.recent
         circuit = claimed.circuit
@@ -579,13 +579,12 @@ class Worker:
         own = own_secrets(destination.url, destination.secret, destination.token)
         return compose(self.redact, own)
 
-    def coalesced(self, merged: list[Pending], made: Any) -> None:
-        """The backlog `merged` was recorded as the digests of `made` (a store.digests
-        Coalescing): each merged delivery ends `coalesced`; whoever waited for one now waits
-        for its digest."""
+    def coalesced(self, merged: list[Pending], made: digests.Coalescing) -> None:
+        """The backlog `merged` was recorded as the digests of `made`: each merged delivery
+        ends `coalesced`; whoever waited for one now waits for its digest."""
         if self.metrics is not None:
-            digests = sum(1 for row in made.digests if row["label"] == "digest")
-            self.metrics.coalesced(merged[0].channel, digests, len(merged))
+            count = sum(1 for row in made.digests if row["label"] == "digest")
+            self.metrics.coalesced(merged[0].channel, count, len(merged))
         for row in merged:
             digest_id = made.merged[row.id]
             if row.id in self._watched:
@@ -631,7 +630,7 @@ class Worker:
         now = self.clock.now()
         if now - self._swept_at >= self.settings.sweep_every:
             await self.sweep()
-        return await self._run_db(
+        return await self.run_db(
             queue.claim,
             self.store,
             self.name,
@@ -710,7 +709,7 @@ class Worker:
         """Work until these deliveries are final or the (clock) deadline passes."""
         # _report removes what this worker finishes; what is final already (sent by another
         # worker, or before this call) is known from the database from the start.
-        found = await self._run_db(queue.statuses, self.store, list(ids))
+        found = await self.run_db(queue.statuses, self.store, list(ids))
         self._watched = {i for i in ids if found.get(i) not in queue.FINAL}
         checked = time.monotonic()
 
@@ -720,10 +719,10 @@ class Worker:
                 # Nothing for this worker to do, yet some are not final: another worker may
                 # have them. Asked only when idle: while this worker sends, the answer could
                 # not end the wait, and asking about many ids is not free.
-                found = await self._run_db(queue.statuses, self.store, list(self._watched))
+                found = await self.run_db(queue.statuses, self.store, list(self._watched))
                 self._watched -= {i for i, s in found.items() if s in queue.FINAL}
                 checked = time.monotonic()
             return not self._watched or self.clock.now() > deadline
 
         await self._pump(finished)
-        return await self._run_db(queue.statuses, self.store, ids)
+        return await self.run_db(queue.statuses, self.store, ids)
