@@ -121,9 +121,10 @@ async def step(
     recent: list[float],
     limits: Limits,
 ) -> Step:
-    """Merge the claimed destination's backlog into digests if it cannot be sent in time."""
+    """Merge the claimed destination's backlog into digests if it cannot be sent in time.
+    Called only for a destination that `coalesces` (the worker asks once per claim)."""
     after = worker.settings.coalesce_after
-    if not rows or not coalesces(limits, claimed.channel, after):
+    if not rows:
         return Step(rows)
     if rows[0].lane == 0:  # digests first; what follows them is looked at by the next claim
         return Step([row for row in rows if row.lane == 0])
