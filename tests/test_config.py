@@ -353,6 +353,24 @@ def test_an_unset_variable_is_one_problem_not_also_a_bad_url():
     ]
 
 
+def test_an_unset_token_is_not_also_a_missing_token():
+    """The example's API token comes from ${TIDINGS_API_TOKEN}: unset, the one problem is the
+    variable, not also "give exactly one of token or token_sha256" about the same entry."""
+    found = problems(
+        "system:\n  api_tokens: [{name: ci, token: '${NO_SUCH_TOKEN}', scopes: [send]}]\n"
+    )
+    assert found == [
+        "system.api_tokens[0].token: environment variable NO_SUCH_TOKEN is not set; "
+        "export it or write the value (line 2)"
+    ]
+    # An entry with neither is still told what it lacks.
+    found = problems("system:\n  api_tokens: [{name: ci, scopes: [send]}]\n")
+    assert found == [
+        "system.api_tokens[0]: give exactly one of token (e.g. ${API_TOKEN}) or token_sha256 "
+        "(line 2)"
+    ]
+
+
 @pytest.mark.parametrize("first", ["tidings.config.models", "tidings.config.workflows"])
 def test_config_and_runner_models_import_in_any_order(first):
     """The workflow models and the configuration's import in either order without running

@@ -57,11 +57,18 @@ def loads(text: str, source: str = "<config>", environ: dict[str, str] | None = 
     # but a misspelt key is the mistake to fix first, whatever its value.
     unset = {problem.path: problem for problem in problems}
 
+    def follows_unset(problem: Problem) -> bool:
+        # An object's own check (e.g. "give exactly one of token or token_sha256") fails
+        # because one of its values is unset: the unset variable is the one thing to fix.
+        if not problem.path or problem.message.startswith(UNKNOWN):
+            return False
+        return any(path.startswith((f"{problem.path}.", f"{problem.path}[")) for path in unset)
+
     def add(path: Path, message: str) -> None:
         problem = Problem(format_path(path), message, line_of(lines, path))
         if problem.path in unset and message.startswith(UNKNOWN):
             problems.remove(unset.pop(problem.path))
-        if problem.path not in unset and problem not in problems:
+        if problem.path not in unset and problem not in problems and not follows_unset(problem):
             problems.append(problem)
 
     try:
