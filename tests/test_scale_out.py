@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from helpers import enqueue_tasks, webhook_config
 from tidings.config.loading import loads
+from tidings.delivery.clock import ScaledClock
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.settings import limits_of, settings_of
 from tidings.delivery.worker import Worker
@@ -59,7 +62,41 @@ def test_three_workers_share_twelve_destinations(database_url):
             return {name: 0 for name in (w.name for w in workers)} | dict(rows)
 
     split = asyncio.run(scenario())
-    # Each worker claims at most 4 destinations at a time (system.delivery.claim_batch):
+    # Beside two others, each claim takes a third of what is due (at least claim_batch, 4):
     # every worker sends, none to more than two claims' worth.
     assert all(1 <= count <= 8 for count in split.values()), split
     assert sum(split.values()) >= DESTINATIONS, split
+
+
+@pytest.mark.parametrize("beside", ["nobody", "a live worker", "a worker that died"])
+def test_one_claim_takes_all_that_is_due_when_alone_and_a_share_beside_others(database_url, beside):
+    """Twelve destinations due at once: a worker alone sends to all twelve together (no
+    waiting between claims of four); beside another live worker it takes its half; a worker
+    whose heartbeat is older than a lease (it died without stopping) is not left a share."""
+    store = Store(database_url).open()
+
+    async def scenario() -> int:
+        async with Sandbox() as sb:
+            addresses = [sb.webhook_inbox(f"inbox{i}") for i in range(DESTINATIONS)]
+            config = loads(webhook_config(addresses))
+            settings = settings_of(config)
+            assert settings.claim_batch == 4 < DESTINATIONS // 2
+            enqueue_tasks(store, config, 1)
+            others = []
+            if beside == "a live worker":
+                others.append(Worker(store, Resolver(config), settings=settings))
+            elif beside == "a worker that died":
+                # Its last heartbeat an hour ago: as a process killed then would have left it.
+                an_hour_ago = ScaledClock(1.0, start=time.time() - 3600)
+                others.append(Worker(store, Resolver(config), settings=settings, clock=an_hour_ago))
+            for other in others:
+                await other.__aenter__()
+            try:
+                async with Worker(store, Resolver(config), settings=settings) as worker:
+                    return await worker.step()
+            finally:
+                for other in others:
+                    await other.__aexit__(None, None, None)
+
+    worked_on = asyncio.run(scenario())
+    assert worked_on == (DESTINATIONS // 2 if beside == "a live worker" else DESTINATIONS)

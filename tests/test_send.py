@@ -213,9 +213,7 @@ def test_a_snapshot_over_the_limit_is_refused_naming_it(tmp_path, cli):
         assert "at most 10 MB" in result.stderr and "Traceback" not in result.output
 
 
-def test_ctrl_c_while_retrying_says_what_stays_queued_and_a_worker_sends_it(
-    tmp_path, sandbox, cli
-):
+def test_ctrl_c_while_retrying_says_what_stays_queued_and_a_worker_sends_it(tmp_path, sandbox, cli):
     import os
     import signal
     import subprocess
@@ -276,9 +274,7 @@ def test_deadline_bounds_the_whole_send_even_against_a_hanging_receiver(tmp_path
     assert took < 8, f"send --deadline 2 took {took:.1f} s"
 
 
-def test_a_terminal_sees_one_retry_line_that_goes_away_and_a_pipe_sees_none(
-    tmp_path, sandbox, cli
-):
+def test_a_terminal_sees_one_retry_line_that_goes_away_and_a_pipe_sees_none(tmp_path, sandbox, cli):
     import os
     import pty
     import subprocess

@@ -526,3 +526,29 @@ def test_a_digest_and_what_it_carries_on_the_console_and_the_api(tmp_path):
         assert "Events this digest carries (30)" in page and "bulk#30" in page
         status, _, page = web.get(f"/deliveries/{rows[0]['id']}")
         assert status == 200 and f'href="/deliveries/{digest_id}"' in page
+
+
+def test_workers_show_their_heartbeat_and_one_that_stopped_says_so(console):
+    """The server's own worker is running: its row has a heartbeat time. A worker that made
+    attempts and stopped (its heartbeat row is deleted when it stops) reads "stopped"."""
+    import time
+
+    with console.store.transaction() as tx:
+        tx.run(
+            "INSERT INTO attempts (delivery_id, at, duration_ms, outcome, detail, worker) "
+            "VALUES ('gone', :at, 5, 'ok', 'HTTP 200', 'ci-7:4242')",
+            {"at": time.time() - 60},
+        )
+    web = Web(console)
+    web.sign_in(READER)
+    page = web.get("/")[2]
+    section = page[page.index('aria-labelledby="workers"') :]
+    section = section[: section.index("</section>")]
+    own = re.search(r"badge ok\">running</span> <code>([^<]+)</code>", section)
+    assert own, section
+    rows = {
+        name: cells
+        for name, cells in re.findall(r"<tr><td><code>([^<]+)</code></td>(.*?)</tr>", section)
+    }
+    assert "stopped" not in rows[own.group(1)] and re.search(r"\d\d:\d\d", rows[own.group(1)])
+    assert rows["ci-7:4242"].endswith('<td class="nowrap">stopped</td>'), rows

@@ -75,6 +75,8 @@ ZH: dict[str, str] = {
     "Attempts (15 min)": "尝试次数（15 分钟）",
     "Last attempt": "最近一次尝试",
     "Leased destinations": "占用的目的地",
+    "Heartbeat": "心跳",
+    "stopped": "已停止",
     "No other worker seen in the last 15 minutes.": "最近 15 分钟没有其他投递进程活动。",
     # workflows
     "Check the file on disk now": "立即检查磁盘上的配置文件",

@@ -33,7 +33,7 @@ from tidings.delivery.outbox import request_from_json
 from tidings.delivery.resolve import Resolver, Unresolved
 from tidings.delivery.transport import HttpTransport, TransportError, prepare
 from tidings.redact import Redactor, compose, own_secrets
-from tidings.store import digests, queue
+from tidings.store import digests, queue, workers
 from tidings.store.db import Store
 from tidings.store.queue import Circuit, Pending, Swept
 
@@ -62,8 +62,9 @@ class Backoff:
 @dataclass
 class Settings:
     concurrency: int = 32  # destinations sent to at once
-    # Destinations one claim takes, at most: several workers then share what is due, rather
-    # than the first to look taking all of it up to its concurrency.
+    # While other workers are alive, a claim takes its share of the destinations that are due
+    # (their number divided by the workers alive), at least this many: several workers then
+    # share what is due rather than the first to look taking all of it. Alone, it takes all.
     claim_batch: int = 4
     lease: float = 30.0  # seconds a claimed destination stays ours
     per_claim: int = 200  # deliveries of one destination sent under one claim, at most
@@ -217,6 +218,7 @@ class Worker:
     async def __aenter__(self) -> Worker:
         await self._transport.__aenter__()
         await self.run_db(queue.repair, self.store, self.clock.now())
+        await self.run_db(workers.beat, self.store, self.name, self.clock.now())
         await self.sweep()
         self._renewer = asyncio.create_task(self._renew_leases())
         return self
@@ -250,6 +252,8 @@ class Worker:
                 await self._renewer
         try:
             await self._flush()
+            with contextlib.suppress(Exception):  # else its heartbeat goes stale: the same
+                await self.run_db(workers.leave, self.store, self.name)
         finally:
             await self._transport.__aexit__(*exc)
             self._db.shutdown(wait=True)
@@ -264,9 +268,12 @@ class Worker:
     async def _renew_leases(self) -> None:
         """Keep the leases of the destinations being sent to, every third of a lease: one
         attempt may outlast a lease (a mail is ten round trips to a slow server), and no other
-        worker may claim its destination and send the same delivery meanwhile."""
+        worker may claim its destination and send the same delivery meanwhile. The worker's
+        heartbeat goes with it: alive while seen within a lease."""
         while True:
             await self.clock.sleep(self.settings.lease / 3)
+            with contextlib.suppress(Exception):  # the database is away: tried again next time
+                await self.run_db(workers.beat, self.store, self.name, self.clock.now())
             if not self._held:
                 continue
             held = dict(self._held)
@@ -626,7 +633,6 @@ class Worker:
     # --- loops ------------------------------------------------------------------------------
 
     async def _claim(self, limit: int) -> list[queue.Claimed]:
-        limit = min(limit, self.settings.claim_batch)
         now = self.clock.now()
         if now - self._swept_at >= self.settings.sweep_every:
             await self.sweep()
@@ -639,6 +645,8 @@ class Worker:
             limit,
             self.resolver.addresses_json(),
             orjson.dumps(list(self._held)).decode(),
+            # Alone, all that is due (up to `limit`); beside other live workers, a share.
+            (now - self.settings.lease, self.settings.claim_batch),
         )
 
     async def step(self) -> int:

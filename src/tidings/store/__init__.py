@@ -5,6 +5,7 @@ statement tidings runs is here, in one style: SQL text with `:name` parameters, 
     db.py       opening a database, transactions, migrations on open, helpers for SQL text
     outbox.py   recording an event and its deliveries (one transaction), destinations due
     queue.py    what workers claim, read, record and sweep; the queue's depth
+    workers.py  each worker's heartbeat (how many share the queue)
     history.py  deliveries listed, shown and put back in the queue; their events (replan)
     tasks.py    task ids and snapshots, the runner's state of a run, approvals
     tables.py   the schema (SQLAlchemy), which the migrations (Alembic) build

@@ -252,15 +252,24 @@ WHERE lease_owner IS NOT NULL AND lease_until >= :now GROUP BY lease_owner LIMIT
 """
 
 
+_HEARTBEATS = """
+SELECT name, seen_at FROM workers WHERE seen_at >= :since ORDER BY seen_at DESC LIMIT :limit
+"""
+
+
 def workers(store: Store, since: float, now: float, limit: int = 20) -> list[dict[str, Any]]:
-    """The workers seen lately: each that made attempts since `since` (how many, the last
-    one's time) or holds a destination's lease now (how many destinations)."""
+    """The workers seen lately: each whose heartbeat (seen_at) is since `since`, that made
+    attempts since then (how many, the last one's time) or holds a destination's lease now
+    (how many destinations)."""
     with store.transaction(write=False) as tx:
         seen = {row["worker"]: row for row in tx.dicts(_WORKERS, {"since": since, "limit": limit})}
         for owner, count in _leases(tx, now, limit):
             row = seen.setdefault(owner, {"worker": owner, "attempts": 0, "last_at": None})
             row["destinations"] = int(count)
-    return list(seen.values())
+        for name, seen_at in tx.run(_HEARTBEATS, {"since": since, "limit": limit}):
+            row = seen.setdefault(name, {"worker": name, "attempts": 0, "last_at": None})
+            row["seen_at"] = seen_at
+    return list(seen.values())[:limit]
 
 
 def _leases(tx: Tx, now: float, limit: int) -> list[tuple[Any, ...]]:

@@ -25,7 +25,7 @@ Row = tuple[Any, ...]  # a row as the driver returns it
 
 DATABASE_ENV = "TIDINGS_DATABASE_URL"
 HOME_ENV = "TIDINGS_HOME"
-HEAD = "0008"  # the newest migration in store/migrations/versions
+HEAD = "0009"  # the newest migration in store/migrations/versions
 _INVALID_URL = (
     f"invalid database URL (from ${DATABASE_ENV} or system.database_url); "
     "expected e.g. sqlite:////var/lib/tidings/tidings.db or postgresql+psycopg://user@host/db"

@@ -85,13 +85,19 @@ class AttemptRow(TypedDict):
     worker: str
 
 
-_CLAIM = """
-UPDATE destinations SET lease_owner = :owner, lease_until = :until
-WHERE key IN (
-    SELECT key FROM destinations
+# Destinations with work due, nobody holding them, not paused, that this sender can resolve
+# and is not sending to already.
+_DUE = """
+    FROM destinations
     WHERE next_due_at <= :now AND (lease_until IS NULL OR lease_until < :now)
         AND (paused_until IS NULL OR paused_until <= :now)
         AND address_key IN {addresses} AND key NOT IN {held}
+"""
+_ALIVE = "SELECT count(*) FROM workers WHERE seen_at >= :since"
+_CLAIM = """
+UPDATE destinations SET lease_owner = :owner, lease_until = :until
+WHERE key IN (
+    SELECT key {due}
     ORDER BY next_due_at LIMIT :limit {lock}
 ) AND (lease_until IS NULL OR lease_until < :now)
 RETURNING key, channel, recent, failures, pauses, paused_until, paused_reason
@@ -106,28 +112,38 @@ def claim(
     limit: int,
     addresses: str,
     held: str = "[]",
+    share: tuple[float, int] | None = None,
 ) -> list[Claimed]:
     """Lease up to `limit` destinations that have work due, nobody holding them, and whose
     address key is among `addresses` (a JSON array: what this sender can resolve), but none of
     `held` (a JSON array of keys): what this sender is still sending to, even if its lease
-    ran out meanwhile, is never claimed by it a second time."""
+    ran out meanwhile, is never claimed by it a second time.
+
+    `share` = (since, least): while other workers seen since `since` are alive, take only a
+    fair share of what is due (its count divided by the workers alive, rounded up, but at
+    least `least`), so that each of them gets some; alone, take up to `limit`."""
     # PostgreSQL: skip rows another worker is claiming instead of waiting for it.
     lock = "FOR UPDATE SKIP LOCKED" if store.dialect == "postgresql" else ""
-    params = {
+    due = _DUE.format(
+        addresses=json_each(store.dialect, "addresses"), held=json_each(store.dialect, "held")
+    )
+    params: dict[str, Any] = {
         "owner": owner,
         "until": now + lease,
         "now": now,
-        "limit": limit,
         "addresses": addresses,
         "held": held,
     }
-    sql = _CLAIM.format(
-        lock=lock,
-        addresses=json_each(store.dialect, "addresses"),
-        held=json_each(store.dialect, "held"),
-    )
     with store.transaction() as tx:
-        rows = tx.run(sql, params)
+        if share is not None:
+            since, least = share
+            alive = int(tx.value(_ALIVE, {"since": since}) or 0)
+            if alive > 1:
+                counted = {k: params[k] for k in ("now", "addresses", "held")}
+                waiting = int(tx.value(f"SELECT count(*) {due}", counted) or 0)
+                limit = min(limit, max(least, -(-waiting // alive)))
+        params["limit"] = limit
+        rows = tx.run(_CLAIM.format(due=due, lock=lock), params)
     return [
         Claimed(
             key,

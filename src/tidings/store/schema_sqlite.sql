@@ -1,4 +1,4 @@
--- tidings schema at revision 0008
+-- tidings schema at revision 0009
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -133,3 +133,10 @@ CREATE INDEX ix_attempts_at ON attempts (at)
 CREATE INDEX ix_deliveries_destination_status_lane_seq ON deliveries (destination, status, lane, seq)
 ;
 CREATE INDEX ix_deliveries_digest ON deliveries (digest_id)
+;
+CREATE TABLE workers (
+	name VARCHAR(128) NOT NULL, 
+	started_at FLOAT NOT NULL, 
+	seen_at FLOAT NOT NULL, 
+	PRIMARY KEY (name)
+)

@@ -172,3 +172,14 @@ source_runs = Table(
     Column("state", JSON, nullable=True),
     Column("updated_at", Float, nullable=False, index=True),
 )
+
+# The workers working the outbox (0009): each one's heartbeat, so that a claim takes its fair
+# share of what is due while others are alive. A worker that stops deletes its row; one that
+# died is no longer counted once its heartbeat is a lease old.
+workers = Table(
+    "workers",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+)
