@@ -153,3 +153,14 @@ def build_job(
             "image": image,
         },
     }
+
+
+def wait_until(predicate, timeout: float) -> None:
+    """Poll `predicate` until it is true; fail the test after `timeout` seconds."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.01)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import enqueue_tasks, first_arrivals, seed_task, webhook_config, write_json
+from helpers import enqueue_tasks, first_arrivals, seed_task, wait_until, webhook_config, write_json
 from tidings.config.loading import loads
 from tidings.delivery.clock import ScaledClock
 from tidings.delivery.resolve import Resolver
@@ -213,14 +213,6 @@ def _statuses(store: Store) -> list[str]:
 
 def unique_ids(received) -> set[str]:
     return {r.headers["X-Zadig-Event-UUID"] for r in received if r.accepted}
-
-
-def wait_until(predicate, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.01)
 
 
 class SandboxThreadWithSlowInboxes:

@@ -280,3 +280,50 @@ def test_retry_tries_a_paused_destination_now(tmp_path, sandbox, cli):
     assert [d["outcome"] for d in retried.json()] == ["sent"]
     (listed,) = cli("deliveries", "-c", str(config), "--json").json()
     assert listed["status"] == "sent" and not listed["paused_until"]
+
+
+def test_the_worker_log_says_when_a_destination_is_paused_and_when_it_answers_again(
+    tmp_path, sandbox
+):
+    """An operator tailing `tidings worker --log-format json` sees the pause (until when,
+    why) when it starts, and the resumption when the receiver answers again."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    from datetime import datetime
+
+    from helpers import wait_until
+
+    hook = sandbox.webhook_inbox("flaky", script=[("delay", 1.0)] * 2)  # then 200
+    database = tmp_path / "tidings.db"
+    extra = "timeout: 0.3, lease: 2, breaker_failures: 2, breaker_pause: 1"
+    text = webhook_config([hook], extra=extra)
+    path = tmp_path / "tidings.yaml"
+    path.write_text(text, "utf-8")
+    store = Store(f"sqlite:///{database}").open()
+    ids = enqueue_tasks(store, loads(text), 1)
+    env = {**os.environ, "TIDINGS_DATABASE_URL": store.url, "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "tidings", "worker", "-c", str(path), "--log-format", "json"]
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log_file:
+        worker = subprocess.Popen(command, env=env, stderr=log_file)
+        try:
+            wait_until(lambda: queue.statuses(store, ids) == {ids[0]: "sent"}, timeout=30)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line[:1] == "{"]
+    events = [line for line in lines if line.get("event") in ("paused", "resumed")]
+    assert [e["event"] for e in events] == ["paused", "resumed"], lines
+    paused, resumed = events
+    assert paused["level"] == "warning" and paused["failures"] == 2
+    assert paused["reason"].startswith("network error: no answer within 0.3 s"), paused
+    assert paused["address"] == resumed["address"] and "flaky" in paused["address"]
+    assert resumed["level"] == "info"
+    # Paused for breaker_pause (1 s) from when it was logged, in the same notation as `ts`.
+    logged_at, until = (
+        datetime.strptime(paused[key], "%Y-%m-%dT%H:%M:%S%z") for key in ("ts", "until")
+    )
+    assert 0 <= (until - logged_at).total_seconds() <= 2, paused

@@ -314,7 +314,8 @@ def demo(language: str) -> None:
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="One line per finished delivery on stderr: key=value or JSON.",
+    help="One line per finished delivery, and per destination paused or resumed, on stderr: "
+    "key=value or JSON.",
 )
 def worker(
     config_path: str | None,

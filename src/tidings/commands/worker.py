@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from tidings.commands.common import load_config, open_store
-from tidings.commands.logfmt import delivery_line
+from tidings.commands.logfmt import configure, delivery_line
 from tidings.commands.output import Output
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ def run(
 
     out = Output()
     config = load_config(config_path, out)
+    configure(log_format, "info", out.redact)  # the breaker's pause and resume lines
     store = open_store(config)
     settings = settings_of(config)
     if concurrency:

@@ -17,14 +17,14 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from tidings import channels
 from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Request, Retry
-from tidings.delivery import coalesce, pacing
+from tidings.delivery import breaker, coalesce, pacing
 from tidings.delivery.clock import Clock
 from tidings.delivery.ids import short
 from tidings.delivery.io import WorkerIO
@@ -458,7 +458,12 @@ class Worker:
             answered_at, answered, retry_at, unrecorded, outcome = await self._send(
                 row, destination, claimed
             )
-            circuit = self._circuit_after(circuit, outcome, answered_at, destination)
+            before, circuit = (
+                circuit,
+                self._circuit_after(circuit, outcome, answered_at, destination),
+            )
+            if circuit is not before:
+                breaker.report(before, circuit, claimed.key, claimed.channel, row.address)
             sent += 1
             if answered:  # the platform saw it: it counts against its rate limit
                 # Counted from when the answer came, not from when the request left: the
@@ -476,23 +481,16 @@ class Worker:
     def _circuit_after(
         self, circuit: Circuit, outcome: Outcome, now: float, destination: Destination
     ) -> Circuit:
-        """The destination's breaker after an attempt: a success closes it; a retryable
-        failure the platform did not ask to wait for (a network error, a timeout, a 5xx)
-        counts, and enough in a row, or one right after a pause, pause it again, longer."""
-        if isinstance(outcome, Ok):
-            return Circuit()
-        limit = self.settings.breaker_failures
-        if not isinstance(outcome, Retry) or outcome.after is not None or limit <= 0:
-            return circuit  # refused for this message, or paced by the platform: not broken
-        failures = circuit.failures + 1
-        if failures < limit and circuit.pauses == 0:
-            return replace(circuit, failures=failures)
-        pauses = circuit.pauses + 1
-        pause = min(
-            self.settings.breaker_max_pause, self.settings.breaker_pause * 2 ** min(pauses - 1, 30)
+        """The destination's breaker after an attempt (delivery.breaker)."""
+        return breaker.after(
+            circuit,
+            outcome,
+            now,
+            failures=self.settings.breaker_failures,
+            pause=self.settings.breaker_pause,
+            max_pause=self.settings.breaker_max_pause,
+            reason=self._redactor(destination),
         )
-        reason = self._redactor(destination)(outcome.reason)  # its own secrets too
-        return Circuit(failures, pauses, now + pause, reason)
 
     def _conclude(self, row: Pending, status: str, outcome: Outcome, now: float) -> None:
         """End a delivery without sending it (expired, or its destination is gone)."""
