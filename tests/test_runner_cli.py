@@ -156,6 +156,35 @@ def test_approve_from_another_shell_then_logs(tmp_path, sandbox, cli):
     assert cli("logs", "-c", config, "wf", "nope").code == 2
 
 
+def test_a_workflow_whose_tasks_reached_the_largest_id_says_so_and_runs_nothing(
+    tmp_path, sandbox, cli
+):
+    """A task sent from elsewhere under the workflow's name with the largest id (2^63 - 1):
+    `tidings run` has no next id; it says why and what to do, exit 2, no traceback."""
+    from helpers import seed_task, write_json
+
+    config = write_config(
+        tmp_path,
+        """
+        workflows:
+          - name: wf
+            notify_ctls: [{hook}]
+            stages: [{name: s, jobs: [{name: a, type: freestyle, spec: {script: "true"}}]}]
+        """.replace("{hook}", hook_ctl(sandbox.webhook_inbox("ids"), "passed")),
+    )
+    last = 2**63 - 1
+    task = write_json(
+        tmp_path / "task.json", {**seed_task(), "workflow_name": "wf", "task_id": last}
+    )
+    assert cli("send", "-c", config, "-t", task).code == 0
+    result = cli("run", "-c", config, "wf")
+    assert result.code == 2, result.stderr
+    assert f"workflow wf has a task numbered {last}, the largest task id" in result.stderr
+    assert "run this workflow under another name" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [t["task_id"] for t in cli("tasks", "-c", config, "--json").json()] == [last]
+
+
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, cli):
     config = write_config(
         tmp_path,

@@ -39,9 +39,20 @@ def start(store: Store, workflow: str, snapshot: Any, run_dir: Any, now: float) 
         task: Task = snapshot(task_id)
         return stored.NewRun(task.status, task.model_dump(mode="json"), str(run_dir(task_id)))
 
-    task_id = stored.start(store, workflow, build, pid=os.getpid(), host=HOST, now=now)
+    try:
+        task_id = stored.start(store, workflow, build, pid=os.getpid(), host=HOST, now=now)
+    except stored.NoNextId:
+        raise InputError(
+            f"workflow {workflow} has a task numbered {stored.LAST_TASK_ID}, the largest task "
+            "id there is, so no task can come after it: such an id comes from a task sent "
+            "from elsewhere (tidings send, POST /api/v1/events); run this workflow under "
+            "another name, or send those tasks under another workflow name"
+        ) from None
     if task_id is None:
-        raise RuntimeError(f"could not allocate a task id for workflow {workflow}")
+        raise InputError(
+            f"could not number a new task of workflow {workflow}: other runners took the "
+            "next 20 ids first; try again"
+        )
     return task_id
 
 

@@ -59,6 +59,13 @@ VALUES (:workflow, :task_id, :pid, :host, :now, :run_dir, :now)
 """
 
 
+LAST_TASK_ID = 2**63 - 1  # BIGINT: the largest id either database stores
+
+
+class NoNextId(Exception):
+    """The workflow already has a task with the largest id there is: none comes after it."""
+
+
 def start(
     store: Store,
     workflow: str,
@@ -71,11 +78,13 @@ def start(
 ) -> int | None:
     """Allocate the next task id of the workflow and record the task (`build(task_id)`) and
     its runner (process `pid` on `host`) at once; the id, None if `tries` ids were all taken
-    by other runners first."""
+    by other runners first. NoNextId: the workflow's largest id is LAST_TASK_ID."""
     for _ in range(tries):
         try:
             with store.transaction() as tx:
                 task_id = int(tx.value(_NEXT_ID, {"workflow": workflow}) or 0) + 1
+                if task_id > LAST_TASK_ID:
+                    raise NoNextId(workflow)
                 new = build(task_id)
                 key = {"workflow": workflow, "task_id": task_id, "now": now}
                 snapshot = to_json(new.snapshot)
