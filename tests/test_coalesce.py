@@ -216,6 +216,28 @@ def test_wecom_digests_fit_4096_bytes_and_mention_everyone_once(store):
     assert firsts == sorted(firsts)
 
 
+def test_wecom_digests_mentioning_300_people_are_all_accepted_each_person_once(store):
+    """300 mentions make a line of ~6 KB, more than a WeCom message holds: each digest is
+    followed by the mentions in messages of their own, each within 4096 bytes, every person
+    on one of them; the platform accepts every message."""
+    users = [f"dev{i:04d}.team" for i in range(300)]
+    ctl = (
+        "      - {webhook_type: wechat, notify_type: [passed], wechat_notification_config: "
+        "{hook_address: '{url}', at_users: [" + ", ".join(users) + "]}}\n"
+    )
+    finals, received = run_backlog(
+        store, robot_config(ctl), "wecom", [(i, "passed") for i in range(1, 41)]
+    )
+    assert set(finals.values()) == {"coalesced"}
+    assert received and all(r.accepted for r in received), [r.message for r in received]
+    assert all(len(r.body["markdown"]["content"].encode()) <= 4096 for r in received)
+    digests = [r for r in received if TASK.search(r.text)]
+    assert sorted(int(n) for r in digests for n in TASK.findall(r.text)) == list(range(1, 41))
+    mentioned = [m for r in received for m in re.findall(r"<@([^>]+)>", r.text)]
+    assert all(mentioned.count(user) == len(digests) for user in users)
+    assert len(mentioned) == len(users) * len(digests)
+
+
 def test_feishu_digest_cards_fit_20_kb_with_mentions_once(store):
     ctl = (
         "      - {webhook_type: feishu, notify_type: [passed, failed], "

@@ -269,3 +269,43 @@ def test_a_task_of_thousands_of_jobs_fits_in_few_renders():
     assert len(encode_json(body)) <= dingding.MAX_BODY
     assert "个任务未显示" in str(body)
     assert renders <= 40, renders
+
+
+@pytest.mark.parametrize("people", [3, 400])
+def test_a_wecom_robot_mentioning_hundreds_keeps_the_message_and_mentions_everyone(people):
+    """A few mentions stay in the message, as Zadig puts them; 400 (about 7 KB of `<@id>`)
+    follow it in messages of their own, each within 4096 bytes, everyone exactly once, and
+    the message itself keeps its text (not squeezed to make room for them)."""
+    from tidings.channels import wechat
+    from tidings.channels.base import RenderContext
+    from tidings.dispatch.task import parse_task
+    from tidings.notify.content import build_message
+
+    users = [f"dev{i:04d}.team" for i in range(people)]
+    config = wechat.WechatConfig(hook_address="http://x", at_users=users)
+    message = build_message(parse_task(task([build_job(1, "修复结算页面")])), "passed")
+    first, *rest = wechat.render(message, config, RenderContext("release"))
+    contents = [r.body["markdown"]["content"] for r in (first, *rest)]
+    assert all(len(c.encode("utf-8")) <= WECOM_MAX for c in contents)
+    assert "修复结算页面" in contents[0] and "工作流 Release #12 执行成功" in contents[0]
+    mentioned = [m for c in contents for m in re.findall(r"<@([^>]+)>", c)]
+    assert sorted(mentioned) == users
+    if people == 3:
+        assert rest == [] and "##### **相关人员**: <@dev0000.team>" in contents[0]
+    else:
+        assert len(rest) == 2 and all(r.label == "mentions" for r in rest)
+        assert "<@" not in contents[0]
+
+
+def test_a_wecom_note_to_hundreds_sends_their_mentions_in_messages_that_fit():
+    from tidings.channels import wechat
+    from tidings.channels.base import RenderContext
+    from tidings.notify.content import Note
+
+    users = [f"dev{i:04d}.team" for i in range(400)]
+    config = wechat.WechatConfig(hook_address="http://x", at_users=users)
+    note, *mentions = wechat.render_note(Note("工作流 发布", "请确认"), config, RenderContext("n"))
+    assert "请确认" in note.body["markdown"]["content"]
+    contents = [r.body["markdown"]["content"] for r in mentions]
+    assert len(contents) == 2 and all(len(c.encode("utf-8")) <= WECOM_MAX for c in contents)
+    assert sorted(m for c in contents for m in re.findall(r"<@([^>]+)>", c)) == users

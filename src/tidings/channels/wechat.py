@@ -58,22 +58,59 @@ def destination(config: WechatConfig, system: SystemView | None = None) -> Desti
     )
 
 
-def _mentions(config: WechatConfig) -> str:
+MENTIONS = "##### **相关人员**: "
+
+
+def _ids(users: list[str]) -> list[str]:
+    """The user ids as `<@userid>` takes them; "All" is WeCom's @all, sent as text."""
+    ids = (escape.plain(uid).replace(">", "") for uid in users)
+    return [uid for uid in ids if uid and uid != "All"]
+
+
+def _mention_lines(ids: list[str]) -> list[str]:
     """Zadig's mention line: `<@userid>` is what WeCom markdown notifies. (Zadig gates it on
-    a deprecated field and so never sends it; here it works.)"""
-    ids = [escape.plain(uid).replace(">", "") for uid in config.at_users if uid != "All"]
-    if not ids:
-        return ""
-    return "##### **相关人员**: " + " ".join(f"<@{uid}>" for uid in ids) + " \n"
+    a deprecated field and so never sends it; here it works.) Hundreds of people do not fit
+    one message (4096 bytes): then several lines, each within it, everyone on one of them."""
+    lines: list[str] = []
+    tags: list[str] = []
+    size = len(MENTIONS.encode("utf-8")) + 2  # the head and the closing " \n"
+    for uid in ids:
+        tag = f"<@{uid}>"
+        cost = len(tag.encode("utf-8")) + 1
+        if tags and size + cost > MAX_CONTENT:
+            lines.append(MENTIONS + " ".join(tags) + " \n")
+            tags, size = [], len(MENTIONS.encode("utf-8")) + 2
+        tags.append(tag)
+        size += cost
+    if tags:
+        lines.append(MENTIONS + " ".join(tags) + " \n")
+    return lines
 
 
-def _content(message: Message, config: WechatConfig) -> str:
-    text = md.heading(message) + md.body(message) + _mentions(config)
+def _content(message: Message, mentions: str) -> str:
+    text = md.heading(message) + md.body(message) + mentions
     url = escape.safe_url(message.url)
     if url:
         gap = "" if message.approval else "\n\n"  # the approval message: right after the text
         text += f"{gap}[{message.link_text}]({url})"
     return text
+
+
+def _size(content: str) -> int:
+    return len(content.encode("utf-8"))
+
+
+# A mention line up to this size goes in the message, as Zadig puts it; a longer one (about 60
+# people or more) follows in messages of its own, so that the message keeps room for its text.
+INLINE_MENTIONS = MAX_CONTENT // 4
+
+
+def _placed(users: list[str]) -> tuple[str, list[str]]:
+    """The mention line to put in the message, and the mention lines to send after it."""
+    lines = _mention_lines(_ids(users))
+    if len(lines) == 1 and _size(lines[0]) <= INLINE_MENTIONS:
+        return lines[0], []
+    return "", lines
 
 
 def _markdown(content: str, ctx: RenderContext, label: str = "markdown") -> Request:
@@ -98,13 +135,12 @@ def _at_all(title: str, ctx: RenderContext) -> Request:
 
 
 def render(message: Message, config: WechatConfig, ctx: RenderContext) -> list[Request]:
-    content = fit(
-        message,
-        lambda m: _content(m, config),
-        lambda c: len(c.encode("utf-8")),
-        MAX_CONTENT,
-    )
+    """The message with its mention line; many people's mentions follow in their own
+    messages (each within 4096 bytes); @all as a text message."""
+    inline, after = _placed(config.at_users)
+    content = fit(message, lambda m: _content(m, inline), _size, MAX_CONTENT)
     requests = [_markdown(content, ctx)]
+    requests += [_markdown(line, ctx, "mentions") for line in after]
     if config.is_at_all:
         requests.append(_at_all(escape.plain(message.short_title()), ctx))
     return requests
@@ -112,22 +148,21 @@ def render(message: Message, config: WechatConfig, ctx: RenderContext) -> list[R
 
 def render_note(note: Note, config: WechatConfig, ctx: RenderContext) -> list[Request]:
     """Zadig's notification job on WeCom (sendWorkWxMessage): the title, the content and the
-    link; the mentions as a second markdown message."""
+    link; the mentions as a second markdown message (more when they are hundreds)."""
     content = f"### {note.title}\n{note.content}\n"
     url = escape.safe_url(note.url)
     if url:
         content += f"[{note.text('more')}]({url})"
     content = clip_bytes(content, MAX_CONTENT, note.text("truncated"))
     requests = [_markdown(content, ctx)]
-    mentions = _mentions(config)
-    if mentions:
-        requests.append(_markdown(mentions, ctx, "mentions"))
+    for line in _mention_lines(_ids(config.at_users)):
+        requests.append(_markdown(line, ctx, "mentions"))
     if config.is_at_all:
         requests.append(_at_all(note.title, ctx))
     return requests
 
 
-def _digest_content(d: digest.Digest) -> str:
+def _digest_content(d: digest.Digest, mentions: str) -> str:
     """A digest as WeCom markdown: the title, each workflow in bold with one line per task
     (icon, linked task id, status, creator), the mentions once each."""
     out = [f"### {escape.plain(d.title())}\n"]
@@ -137,10 +172,7 @@ def _digest_content(d: digest.Digest) -> str:
             task = md.link(f"#{line.task_id}", line.url)
             who = f" · {escape.markdown(line.creator)}" if line.creator else ""
             out.append(f"> {line.icon} {task} {line.status_text}{who}{d.note(line)}\n")
-    ids = [escape.plain(uid).replace(">", "") for uid in d.mentions.get("at_users", [])]
-    ids = [uid for uid in ids if uid != "All"]
-    if ids:
-        out.append("##### **相关人员**: " + " ".join(f"<@{uid}>" for uid in ids) + " \n")
+    out.append(mentions)
     return "".join(out)
 
 
@@ -148,11 +180,18 @@ def render_digest(
     items: list[digest.Item], ctx: RenderContext
 ) -> list[tuple[list[Request], list[digest.Item]]]:
     """A backlog as markdown digests, each within 4096 bytes of content; @all, when any
-    merged ctl asked for it, once after the digest (markdown cannot mention everyone)."""
-    packed = digest.pack(items, _digest_content, lambda c: len(c.encode("utf-8")), MAX_CONTENT - 64)
+    merged ctl asked for it, once after the digest (markdown cannot mention everyone). Many
+    people's mentions follow each digest in messages of their own."""
+
+    def content_of(d: digest.Digest) -> str:
+        return _digest_content(d, _placed(d.mentions.get("at_users", []))[0])
+
+    packed = digest.pack(items, content_of, _size, MAX_CONTENT - 64)
     rendered = []
     for d, content, carried in packed:
         requests = [_markdown(content, ctx, "digest")]
+        after = _placed(d.mentions.get("at_users", []))[1]
+        requests += [_markdown(line, ctx, "mentions") for line in after]
         if d.mentions.get("is_at_all"):
             requests.append(_at_all(escape.plain(d.title()), ctx))
         rendered.append((requests, carried))
