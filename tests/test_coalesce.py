@@ -258,6 +258,29 @@ def test_feishu_digest_cards_fit_20_kb_with_mentions_once(store):
         assert sorted(r.mentions) == ["ou_alice", "ou_bob"]
 
 
+def test_feishu_digests_mentioning_600_people_are_all_accepted_each_person_once(store):
+    """600 `<at>` tags are ~35 KB, more than the bot's 20 KB body: the mentions after each
+    digest come in as many text messages as fit; the bot accepts every one."""
+    users = [f"ou_{i:032x}" for i in range(600)]
+    ctl = (
+        "      - {webhook_type: feishu, notify_type: [passed], "
+        "lark_hook_notification_config: {hook_address: '{url}', at_users: ["
+        + ", ".join(users)
+        + "]}}\n"
+    )
+    events = [(i, "passed") for i in range(1, 41)]
+    finals, received = run_backlog(store, robot_config(ctl), "feishu", events)
+    assert set(finals.values()) == {"coalesced"}
+    assert received and all(r.accepted for r in received), [r.message for r in received]
+    cards = [r for r in received if r.msgtype == "interactive"]
+    mentioned = [m for r in received if r.msgtype == "text" for m in r.mentions]
+    assert sorted(int(n) for r in cards for n in TASK.findall(str(r.body["card"]))) == list(
+        range(1, 41)
+    )
+    assert all(mentioned.count(user) == len(cards) for user in users)
+    assert len(mentioned) == len(users) * len(cards)
+
+
 def test_teams_digest_cards_fit_28_kb(store):
     ctl = (
         "      - {webhook_type: msteams, notify_type: [passed], msteams_notification_config: "

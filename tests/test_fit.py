@@ -309,3 +309,21 @@ def test_a_wecom_note_to_hundreds_sends_their_mentions_in_messages_that_fit():
     contents = [r.body["markdown"]["content"] for r in mentions]
     assert len(contents) == 2 and all(len(c.encode("utf-8")) <= WECOM_MAX for c in contents)
     assert sorted(m for c in contents for m in re.findall(r"<@([^>]+)>", c)) == users
+
+
+def test_a_feishu_bot_mentioning_600_people_sends_them_in_messages_within_20_kb():
+    from tidings.channels import feishu
+    from tidings.channels.base import RenderContext
+    from tidings.dispatch.task import parse_task
+    from tidings.notify.content import build_message
+
+    users = [f"ou_{i:032x}" for i in range(600)]
+    config = feishu.LarkHookConfig(hook_address="http://x", at_users=users, is_at_all=True)
+    message = build_message(parse_task(task([build_job(1)])), "passed")
+    card, *mentions = feishu.render(message, config, RenderContext("release"))
+    assert card.label == "card" and len(mentions) == 2
+    assert all(len(encode_json(r.body)) <= FEISHU_MAX for r in (card, *mentions))
+    texts = [r.body["content"]["text"] for r in mentions]
+    assert all(t.startswith("👍工作流 Release #12 执行成功 ") for t in texts)  # the keyword first
+    tagged = [m for t in texts for m in re.findall(r'<at user_id="([^"]+)">', t)]
+    assert tagged == [*users, "all"]

@@ -172,6 +172,22 @@ T = TypeVar("T")
 _MIN_CLIP = 40
 
 
+def in_groups(items: list[str], budget: int, size: Callable[[str], int]) -> list[list[str]]:
+    """`items` in order, in groups each within `budget` (its items' sizes and one separator
+    between each two): hundreds of mentions as several messages a platform accepts. An item
+    larger than the budget goes alone."""
+    groups: list[list[str]] = []
+    used = 0
+    for item in items:
+        cost = size(item) + (1 if groups and groups[-1] else 0)
+        if not groups or (groups[-1] and used + cost > budget):
+            groups.append([])
+            used, cost = 0, size(item)
+        groups[-1].append(item)
+        used += cost
+    return groups
+
+
 def fit(message: Message, build: Callable[[Message], T], size: Callable[[T], int], limit: int) -> T:
     """Render `message` so that size(result) <= limit, shortening visibly when it would not.
 

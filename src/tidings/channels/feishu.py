@@ -28,6 +28,7 @@ from tidings.channels.base import (
     encode_json,
     fit,
     http_outcome,
+    in_groups,
     not_accepted,
     platform_code,
 )
@@ -127,7 +128,7 @@ def button(text: str, url: str) -> dict[str, Any]:
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_\-.@]")
 
 
-def at_tags(user_ids: list[str], at_all: bool, language: str) -> str:
+def at_tags(user_ids: list[str], at_all: bool, language: str) -> list[str]:
     """`<at user_id="ou_x"></at>` for each id (from the config, sanitised; an email address,
     as dynamic_recipients may add, as `<at email="…">`), then everyone."""
     tags = [
@@ -136,7 +137,7 @@ def at_tags(user_ids: list[str], at_all: bool, language: str) -> str:
     ]
     if at_all:
         tags.append(f'<at user_id="all">{texts.TEXTS[language]["at_all"]}</at>')
-    return " ".join(tags)
+    return tags
 
 
 def _request(body: dict[str, Any], ctx: RenderContext, label: str) -> Request:
@@ -150,13 +151,22 @@ def _request(body: dict[str, Any], ctx: RenderContext, label: str) -> Request:
     )
 
 
-def _mention_request(
-    title: str, config: LarkHookConfig, language: str, ctx: RenderContext
-) -> Request:
-    # The title comes first so a bot protected by a keyword accepts this message too.
-    tags = at_tags(config.at_users, config.is_at_all, language)
-    body = {"msg_type": "text", "content": {"text": f"{title} {tags}"}}
-    return _request(body, ctx, "mentions")
+def _mention_requests(
+    title: str, users: list[str], at_all: bool, language: str, ctx: RenderContext
+) -> list[Request]:
+    """The mentions as text messages after the card (a card cannot notify anyone), the title
+    first so that a bot protected by a keyword accepts them too; hundreds of people in as
+    many messages as keep each within the bot's 20 KB body."""
+    tags = at_tags(users, at_all, language)
+    if not tags:
+        return []
+
+    def body(group: list[str]) -> dict[str, Any]:
+        return {"msg_type": "text", "content": {"text": f"{title} {' '.join(group)}"}}
+
+    budget = MAX_BODY - _SIGN_ROOM - len(encode_json(body([])))
+    groups = in_groups(tags, budget, lambda tag: len(encode_json(tag)) - 2)  # in its JSON
+    return [_request(body(group), ctx, "mentions") for group in groups]
 
 
 def render(message: Message, config: LarkHookConfig, ctx: RenderContext) -> list[Request]:
@@ -166,21 +176,17 @@ def render(message: Message, config: LarkHookConfig, ctx: RenderContext) -> list
         lambda b: len(encode_json(b)),
         MAX_BODY - _SIGN_ROOM,
     )
-    requests = [_request(body, ctx, "card")]
-    if config.at_users or config.is_at_all:
-        title = escape.plain(message.short_title())
-        requests.append(_mention_request(title, config, message.language, ctx))
-    return requests
+    title = escape.plain(message.short_title())
+    mentions = _mention_requests(title, config.at_users, config.is_at_all, message.language, ctx)
+    return [_request(body, ctx, "card"), *mentions]
 
 
 def render_note(note: Note, config: LarkHookConfig, ctx: RenderContext) -> list[Request]:
     """A notification job on the Feishu bot (an extension: Zadig's notification job has no
     Feishu bot): the card of Zadig's Feishu app notification job, then the mentions."""
     body = {"msg_type": "interactive", "card": note_card(note, MAX_BODY - _SIGN_ROOM - 1024)}
-    requests = [_request(body, ctx, "card")]
-    if config.at_users or config.is_at_all:
-        requests.append(_mention_request(note.title, config, note.language, ctx))
-    return requests
+    mentions = _mention_requests(note.title, config.at_users, config.is_at_all, note.language, ctx)
+    return [_request(body, ctx, "card"), *mentions]
 
 
 def _digest_card(d: digest.Digest) -> dict[str, Any]:
@@ -206,13 +212,10 @@ def render_digest(
     packed = digest.pack(items, _digest_card, lambda b: len(encode_json(b)), limit)
     rendered = []
     for d, body, carried in packed:
-        requests = [_request(body, ctx, "digest")]
         users, at_all = list(d.mentions.get("at_users", [])), bool(d.mentions.get("is_at_all"))
-        if users or at_all:
-            tags = at_tags(users, at_all, d.language)
-            text = {"msg_type": "text", "content": {"text": f"{escape.plain(d.title())} {tags}"}}
-            requests.append(_request(text, ctx, "mentions"))
-        rendered.append((requests, carried))
+        title = escape.plain(d.title())
+        mentions = _mention_requests(title, users, at_all, d.language, ctx)
+        rendered.append(([_request(body, ctx, "digest"), *mentions], carried))
     return rendered
 
 

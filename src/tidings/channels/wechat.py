@@ -22,6 +22,7 @@ from tidings.channels.base import (
     clip_bytes,
     fit,
     http_outcome,
+    in_groups,
     not_accepted,
     platform_code,
 )
@@ -71,20 +72,9 @@ def _mention_lines(ids: list[str]) -> list[str]:
     """Zadig's mention line: `<@userid>` is what WeCom markdown notifies. (Zadig gates it on
     a deprecated field and so never sends it; here it works.) Hundreds of people do not fit
     one message (4096 bytes): then several lines, each within it, everyone on one of them."""
-    lines: list[str] = []
-    tags: list[str] = []
-    size = len(MENTIONS.encode("utf-8")) + 2  # the head and the closing " \n"
-    for uid in ids:
-        tag = f"<@{uid}>"
-        cost = len(tag.encode("utf-8")) + 1
-        if tags and size + cost > MAX_CONTENT:
-            lines.append(MENTIONS + " ".join(tags) + " \n")
-            tags, size = [], len(MENTIONS.encode("utf-8")) + 2
-        tags.append(tag)
-        size += cost
-    if tags:
-        lines.append(MENTIONS + " ".join(tags) + " \n")
-    return lines
+    budget = MAX_CONTENT - _size(MENTIONS) - 2  # the head and the closing " \n"
+    groups = in_groups([f"<@{uid}>" for uid in ids], budget, _size)
+    return [MENTIONS + " ".join(tags) + " \n" for tags in groups]
 
 
 def _content(message: Message, mentions: str) -> str:
