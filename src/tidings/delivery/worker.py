@@ -26,8 +26,10 @@ from tidings import channels
 from tidings.channels.base import Destination, Fail, Limits, Ok, Outcome, Request, Retry
 from tidings.delivery import breaker, coalesce, pacing
 from tidings.delivery.clock import Clock
+from tidings.delivery.commit import Batch, GroupCommit
 from tidings.delivery.ids import short
 from tidings.delivery.io import WorkerIO
+from tidings.delivery.leases import AttemptStopped, Leases
 from tidings.delivery.network import network_of
 from tidings.delivery.outbox import request_from_json
 from tidings.delivery.resolve import Resolver, Unresolved
@@ -118,19 +120,6 @@ class Retrying:
     reason: str
 
 
-@dataclass
-class Batch:
-    """Results to write in one transaction (group commit)."""
-
-    updates: list[queue.DeliveryUpdate] = field(default_factory=list)
-    attempts: list[queue.AttemptRow] = field(default_factory=list)
-    releases: list[queue.Release] = field(default_factory=list)
-    written: list[asyncio.Future[None]] = field(default_factory=list)  # set once committed
-
-    def __bool__(self) -> bool:
-        return bool(self.updates or self.attempts or self.releases)
-
-
 EXPIRED_UNKNOWN = (
     "expired: no process whose configuration has its destination sent it before its age "
     "limit (system.delivery.max_age, or the --deadline of the command that queued it)"
@@ -199,16 +188,11 @@ class Worker:
             self.settings.timeout,
             ca_file=network.ca_file if network is not None else None,
         )
-        self._batch = Batch()
-        self._flusher: asyncio.Task[None] | None = None
+        self._commit = GroupCommit(self._write)
         self._watched: set[str] = set()
         self._wake = asyncio.Event()
-        # The destinations this worker is sending to, by key: never claimed again while here,
-        # their leases renewed for as long as a send takes.
-        self._held: dict[str, queue.Claimed] = {}
+        self._leases = Leases(self.clock, self.settings.lease, self.settings.attempt_timeout)
         self._renewer: asyncio.Task[None] | None = None
-        # The deadline of the attempt in flight to each held destination, and when it started.
-        self._scopes: dict[str, tuple[asyncio.Timeout, float]] = {}
 
     @property
     def config_name(self) -> str | None:
@@ -251,7 +235,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
         try:
-            await self._flush()
+            await self._commit.flush()
             with contextlib.suppress(Exception):  # else its heartbeat goes stale: the same
                 await self.run_db(workers.leave, self.store, self.name)
         finally:
@@ -263,45 +247,31 @@ class Worker:
             return func(*args)
         return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
 
+    async def _write(self, batch: Batch) -> None:
+        await self.run_db(
+            queue.write, self.store, batch.updates, batch.attempts, batch.releases, self.name
+        )
+
     # --- leases ----------------------------------------------------------------------------
 
     async def _renew_leases(self) -> None:
-        """Keep the leases of the destinations being sent to, every third of a lease: one
-        attempt may outlast a lease (a mail is ten round trips to a slow server), and no other
-        worker may claim its destination and send the same delivery meanwhile. The worker's
-        heartbeat goes with it: alive while seen within a lease."""
+        """Renew the leases of the destinations being sent to, every third of a lease
+        (delivery.leases); the worker's heartbeat goes with it: alive while seen within a
+        lease."""
         while True:
             await self.clock.sleep(self.settings.lease / 3)
             with contextlib.suppress(Exception):  # the database is away: tried again next time
                 await self.run_db(workers.beat, self.store, self.name, self.clock.now())
-            if not self._held:
+            held = dict(self._leases.held)
+            if not held:
                 continue
-            held = dict(self._held)
-            now = self.clock.now()
-            until = now + self.settings.lease
+            until = self.clock.now() + self.settings.lease
             keys = orjson.dumps(list(held)).decode()
             try:
                 renewed = await self.run_db(queue.renew, self.store, self.name, keys, until)
             except Exception:  # the database is away: sends end with their lease
                 continue
-            for key, claimed in held.items():
-                # Not renewed: another worker holds it now; what is in flight stops at once.
-                claimed.lease_until = until if key in renewed else min(claimed.lease_until, now)
-                running = self._scopes.get(key)
-                if running is not None and not running[0].expired():
-                    scope, started = running
-                    scope.reschedule(self._deadline(self._attempt_end(claimed, started)[0]))
-
-    def _attempt_end(self, claimed: queue.Claimed, started: float) -> tuple[float, bool]:
-        """When an attempt started at `started` must end (clock time), and whether that is
-        system.delivery.attempt_timeout (else: the lease on its destination, as renewed)."""
-        limit = started + self.settings.attempt_timeout
-        lease_end = claimed.lease_until - min(1.0, self.settings.lease / 10)
-        return (limit, True) if limit <= lease_end else (lease_end, False)
-
-    def _deadline(self, end: float) -> float:
-        """A clock time as the event loop's time, for asyncio.timeout_at."""
-        return asyncio.get_running_loop().time() + (end - self.clock.now())
+            self._leases.renewed(held, renewed, until)
 
     async def _within_lease(
         self,
@@ -314,67 +284,20 @@ class Worker:
         """One attempt, stopped (a Retry) when it would outlast system.delivery.attempt_timeout
         or the lease on its destination (as renewed): a send still running when another worker
         could claim the destination is stopped first."""
-        end, whole = self._attempt_end(claimed, started)
         try:
-            async with asyncio.timeout_at(self._deadline(end)) as scope:
-                self._scopes[claimed.key] = (scope, started)
-                try:
-                    return await self._talk(request, destination, row, started)
-                finally:
-                    self._scopes.pop(claimed.key, None)
-        except TimeoutError:
-            if not scope.expired():
-                raise
-        end, whole = self._attempt_end(claimed, started)
-        if whole:
-            return Retry(
-                f"no result within {self.settings.attempt_timeout:g} s for the whole "
-                "attempt (system.delivery.attempt_timeout): stopped, outcome unknown"
-            ), None
-        return Retry(
-            "stopped before this worker's lease on the destination could end "
-            "(another worker may send it): outcome unknown"
-        ), None
-
-    # --- recording (group commit) -------------------------------------------------------
-
-    async def _flush(self) -> None:
-        """Write everything recorded so far in one transaction."""
-        batch, self._batch = self._batch, Batch()
-        if not batch:
-            return
-        try:
-            await self.run_db(
-                queue.write, self.store, batch.updates, batch.attempts, batch.releases, self.name
+            return await self._leases.within(
+                claimed, started, lambda: self._talk(request, destination, row, started)
             )
-        except BaseException as exc:
-            for done in batch.written:
-                if not done.done():
-                    done.set_exception(exc)
-            raise
-        for done in batch.written:
-            if not done.done():
-                done.set_result(None)
-
-    async def _flush_soon(self) -> None:
-        await asyncio.sleep(0.001)  # gather the results of concurrent sends into one commit
-        self._flusher = None
-        await self._flush()
-
-    def _schedule_flush(self) -> asyncio.Future[None]:
-        """A future set when what is in the batch now is written."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._batch.written.append(done)
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_soon())
-        return done
-
-    def _record(
-        self, update: queue.DeliveryUpdate, attempt: queue.AttemptRow
-    ) -> asyncio.Future[None]:
-        self._batch.updates.append(update)
-        self._batch.attempts.append(attempt)
-        return self._schedule_flush()
+        except AttemptStopped as stopped:
+            if stopped.whole:
+                return Retry(
+                    f"no result within {self.settings.attempt_timeout:g} s for the whole "
+                    "attempt (system.delivery.attempt_timeout): stopped, outcome unknown"
+                ), None
+            return Retry(
+                "stopped before this worker's lease on the destination could end "
+                "(another worker may send it): outcome unknown"
+            ), None
 
     # --- one destination --------------------------------------------------------------------
 
@@ -400,21 +323,16 @@ class Worker:
         }
 
     async def _process(self, claimed: queue.Claimed) -> int:
-        self._held[claimed.key] = claimed
-        try:
+        with self._leases.holding(claimed):
             return await self._process_held(claimed)
-        finally:
-            if self._held.get(claimed.key) is claimed:
-                del self._held[claimed.key]
 
     async def _process_held(self, claimed: queue.Claimed) -> int:
         destination = self.resolver(claimed.key)
         if isinstance(destination, Unresolved):
             # Claimed just as an ad-hoc destination was forgotten: leave it to its owner.
-            self._batch.releases.append(
+            await self._commit.release(
                 queue.Release(claimed.key, claimed.recent, circuit=claimed.circuit)
             )
-            await self._schedule_flush()
             return 0
         rows = await self.run_db(queue.pending, self.store, claimed.key, self.settings.per_claim)
         limits = self.limits(claimed.channel)
@@ -424,10 +342,9 @@ class Worker:
         if coalescing:  # a backlog too long for the robot's rate becomes digests (issue #18)
             decided = await coalesce.step(self, claimed, rows, recent, limits)
             if decided.hold_until is not None:
-                self._batch.releases.append(
+                await self._commit.release(
                     queue.Release(claimed.key, recent, decided.hold_until, circuit)
                 )
-                await self._schedule_flush()
                 return 0
             rows = decided.rows
         not_before: float | None = None
@@ -474,8 +391,7 @@ class Worker:
                 break  # paused: the rest waits for the pause to end
             if retry_at is not None:
                 break
-        self._batch.releases.append(queue.Release(claimed.key, recent, not_before, circuit))
-        await self._schedule_flush()
+        await self._commit.release(queue.Release(claimed.key, recent, not_before, circuit))
         return sent
 
     def _circuit_after(
@@ -494,7 +410,7 @@ class Worker:
 
     def _conclude(self, row: Pending, status: str, outcome: Outcome, now: float) -> None:
         """End a delivery without sending it (expired, or its destination is gone)."""
-        self._batch.updates.append(self._finish(row, status, outcome, row.attempts, now))
+        self._commit.update(self._finish(row, status, outcome, row.attempts, now))
         self._report(row, status, outcome, row.attempts)
 
     async def _talk(
@@ -568,7 +484,7 @@ class Worker:
             "detail": redact(_detail(outcome)),
             "worker": self.name,
         }
-        recorded = self._record(update, attempt)
+        recorded = self._commit.attempt(update, attempt)
         if self.metrics is not None:
             self.metrics.attempt(request.channel, attempt["outcome"], elapsed)
         if status in queue.FINAL:
@@ -642,7 +558,7 @@ class Worker:
             self.settings.lease,
             limit,
             self.resolver.addresses_json(),
-            orjson.dumps(list(self._held)).decode(),
+            orjson.dumps(list(self._leases.held)).decode(),
             # Alone, all that is due (up to `limit`); beside other live workers, a share.
             (now - self.settings.lease, self.settings.claim_batch),
         )
@@ -652,7 +568,7 @@ class Worker:
         claimed = await self._claim(self.settings.concurrency)
         if claimed:
             await asyncio.gather(*(self._process(c) for c in claimed))
-            await self._flush()
+            await self._commit.flush()
         return len(claimed)
 
     def wake(self) -> None:
@@ -701,7 +617,7 @@ class Worker:
                 woken.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
-            await self._flush()
+            await self._commit.flush()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; finish and record what is in flight, then return."""
