@@ -81,7 +81,7 @@ def test_approve_a_waiting_task_from_its_page_and_see_it_continue(visit, console
     page.fill("#comment", "smoke tests ok")
     page.click("#task-actions button:has-text('通过')")
     page.wait_for_selector(".flash.ok", timeout=LONG)
-    assert "approved by alice" in page.inner_text(".flash.ok")
+    assert f"wf#{task_id}：alice 已批准" == page.inner_text(".flash.ok")  # in her language
     page.wait_for_selector(".task-status[data-status=passed]", timeout=LONG)
     assert "通过" not in page.inner_text("#task-actions")  # nothing left to decide
     wait_for(lambda: len(sandbox.accepted("webhook")) >= 3, what="the run's notifications")

@@ -552,3 +552,35 @@ def test_workers_show_their_heartbeat_and_one_that_stopped_says_so(console):
     }
     assert "stopped" not in rows[own.group(1)] and re.search(r"\d\d:\d\d", rows[own.group(1)])
     assert rows["ci-7:4242"].endswith('<td class="nowrap">stopped</td>'), rows
+
+
+def test_action_results_are_said_in_the_persons_language(console):
+    """A person reading the console in Chinese approves a task, then tries to cancel it once
+    it has passed: both results are in Chinese, with the task, the user, the status."""
+    task_id = start_run(console, "wf")
+    wait_for(lambda: waiting(console, "wf", task_id), what="the approval")
+    web = Web(console, language="zh-CN,zh;q=0.9")
+    web.sign_in(ADMIN)
+    page = web.get(f"/tasks/wf/{task_id}")[2]
+    form = {"user": "alice", "csrf": csrf_of(page)}
+    assert web.post(f"/tasks/wf/{task_id}/approve", form)[0] == 303
+    flash = re.search(
+        r'<p class="flash ok" role="status">([^<]+)</p>', web.get(f"/tasks/wf/{task_id}")[2]
+    )
+    assert flash and flash[1] == f"wf#{task_id}：alice 已批准", flash
+    assert wait_for(lambda: task_status(console, "wf", task_id) == "passed")
+    assert web.post(f"/tasks/wf/{task_id}/cancel", {"csrf": form["csrf"]})[0] == 303
+    page = web.get(f"/tasks/wf/{task_id}")[2]
+    assert re.findall(r'<p class="flash bad" role="status">([^<]+)</p>', page) == [
+        f"任务 wf#{task_id} 已结束：passed"
+    ]
+
+
+def test_every_translated_phrase_keeps_its_values():
+    """A phrase with {values} has the same ones in Chinese: none lost, none misspelt."""
+    from tidings.console import i18n
+
+    for english, chinese in i18n.ZH.items():
+        assert sorted(re.findall(r"{(\w+)}", english)) == sorted(re.findall(r"{(\w+)}", chinese)), (
+            english
+        )

@@ -32,18 +32,21 @@ class Session:
     scopes: frozenset[str]
     csrf: str
     expires: float
-    flashes: list[tuple[str, str]] = field(default_factory=list)  # (kind, text) to show once
+    # (kind, phrase, its values) to show once, in the language of the page that shows it
+    flashes: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
     def can(self, scope: str) -> bool:
         """Whether the token allows `scope` (admin allows everything), as the API decides."""
         return scope in self.scopes or ADMIN in self.scopes
 
-    def flash(self, kind: str, text: str) -> None:
-        """A message for the next page this session sees (an action's result)."""
-        self.flashes.append((kind, text))
+    def flash(self, kind: str, phrase: str, **values: object) -> None:
+        """A message for the next page this session sees (an action's result): a phrase of
+        the console's catalogue (i18n.ZH) with `{name}` for each of `values`, or a text of
+        its own (an error's message), shown as it is."""
+        self.flashes.append((kind, phrase, {k: str(v) for k, v in values.items()}))
         del self.flashes[:-5]
 
-    def take_flashes(self) -> list[tuple[str, str]]:
+    def take_flashes(self) -> list[tuple[str, str, dict[str, str]]]:
         taken, self.flashes = self.flashes, []
         return taken
 

@@ -163,17 +163,23 @@ class Views:
         """What every template sees; a whole page (`whole`) also shows the session's flashes
         (taken: each is shown once)."""
         language = self.language(request)
+        t = i18n.translator(language)
+        flashes = session.take_flashes() if session and whole else []
         return {
             "lang": language,
             "zone": self.service.config.system.tz,
-            "t": i18n.translator(language),
+            "t": t,
             "channel_name": lambda kind: i18n.channel_name(kind, language),
             "session": session,
             "csrf": session.csrf if session else "",
             "can": (lambda scope: session is not None and session.can(scope)),
             "path": request.url.path,
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-            "flashes": session.take_flashes() if session and whole else [],
+            # Values go into the translated phrase; a text without values is shown as it is.
+            "flashes": [
+                (kind, t(phrase).format(**values) if values else t(phrase))
+                for kind, phrase, values in flashes
+            ],
         }
 
     def render(

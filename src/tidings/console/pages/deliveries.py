@@ -156,8 +156,9 @@ async def delivery_state(request: Request, delivery_id: str) -> HTMLResponse:
     return HTMLResponse(html)
 
 
-def _retry(views: Views, delivery_id: str, replan: bool) -> tuple[bool, str]:
-    """(queued, what happened) for a failed or dead delivery, as `tidings retry`."""
+def _retry(views: Views, delivery_id: str, replan: bool) -> tuple[bool, str, dict[str, object]]:
+    """(queued, what happened: a phrase and its values) for a failed or dead delivery, as
+    `tidings retry`."""
     from tidings.delivery.resolve import Unresolved
     from tidings.sending.history import requeue
     from tidings.sending.replan import replan as replanned
@@ -169,8 +170,8 @@ def _retry(views: Views, delivery_id: str, replan: bool) -> tuple[bool, str]:
             service.store, service.config, [delivery_id], now=time.time(), expires_in=max_age
         )
         if not done.delivery_ids:
-            return False, "; ".join(done.notes) or "nothing to send"
-        return True, f"queued {len(done.delivery_ids)} new deliveries"
+            return False, "; ".join(done.notes) or "nothing to send", {}
+        return True, "queued {count} new deliveries", {"count": len(done.delivery_ids)}
     queued, left = requeue(
         service.store,
         [delivery_id],
@@ -178,10 +179,10 @@ def _retry(views: Views, delivery_id: str, replan: bool) -> tuple[bool, str]:
         can_send=lambda key: not isinstance(service.resolver(key), Unresolved),
     )
     if left:
-        return False, left[0].explain(_REPLAN)
+        return False, left[0].explain(_REPLAN), {}
     if not queued:
-        return False, "only a failed or dead delivery is retried"
-    return True, "queued again under the same id"
+        return False, "only a failed or dead delivery is retried", {}
+    return True, "queued again under the same id", {}
 
 
 @router.post("/deliveries/{delivery_id}/retry")
@@ -189,8 +190,9 @@ async def retry(request: Request, delivery_id: str) -> Response:
     views = _views(request)
     session, fields = await views.form(request, SEND)
     found = await views.service.db(_detail, views, delivery_id[:36])
-    queued, said = await views.service.db(_retry, views, found["id"], fields.get("replan") == "1")
+    replan = fields.get("replan") == "1"
+    queued, said, values = await views.service.db(_retry, views, found["id"], replan)
     if queued:
         views.service.wake()
-    session.flash("ok" if queued else "bad", said)
+    session.flash("ok" if queued else "bad", said, **values)
     return RedirectResponse(f"/deliveries/{found['id']}", status_code=303)

@@ -177,32 +177,46 @@ async def live(request: Request, workflow: str, task_id: int) -> Response:
     )
 
 
-def _act(views: Views, workflow: str, task_id: int, action: str, user: str, comment: str) -> str:
-    """Do what the form asked, as the API would; the result to show. InputError when the
-    task's state does not allow it (decided already, not waiting, ended)."""
+class Refused(Exception):
+    """The task's state does not allow the action: a phrase of the catalogue and its values."""
+
+    def __init__(self, phrase: str, **values: object) -> None:
+        super().__init__(phrase)
+        self.phrase = phrase
+        self.values = values
+
+
+def _act(
+    views: Views, workflow: str, task_id: int, action: str, user: str, comment: str
+) -> tuple[str, dict[str, object]]:
+    """Do what the form asked, as the API would; the result to show (a phrase and its
+    values). Refused when the task's state does not allow it (decided, not waiting, ended)."""
     store = views.service.store
     row = state.get_task(store, workflow, task_id)
     if row is None:
         raise Missing(f"{workflow}#{task_id}")
+    task = f"{workflow}#{task_id}"
     if row["pid"] is None:
-        raise InputError(
-            f"task {workflow}#{task_id} was not run by tidings: it cannot be changed here"
-        )
+        raise Refused("task {task} was not run by tidings: it cannot be changed here", task=task)
     if action == "cancel":
         if not state.request_cancel(store, workflow, task_id, user):
-            raise InputError(f"task {workflow}#{task_id} already ended: {row['status']}")
-        return f"{workflow}#{task_id}: cancel requested"
+            raise Refused("task {task} already ended: {status}", task=task, status=row["status"])
+        return "{task}: cancel requested", {"task": task}
     waiting = state.waiting_of(row)
     if action == "run-stage":
         if not waiting or "stage" not in waiting:
-            raise InputError(f"task {workflow}#{task_id} is not paused before a manual stage")
+            raise Refused("task {task} is not paused before a manual stage", task=task)
         state.run_stage(store, workflow, task_id, user)
-        return f"{workflow}#{task_id}: stage {waiting['stage']} run by {user}"
+        return "{task}: stage {stage} run by {user}", {
+            "task": task,
+            "stage": waiting["stage"],
+            "user": user,
+        }
     if not waiting or "stage" in waiting:
-        raise InputError(f"task {workflow}#{task_id} is not waiting for an approval")
+        raise Refused("task {task} is not waiting for an approval", task=task)
     state.decide(store, workflow, task_id, user, action, comment)
-    word = "approved" if action == "approve" else "rejected"
-    return f"{workflow}#{task_id}: {word} by {user}"
+    phrase = "{task}: approved by {user}" if action == "approve" else "{task}: rejected by {user}"
+    return phrase, {"task": task, "user": user}
 
 
 @router.post("/tasks/{workflow}/{task_id}/{action}")
@@ -217,7 +231,7 @@ async def act(request: Request, workflow: str, task_id: int, action: str) -> Res
         session.flash("bad", "choose a user")
     else:
         try:
-            done = await views.service.db(
+            phrase, values = await views.service.db(
                 _act,
                 views,
                 workflow,
@@ -226,7 +240,9 @@ async def act(request: Request, workflow: str, task_id: int, action: str) -> Res
                 user or session.name,
                 pick(fields, "comment", 2000),
             )
-            session.flash("ok", done)
+            session.flash("ok", phrase, **values)
+        except Refused as refused:
+            session.flash("bad", refused.phrase, **refused.values)
         except InputError as exc:
             session.flash("bad", exc.message)
     return RedirectResponse(f"/tasks/{_quote(workflow)}/{task_id}", status_code=303)
