@@ -210,7 +210,7 @@ def test_on_a_phone_nothing_is_wider_than_the_screen(visit, console):
     )
     person.sign_in(ADMIN)
     page = person.page
-    for path in ("/", "/tasks/wf/7", "/preview?workflow=wf"):
+    for path in ("/", "/tasks", "/tasks/wf/7", "/preview?workflow=wf"):
         person.go(path)
         if path.startswith("/preview"):
             page.click("form.card button[type=submit]")
@@ -238,3 +238,25 @@ def test_keyboard_only(visit, console):
         page.keyboard.press("Tab")
         labels.append(page.evaluate("document.activeElement.textContent.trim()"))
     assert labels[0] != ""  # focus moves through the page's links and buttons
+
+
+def test_the_tasks_page_lists_every_workflows_tasks_and_opens_one(visit, console):
+    """A person looking for yesterday's failed task: the tasks page, filtered by status,
+    then a click to the task's own page."""
+    for task_id, status in ((1, "passed"), (2, "failed"), (3, "passed")):
+        event = {"task_id": task_id, "workflow_name": "hooked", "status": status}
+        assert console.call("POST", "/api/v1/events", token=SENDER, body=event).status == 202
+    person = visit(locale="zh-CN")
+    person.sign_in(READER)
+    person.go("/tasks")
+    page = person.page
+    rows = page.locator("table.tasks tbody tr")
+    assert rows.count() == 3 and "hooked#3" in rows.first.inner_text()
+    assert "外部发送" in rows.first.inner_text()
+    person.shot("tasks")
+    page.select_option("#f-status", "failed")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*/tasks\?.*status=failed$"))
+    assert [r.inner_text().split()[0] for r in rows.all()] == ["hooked#2"]
+    page.click("text=hooked#2")
+    page.wait_for_url(person.base + "/tasks/hooked/2")

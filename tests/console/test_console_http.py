@@ -584,3 +584,35 @@ def test_every_translated_phrase_keeps_its_values():
         assert sorted(re.findall(r"{(\w+)}", english)) == sorted(re.findall(r"{(\w+)}", chinese)), (
             english
         )
+
+
+def test_all_tasks_latest_first_filtered_and_paged(console):
+    """The tasks page lists every workflow's tasks, the latest first, says which tidings ran
+    and which were sent from elsewhere, filters by workflow and status, and pages by 50."""
+    run_id = start_run(console, "wf")
+    for task_id in range(1, 52):
+        event = {"task_id": task_id, "workflow_name": "hooked", "status": "failed"}
+        assert console.call("POST", "/api/v1/events", token=SENDER, body=event).status == 202
+    web = Web(console)
+    web.sign_in(READER)
+
+    def listed(path: str) -> tuple[list[tuple[str, str]], str]:
+        status, _, page = web.get(path)
+        assert status == 200
+        rows = re.findall(r'<tr data-task="([^"]+)">(.*?)</tr>', page, re.S)
+        older = re.search(r'<a href="([^"]+)" rel="next">', page)
+        return [(task, cells) for task, cells in rows], older[1].replace(
+            "&amp;", "&"
+        ) if older else ""
+
+    rows, older = listed("/tasks")
+    assert len(rows) == 50 and older
+    assert [task for task, _ in rows[:3]] == ["hooked#51", "hooked#50", "hooked#49"]
+    assert all("sent from elsewhere" in cells for _, cells in rows)
+    rest, last = listed(older)
+    assert [task for task, _ in rest] == ["hooked#1", f"wf#{run_id}"] and last == ""
+    assert "tidings" in rest[1][1] and "sent from elsewhere" not in rest[1][1]
+    only, _ = listed("/tasks?workflow=wf")
+    assert [task for task, _ in only] == [f"wf#{run_id}"]
+    assert listed("/tasks?workflow=hooked&status=passed")[0] == []
+    assert 'href="/tasks/hooked/51"' in web.get("/tasks")[2]

@@ -102,3 +102,53 @@ def test_health_errors_queue_and_task_version(database_url):
         assert browse.workers(store, time.time() - 60, time.time()) == []
     finally:
         store.close()
+
+
+def test_task_pages_cover_every_task_once_latest_first_with_creator_and_runner(database_url):
+    store = Store(database_url).open()
+    try:
+        with store.transaction() as tx:
+            for n in range(12):
+                workflow = ("release", "nightly", "hotfix")[n % 3]
+                snapshot = f'{{"task_creator": "dev{n}", "stages": []}}'
+                tx.run(
+                    "INSERT INTO tasks (workflow, task_id, status, snapshot, created_at, "
+                    "updated_at) VALUES (:w, :t, :s, :snap::json, :at, :at)",
+                    {
+                        "w": workflow,
+                        "t": n // 3 + 1,
+                        "s": ("passed", "failed")[n % 2],
+                        "snap": snapshot,
+                        "at": NOW + n,
+                    },
+                )
+            tx.run(  # tidings ran release#1; the others were sent from elsewhere
+                "INSERT INTO runs (workflow, task_id, pid, host, heartbeat_at, run_dir, "
+                "created_at) VALUES ('release', 1, 1, 'h', :at, '/tmp', :at)",
+                {"at": NOW},
+            )
+        seen: list[str] = []
+        before = None
+        while True:
+            found = browse.task_page(store, before=before, limit=5)
+            seen += [f"{r['workflow']}#{r['task_id']}" for r in found.rows]
+            if not found.more:
+                break
+            before = found.rows[-1]["seq"]
+        expected = [f"{('release', 'nightly', 'hotfix')[n % 3]}#{n // 3 + 1}" for n in range(12)]
+        assert seen == expected[::-1]
+        first = browse.task_page(store, limit=5)
+        second = browse.task_page(store, before=first.rows[-1]["seq"], limit=5)
+        back = browse.task_page(store, after=second.rows[0]["seq"], limit=5)
+        assert [r["seq"] for r in back.rows] == [r["seq"] for r in first.rows]
+        failed = browse.task_page(store, workflow="nightly", status="failed")
+        assert [(r["workflow"], r["task_id"], r["creator"]) for r in failed.rows] == [
+            ("nightly", 3, "dev7"),
+            ("nightly", 1, "dev1"),
+        ]
+        ran = {(r["workflow"], r["task_id"]): r["ran"] for r in browse.task_page(store).rows}
+        assert ran[("release", 1)] is True and sum(ran.values()) == 1
+        hostile = browse.task_page(store, workflow="x' OR '1'='1", status="passed'--")
+        assert hostile.rows == []
+    finally:
+        store.close()

@@ -34,14 +34,22 @@ PREFIXES = (
 def build(api: FastAPI) -> Any:
     """One ASGI app: the console's pages and the API `api`, sharing its service (the
     configuration, the database, the worker) and its tokens."""
-    from tidings.console.pages import auth, deliveries, overview, preview, tasks, workflows
+    from tidings.console.pages import (
+        auth,
+        deliveries,
+        overview,
+        preview,
+        task_list,
+        tasks,
+        workflows,
+    )
 
     service: Service = api.state.service
     sessions = Sessions(Tokens(service.config.system.api_tokens))
     views = Views(service, sessions)
     console = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     console.state.views = views
-    for module in (auth, overview, workflows, tasks, deliveries, preview):
+    for module in (auth, overview, workflows, task_list, tasks, deliveries, preview):
         console.include_router(module.router)
     console.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -76,6 +76,12 @@ ZH: dict[str, str] = {
     "Last attempt": "最近一次尝试",
     "Leased destinations": "占用的目的地",
     "Heartbeat": "心跳",
+    # all tasks
+    "Tasks": "任务",
+    "Last change": "最后更新",
+    "Run by": "运行方",
+    "sent from elsewhere": "外部发送",
+    "No task matches.": "没有符合条件的任务。",
     # action results (flashes), with their values in {braces}
     "choose a user": "请选择用户",
     "{task}: cancel requested": "{task}：已请求取消",

@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection, Request
 from tidings.api.service import Service
 from tidings.console import i18n
 from tidings.console.sessions import COOKIE, Session, Sessions, csrf_ok
+from tidings.store.browse import Page
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -84,6 +85,25 @@ def duration(seconds: float | int | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m {seconds % 60}s"
     return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+
+
+def query_int(value: str | None) -> int | None:
+    """A number from the query string; None when absent or not a number."""
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def pager(path: str, kept: dict[str, str], found: Page) -> tuple[str, str]:
+    """The links to the older and the newer page of a keyset page (rows keyed by `seq`),
+    with the filters `kept`; empty where there is none."""
+    older = newer = ""
+    if found.rows and found.more:
+        older = f"{path}?" + urllib.parse.urlencode({**kept, "before": found.rows[-1]["seq"]})
+    if found.rows and found.newer:
+        newer = f"{path}?" + urllib.parse.urlencode({**kept, "after": found.rows[0]["seq"]})
+    return older, newer
 
 
 def short(delivery_id: str) -> str:

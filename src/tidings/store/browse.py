@@ -44,6 +44,25 @@ class Page:
     newer: bool
 
 
+def _keyset(given: dict[str, Any], before: int | None, after: int | None) -> dict[str, Any]:
+    """The filters given, and where the page starts: below `before`, else above `after`."""
+    if before is not None:
+        given["before"] = before
+    elif after is not None:
+        given["after"] = after
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _page_of(rows: list[dict[str, Any]], limit: int, ascending: bool, before: int | None) -> Page:
+    """A page from `limit` + 1 rows read in keyset order (the extra one: another page)."""
+    extra = len(rows) > limit
+    rows = rows[:limit]
+    if ascending:
+        rows.reverse()
+        return Page(rows, more=True, newer=extra)
+    return Page(rows, more=extra, newer=before is not None)
+
+
 def page(
     store: Store,
     *,
@@ -67,11 +86,7 @@ def page(
         "since": since,
         "until": until,
     }
-    if before is not None:
-        given["before"] = before
-    elif after is not None:
-        given["after"] = after
-    params = {name: value for name, value in given.items() if value is not None}
+    params = _keyset(given, before, after)
     where = " AND ".join(_FILTERS[name] for name in params)
     ascending = "after" in params
     order = "ASC" if ascending else "DESC"
@@ -86,12 +101,53 @@ def page(
     params["limit"] = limit + 1  # one more tells whether there is another page
     with store.transaction(write=False) as tx:
         rows = tx.dicts(sql, params)
-    extra = len(rows) > limit
-    rows = rows[:limit]
-    if ascending:
-        rows.reverse()
-        return Page(rows, more=True, newer=extra)
-    return Page(rows, more=extra, newer=before is not None)
+    return _page_of(rows, limit, ascending, before)
+
+
+_TASK_FILTERS = {
+    "workflow": "t.workflow = :workflow",
+    "status": "t.status = :status",
+    "before": "t.id < :before",
+    "after": "t.id > :after",
+}
+# The creator from the snapshot, read by the database: a snapshot may be megabytes.
+_CREATOR = {
+    "sqlite": "json_extract(t.snapshot, '$.task_creator')",
+    "postgresql": "(t.snapshot ->> 'task_creator')",
+}
+
+
+def task_page(
+    store: Store,
+    *,
+    workflow: str | None = None,
+    status: str | None = None,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> Page:
+    """One page of tasks of every workflow, the latest first (by when tidings first heard of
+    each: its row id, `seq` on the page), as `page` pages deliveries: before / after a row
+    id, each filter narrowing it. Each row: workflow, task_id, status, creator, created_at,
+    updated_at, and `ran` (whether tidings ran it, or it was sent from elsewhere)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    params = _keyset({"workflow": workflow or None, "status": status or None}, before, after)
+    where = " AND ".join(_TASK_FILTERS[name] for name in params)
+    ascending = "after" in params
+    order = "ASC" if ascending else "DESC"
+    sql = (
+        f"SELECT t.id AS seq, t.workflow, t.task_id, t.status, {_CREATOR[store.dialect]} AS "
+        "creator, t.created_at, t.updated_at, EXISTS (SELECT 1 FROM runs r WHERE "
+        "r.workflow = t.workflow AND r.task_id = t.task_id) AS ran FROM tasks t"
+        + (f" WHERE {where}" if where else "")
+        + f" ORDER BY t.id {order} LIMIT :limit"
+    )
+    params["limit"] = limit + 1
+    with store.transaction(write=False) as tx:
+        rows = tx.dicts(sql, params)
+    for row in rows:
+        row["ran"] = bool(row["ran"])
+    return _page_of(rows, limit, ascending, before)
 
 
 _TASK_DELIVERIES = f"""

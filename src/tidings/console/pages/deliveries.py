@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tidings import channels
 from tidings.api.auth import SEND
-from tidings.console.views import Missing, Views
+from tidings.console.views import Missing, Views, pager, query_int
 from tidings.errors import InputError
 from tidings.store import browse
 
@@ -43,13 +43,6 @@ def _time(value: str | None, zone: tzinfo | None) -> float | None:
     return moment.timestamp()
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
 def _hint(text: str | None) -> tuple[str, str]:
     message, _, hint = (text or "").partition(" — ")
     return message, hint
@@ -73,8 +66,8 @@ async def deliveries(request: Request) -> HTMLResponse:
         workflow=workflow,
         since=_time(since, zone),
         until=_time(until, zone),
-        before=_int(query.get("before")),
-        after=_int(query.get("after")),
+        before=query_int(query.get("before")),
+        after=query_int(query.get("after")),
         limit=PAGE,
     )
     kept = {
@@ -89,11 +82,7 @@ async def deliveries(request: Request) -> HTMLResponse:
         if v
     }
     base = urllib.parse.urlencode(kept)
-    older = newer = ""
-    if found.rows and found.more:
-        older = "/deliveries?" + urllib.parse.urlencode({**kept, "before": found.rows[-1]["seq"]})
-    if found.rows and found.newer:
-        newer = "/deliveries?" + urllib.parse.urlencode({**kept, "after": found.rows[0]["seq"]})
+    older, newer = pager("/deliveries", kept, found)
     for row in found.rows:
         row["message"], row["hint"] = _hint(row["last_error"])
     paused = await views.service.db(browse.paused, views.service.store, time.time())
