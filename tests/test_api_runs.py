@@ -151,6 +151,16 @@ def test_reject_cancel_and_refusals(tmp_path, sandbox):
         assert {p["path"] for p in bad.json()["problems"]} == {"creator", "vars.1x"}
         missing_user = api.call("POST", "/api/v1/tasks/wf/1/approve", token=ADMIN, body={})
         assert missing_user.status == 422 and missing_user.json()["problems"][0]["path"] == "user"
+        # A misspelt field is named with the one meant (as `tidings check` does).
+        misspelt = api.call("POST", "/api/v1/tasks/wf/1/approve", token=ADMIN, body={"usr": "a"})
+        problems = {p["path"]: p["message"] for p in misspelt.json()["problems"]}
+        assert problems["usr"].startswith("unknown field; did you mean user?"), problems
+        misspelt = api.call(
+            "POST", "/api/v1/tasks/wf/2/cancel", token=ADMIN, body={"user": "a", "reson": "x"}
+        )
+        assert "did you mean" not in misspelt.json()["problems"][0]["message"]  # none is close
+        remark = api.call("POST", "/api/v1/workflows/wf/tasks", token=ADMIN, body={"remrk": "x"})
+        assert "did you mean remark?" in remark.json()["problems"][0]["message"]
 
 
 def _free_port() -> int:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tidings.errors import InputError, Problem
+from tidings.schema import closest
 from tidings.yamlsrc import format_path
 
 
@@ -75,14 +76,36 @@ def _where(error: dict[str, Any]) -> str:
     return f"{kind}.{format_path(rest)}" if rest else str(kind)
 
 
-def _message(error: dict[str, Any]) -> str:
+def _body_fields(request: Request) -> tuple[str, ...]:
+    """The fields of the body model of the route that answered (for "did you mean")."""
+    import typing
+
+    from pydantic import BaseModel
+
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    try:
+        hints = typing.get_type_hints(endpoint) if endpoint is not None else {}
+    except Exception:  # an annotation that cannot be resolved: no suggestion, still an answer
+        return ()
+    for name, kind in hints.items():
+        for candidate in (kind, *typing.get_args(kind)):  # CancelIn | None too
+            is_model = isinstance(candidate, type) and issubclass(candidate, BaseModel)
+            if name != "return" and is_model:
+                return tuple(candidate.model_fields)
+    return ()
+
+
+def _message(error: dict[str, Any], fields: tuple[str, ...] = ()) -> str:
     if error.get("type") == "json_invalid":
         where = error.get("loc", ())[-1]
         return f"not valid JSON (UTF-8): {error.get('ctx', {}).get('error', '')} (char {where})"
     if error.get("type") == "missing":
         return "field required"
     if error.get("type") == "extra_forbidden":
-        return "unknown field; /openapi.json lists the fields this endpoint takes"
+        loc = tuple(error.get("loc", ()))
+        close = closest(str(loc[-1]), fields) if len(loc) == 2 and loc[0] == "body" else None
+        hint = f"did you mean {close}? " if close else ""
+        return f"unknown field; {hint}/openapi.json lists the fields this endpoint takes"
     msg = str(error.get("msg", "invalid value"))
     return msg[0].lower() + msg[1:] if msg else msg
 
@@ -99,8 +122,11 @@ def install(app: FastAPI) -> None:
         return error_response(422, exc.message, exc.problems)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        invalid = invalid_request([Problem(_where(e), _message(e)) for e in exc.errors()])
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        extra = any(e.get("type") == "extra_forbidden" for e in errors)
+        fields = _body_fields(request) if extra else ()
+        invalid = invalid_request([Problem(_where(e), _message(e, fields)) for e in errors])
         return error_response(invalid.status, invalid.message, invalid.problems)
 
     @app.exception_handler(HTTPException)
