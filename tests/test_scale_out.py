@@ -11,6 +11,7 @@ import pytest
 from helpers import enqueue_tasks, webhook_config
 from tidings.config.loading import loads
 from tidings.delivery.clock import ScaledClock
+from tidings.delivery.metrics import Metrics
 from tidings.delivery.resolve import Resolver
 from tidings.delivery.settings import limits_of, settings_of
 from tidings.delivery.worker import Worker
@@ -42,6 +43,8 @@ def test_three_workers_share_twelve_destinations(database_url):
             stop = asyncio.Event()
             for worker in workers:
                 await worker.__aenter__()
+            metrics = Metrics(store, settings.lease)
+            assert metrics.registry.get_sample_value("tidings_workers") == 3  # heartbeats
             runs = [asyncio.create_task(worker.run(stop)) for worker in workers]
             ids = enqueue_tasks(store, config, EVENTS)  # while all three are looking
             deadline = time.monotonic() + 60
@@ -53,6 +56,7 @@ def test_three_workers_share_twelve_destinations(database_url):
             await asyncio.gather(*runs)
             for worker in workers:
                 await worker.__aexit__(None, None, None)
+            assert metrics.registry.get_sample_value("tidings_workers") == 0  # all stopped
             assert set(queue.statuses(store, ids).values()) == {"sent"}
             with store.transaction(write=False) as tx:
                 rows = tx.run(

@@ -51,7 +51,7 @@ class Service:
         # The configuration's secrets only: fixed for the process's life. An ad-hoc /notify
         # destination's secrets mask its own answer and its delivery's details, nothing else.
         self.redact = redactor or Redactor(json_variants(config.secrets()))
-        self.metrics = Metrics(store)
+        self.metrics = Metrics(store, config.system.delivery.lease)
         from prometheus_client import Counter
 
         # POST /hooks/github and /hooks/gitlab, by what each did (api/routes/hooks.py).

@@ -35,7 +35,7 @@ def run(
     settings = settings_of(config)
     if concurrency:
         settings.concurrency = concurrency
-    metrics = Metrics(store)
+    metrics = Metrics(store, settings.lease)
     if metrics_port is not None:
         metrics.serve(metrics_port)
 

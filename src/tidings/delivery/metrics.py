@@ -12,7 +12,8 @@ class Metrics:
     """Counters and histograms the worker updates, and queue gauges read from the database
     when scraped (so they are right whichever worker did the work)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, lease: float = 30.0) -> None:
+        """`lease`: system.delivery.lease; a worker seen within it is counted as running."""
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.registry = CollectorRegistry()
@@ -53,7 +54,7 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
-        self.registry.register(_QueueCollector(store))
+        self.registry.register(_QueueCollector(store, lease))
 
     def attempt(self, channel: str, outcome: str, seconds: float) -> None:
         self.attempts.labels(channel, outcome).inc()
@@ -79,12 +80,14 @@ class Metrics:
 
 
 class _QueueCollector:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, lease: float) -> None:
         self.store = store
+        self.lease = lease
 
     def collect(self) -> Any:
         from prometheus_client.core import GaugeMetricFamily
 
+        from tidings.store import workers
         from tidings.store.browse import paused_count
         from tidings.store.queue import depth, lag_by_destination
 
@@ -110,4 +113,9 @@ class _QueueCollector:
             "tidings_paused_destinations",
             "Destinations their circuit breaker has paused after failures in a row.",
             value=paused_count(self.store, now),
+        )
+        yield GaugeMetricFamily(
+            "tidings_workers",
+            "Workers running: their heartbeat is less than a lease old (they share the queue).",
+            value=workers.alive(self.store, now - self.lease),
         )

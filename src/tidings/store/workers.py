@@ -26,3 +26,10 @@ def leave(store: Store, name: str) -> None:
     """Worker `name` stopped: the others no longer leave it a share."""
     with store.transaction() as tx:
         tx.run("DELETE FROM workers WHERE name = :name", {"name": name})
+
+
+def alive(store: Store, since: float) -> int:
+    """How many workers were seen since `since` (their heartbeat)."""
+    with store.transaction(write=False) as tx:
+        found = tx.value("SELECT count(*) FROM workers WHERE seen_at >= :since", {"since": since})
+    return int(found or 0)
