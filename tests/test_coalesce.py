@@ -238,6 +238,24 @@ def test_wecom_digests_mentioning_300_people_are_all_accepted_each_person_once(s
     assert len(mentioned) == len(users) * len(digests)
 
 
+def test_dingtalk_digests_mentioning_1500_people_are_all_accepted_each_person_once(store):
+    """1,500 mobiles are ~40 KB of `@` text and `at` list, twice the robot's 20000 bytes: each
+    digest is followed by the mentions in as many messages as fit, every one accepted (the
+    robot checks its keyword, its signature and its size) and notifying its people."""
+    mobiles = [f"138{i:08d}" for i in range(1500)]
+    ctl = dingtalk_ctl("{url}", "[" + ", ".join(mobiles) + "]")
+    finals, received = run_backlog(
+        store, robot_config(ctl), "dingtalk", [(i, "passed") for i in range(1, 41)]
+    )
+    assert set(finals.values()) == {"coalesced"}
+    assert received and all(r.accepted for r in received), [r.message for r in received]
+    digests = [r for r in received if TASK.search(r.text)]
+    assert sorted(int(n) for r in digests for n in TASK.findall(r.text)) == list(range(1, 41))
+    mentioned = [m for r in received for m in r.mentions]
+    assert all(mentioned.count(mobile) == len(digests) for mobile in mobiles)
+    assert len(mentioned) == len(mobiles) * len(digests)
+
+
 def test_feishu_digest_cards_fit_20_kb_with_mentions_once(store):
     ctl = (
         "      - {webhook_type: feishu, notify_type: [passed, failed], "

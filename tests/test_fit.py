@@ -327,3 +327,32 @@ def test_a_feishu_bot_mentioning_600_people_sends_them_in_messages_within_20_kb(
     assert all(t.startswith("👍工作流 Release #12 执行成功 ") for t in texts)  # the keyword first
     tagged = [m for t in texts for m in re.findall(r'<at user_id="([^"]+)">', t)]
     assert tagged == [*users, "all"]
+
+
+@pytest.mark.parametrize("people", [3, 1500])
+def test_a_dingtalk_robot_mentioning_hundreds_keeps_the_message_and_mentions_everyone(people):
+    """A few mobiles stay in the message, as Zadig writes them; 1,500 follow it in markdown
+    messages within 20000 bytes, each person in the text and in `at` (DingTalk notifies a
+    mobile only when both have it), the message keeping its text."""
+    from tidings.channels import dingding
+    from tidings.channels.base import RenderContext
+    from tidings.dispatch.task import parse_task
+    from tidings.notify.content import build_message
+
+    mobiles = [f"138{i:08d}" for i in range(people)]
+    config = dingding.DingdingConfig(hook_address="http://x", at_mobiles=mobiles)
+    message = build_message(parse_task(task([build_job(1, "修复结算页面")])), "passed")
+    first, *rest = dingding.render(message, config, RenderContext("release"))
+    assert all(len(encode_json(r.body)) <= DINGTALK_MAX for r in (first, *rest))
+    if people == 3:
+        assert rest == [] and first.body["at"]["atMobiles"] == mobiles
+        return
+    assert "修复结算页面" in first.body[first.body["msgtype"]]["text"]
+    assert first.body["at"]["atMobiles"] == []
+    assert len(rest) >= 2 and all(r.label == "mentions" for r in rest)
+    notified = []
+    for r in rest:
+        text = r.body["markdown"]["text"]
+        assert text.startswith("👍工作流 Release #12 执行成功\n")  # the keyword first
+        notified += [m for m in r.body["at"]["atMobiles"] if f"@{m}" in text]
+    assert notified == mobiles

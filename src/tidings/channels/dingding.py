@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from tidings.channels.base import (
     encode_json,
     fit,
     http_outcome,
+    in_groups,
     not_accepted,
     platform_code,
 )
@@ -94,6 +95,47 @@ def _has_mentions(config: DingdingConfig) -> bool:
     return bool(config.at_mobiles or config.at_user_ids or config.is_at_all)
 
 
+# `@mobile` text up to this size stays in the message, as Zadig writes it; more (a few hundred
+# people) follows in messages of their own, so that each body stays within 20000 bytes.
+INLINE_MENTIONS = 4096
+
+
+def _apart(mobiles: list[str], user_ids: list[str]) -> list[tuple[list[str], list[str]]]:
+    """When the people to mention are too many for the message: them in groups, each for a
+    message of its own, (mobiles, user ids); else nothing (they stay in the message)."""
+    people = [*mobiles, *user_ids]
+    if len(("@" + "@".join(people)).encode("utf-8")) <= INLINE_MENTIONS:
+        return []
+    # Each person is written twice: `@138…` in the text and "138…" in the at list.
+    budget = MAX_BODY - 2048
+
+    def size(person: str) -> int:
+        return 2 * len(person.encode("utf-8")) + 4
+
+    mobile = set(mobiles)
+    return [
+        ([p for p in group if p in mobile], [p for p in group if p not in mobile])
+        for group in in_groups(people, budget, size)
+    ]
+
+
+def _mention_requests(
+    title: str, groups: list[tuple[list[str], list[str]]], ctx: RenderContext
+) -> list[Request]:
+    """The people of each group as a markdown message: the title first (a robot protected by
+    a keyword accepts it), their `@` line, and them in `at` so DingTalk notifies them."""
+    requests = []
+    for mobiles, user_ids in groups:
+        line = f"{MENTION_PREFIX} @{'@'.join([*mobiles, *user_ids])}"
+        body = {
+            "msgtype": "markdown",
+            "markdown": {"title": title, "text": f"{title}\n{line}"},
+            "at": {"atMobiles": mobiles, "atUserIds": user_ids, "isAtAll": False},
+        }
+        requests.append(_request(body, ctx, "mentions"))
+    return requests
+
+
 def action_url(url: str) -> str:
     """Open the link in DingTalk's side panel on desktop, as Zadig does."""
     return f"dingtalk://dingtalkclient/page/link?url={quote(url, safe='')}&pc_slide=false"
@@ -148,32 +190,39 @@ def _request(body: dict[str, Any], ctx: RenderContext, label: str) -> Request:
 
 
 def render(message: Message, config: DingdingConfig, ctx: RenderContext) -> list[Request]:
+    """The message, its mentions in it; a few hundred people's follow in their own."""
+    groups = _apart(config.at_mobiles, config.at_user_ids)
+    inline = replace(config, at_mobiles=[], at_user_ids=[]) if groups else config
     body = fit(
         message,
-        lambda m: _workflow_body(m, config),
+        lambda m: _workflow_body(m, inline),
         lambda b: len(encode_json(b)),
         MAX_BODY,
     )
-    return [_request(body, ctx, body["msgtype"])]
+    title = escape.plain(message.plain_title())
+    return [_request(body, ctx, body["msgtype"]), *_mention_requests(title, groups, ctx)]
 
 
 def render_note(note: Note, config: DingdingConfig, ctx: RenderContext) -> list[Request]:
     """Zadig's notification job on DingTalk (generateDingDingNotificationMessage): a blue
     bold title, the content, the people to notify; the link as the card's button."""
     # The author's markdown is kept as written, only cut to fit the body limit.
-    room = MAX_BODY - 2048
+    groups = _apart(config.at_mobiles, config.at_user_ids)
+    inline = replace(config, at_mobiles=[], at_user_ids=[]) if groups else config
+    room = MAX_BODY - 2048 - INLINE_MENTIONS
     content = clip_bytes(note.content, room, note.text("truncated"))
     mentions = ""
-    if config.at_mobiles or config.at_user_ids:
-        mentions = f"{MENTION_PREFIX} @{'@'.join([*config.at_mobiles, *config.at_user_ids])} \n"
+    if inline.at_mobiles or inline.at_user_ids:
+        mentions = f"{MENTION_PREFIX} @{'@'.join([*inline.at_mobiles, *inline.at_user_ids])} \n"
     text = f"### <font color={texts.APPROVAL_COLOUR}>**{note.title}**</font>\n{content}\n{mentions}"
-    body = _message(note.title, text, escape.safe_url(note.url), note.text("more"), config)
-    return [_request(body, ctx, body["msgtype"])]
+    body = _message(note.title, text, escape.safe_url(note.url), note.text("more"), inline)
+    return [_request(body, ctx, body["msgtype"]), *_mention_requests(note.title, groups, ctx)]
 
 
 def _digest_body(d: digest.Digest) -> dict[str, Any]:
     """A digest as markdown: the title, each workflow in bold with its tasks below, one
-    line each (icon, linked task id, status, creator), the mentions once each."""
+    line each (icon, linked task id, status, creator), the mentions once each (unless they
+    are too many: then they follow the digest, see render_digest)."""
     out = [f"### {escape.plain(d.title())} \n"]
     for workflow, found in d.groups():
         out.append(f"\n**{escape.markdown(workflow)}**  \n")
@@ -182,6 +231,8 @@ def _digest_body(d: digest.Digest) -> dict[str, Any]:
             who = f" · {escape.markdown(line.creator)}" if line.creator else ""
             out.append(f"- {line.icon} {task} {line.status_text}{who}{d.note(line)}  \n")
     mentions = d.mentions
+    if _apart(list(mentions.get("at_mobiles", [])), list(mentions.get("at_user_ids", []))):
+        mentions = {**mentions, "at_mobiles": [], "at_user_ids": []}
     people = [*mentions.get("at_mobiles", []), *mentions.get("at_user_ids", [])]
     if people:
         out.append(f"\n{MENTION_PREFIX} @{'@'.join(people)}")
@@ -199,9 +250,15 @@ def _digest_body(d: digest.Digest) -> dict[str, Any]:
 def render_digest(
     items: list[digest.Item], ctx: RenderContext
 ) -> list[tuple[list[Request], list[digest.Item]]]:
-    """A backlog as markdown digests, each within the robot's 20000-byte body."""
+    """A backlog as markdown digests, each within the robot's 20000-byte body; a few hundred
+    people's mentions follow each digest in messages of their own."""
     packed = digest.pack(items, _digest_body, lambda b: len(encode_json(b)), MAX_BODY - 256)
-    return [([_request(body, ctx, "digest")], carried) for _, body, carried in packed]
+    rendered = []
+    for d, body, carried in packed:
+        people = list(d.mentions.get("at_mobiles", [])), list(d.mentions.get("at_user_ids", []))
+        mentions = _mention_requests(escape.plain(d.title()), _apart(*people), ctx)
+        rendered.append(([_request(body, ctx, "digest"), *mentions], carried))
+    return rendered
 
 
 def interpret(response: Response) -> Outcome:
