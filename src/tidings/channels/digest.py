@@ -148,14 +148,15 @@ def lines(items: Sequence[Item]) -> list[DigestLine]:
 def merge_mentions(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Every entry's mentions, once each: lists merged in first-seen order, flags or-ed."""
     merged: dict[str, Any] = {}
+    lists: dict[str, dict[str, None]] = {}  # ordered sets: linear in the mentions, not squared
     for e in entries:
         for name, value in (e.get("mentions") or {}).items():
             if isinstance(value, list):
-                seen = merged.setdefault(name, [])
-                seen.extend(v for v in value if v not in seen)
+                lists.setdefault(name, {}).update(dict.fromkeys(map(str, value)))
+                merged.setdefault(name, None)  # keep the order names were first seen in
             else:
                 merged[name] = bool(merged.get(name)) or bool(value)
-    return merged
+    return {name: list(lists[name]) if name in lists else value for name, value in merged.items()}
 
 
 T = TypeVar("T")
