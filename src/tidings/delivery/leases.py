@@ -26,6 +26,8 @@ class AttemptStopped(Exception):
 
 
 class Leases:
+    """One worker's held destinations and the deadlines of the attempts in flight to them."""
+
     def __init__(self, clock: Clock, lease: float, attempt_timeout: float) -> None:
         self.clock = clock
         self.lease = lease

@@ -236,7 +236,9 @@ class Worker:
                 await self._renewer
         try:
             await self._commit.flush()
-            with contextlib.suppress(Exception):  # else its heartbeat goes stale: the same
+            # Not counted by the others any more; if the database is away, it is once its
+            # heartbeat is a lease old.
+            with contextlib.suppress(Exception):
                 await self.run_db(workers.leave, self.store, self.name)
         finally:
             await self._transport.__aexit__(*exc)
@@ -375,12 +377,10 @@ class Worker:
             answered_at, answered, retry_at, unrecorded, outcome = await self._send(
                 row, destination, claimed
             )
-            before, circuit = (
-                circuit,
-                self._circuit_after(circuit, outcome, answered_at, destination),
-            )
-            if circuit is not before:
-                breaker.report(before, circuit, claimed.key, claimed.channel, row.address)
+            after = self._circuit_after(circuit, outcome, answered_at, destination)
+            if after is not circuit:  # a pause or a resumption is logged
+                breaker.report(circuit, after, claimed.key, claimed.channel, row.address)
+            circuit = after
             sent += 1
             if answered:  # the platform saw it: it counts against its rate limit
                 # Counted from when the answer came, not from when the request left: the
