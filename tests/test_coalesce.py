@@ -451,6 +451,11 @@ def test_preview_shows_the_digest_of_a_backlog_for_each_robot(tmp_path, sandbox,
     ]
     assert all(len(content.encode()) <= 4096 for content in wecom)
     assert sum(len(TASK.findall(content)) for content in wecom) == 300
+    # Each line links its own task (the snapshot's link with the id counted up).
+    links = [link for content in wecom for link in re.findall(r"\[#\d+\]\(([^)]+)\)", content)]
+    assert len(set(links)) == 300, links[:3]
+    assert any(re.search(r"/47(\?|$)", link) for link in links)  # the snapshot's own
+    assert any(re.search(r"/346(\?|$)", link) for link in links)  # and the 300th
     assert "dt-token" not in shown.stdout  # the robot's token stays masked
     text = cli("preview", "-c", config, "-t", task, "--digest", "3")
     assert text.code == 0 and "3 条工作流通知" in text.stdout

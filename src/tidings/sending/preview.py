@@ -34,6 +34,20 @@ def redact_call(call: dict, *, mask_url: bool = True) -> dict:
     return {**call, "url": url, "headers": headers, "body": body}
 
 
+def _task_url(url: str, task_id: int, other: int) -> str:
+    """The link of task `other` where `url` links task `task_id` (the id is a segment of
+    its path, as in Zadig's task links); else `url` as it is."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    segments = parts.path.split("/")
+    if str(task_id) not in segments:
+        return url
+    at = len(segments) - 1 - segments[::-1].index(str(task_id))
+    segments[at] = str(other)
+    return urllib.parse.urlunsplit(parts._replace(path="/".join(segments)))
+
+
 def digest_calls(plan: Plan, backlog: int) -> tuple[list[dict], list[str]]:
     """The digests each robot of the plan would get if `backlog` events like this one (task
     ids counting up from its own) waited in its queue and were merged (delivery.coalesce):
@@ -52,8 +66,16 @@ def digest_calls(plan: Plan, backlog: int) -> tuple[list[dict], list[str]]:
             why = "coalesce: false" if channel.render_digest is not None else "each payload counts"
             notes.append(f"{item.source} ({item.webhook_type}): never merged ({why})")
             continue
+        first = int(entry["task_id"])
         items = [
-            Item(f"event-{n}", {**entry, "task_id": int(entry["task_id"]) + n})
+            Item(
+                f"event-{n}",
+                {
+                    **entry,
+                    "task_id": first + n,
+                    "url": _task_url(str(entry.get("url", "")), first, first + n),
+                },
+            )
             for n in range(backlog)
         ]
         ctx = RenderContext(item.key, str(entry.get("language", "zh-cn")))
