@@ -342,3 +342,28 @@ async def test_a_channels_own_deliver_gets_a_transport_bound_to_its_destination(
             with pytest.raises(TransportError, match=f"cannot resolve host {HOOK_HOST}"):
                 await transport.for_destination(app).send(call)
     assert [method for method, _, _ in proxy.asked] == ["POST"]
+
+
+async def test_an_ad_hoc_host_only_the_proxy_can_resolve_goes_through_it():
+    """A network that reaches out only through its proxy: this host's DNS does not know the
+    name, the proxy does. An ad-hoc destination whose name is allowed goes through the proxy
+    (which resolves it); without a proxy the same name cannot be resolved, and says so; an
+    allowed name that does resolve here to a private address is still refused."""
+    from tidings.net import HostPolicy
+
+    guard = HostPolicy.build([HOOK_HOST], set())
+    async with Receiver() as receiver, ForwardProxy() as proxy:
+        url = f"http://{HOOK_HOST}:{receiver.port}/hook"
+        async with HttpClient(environ={"http_proxy": proxy.url}) as client:
+            answer = await client.request("POST", url, {}, b"{}", 5, guard=guard)
+            assert answer.status == 200
+        assert proxy.asked == [("POST", url, None)]
+        async with HttpClient(environ={}) as client:
+            with pytest.raises(HttpError, match=f"cannot resolve host {HOOK_HOST}"):
+                await client.request("POST", url, {}, b"{}", 5, guard=guard)
+        # A name the configuration uses (allowed, but not its private addresses) that
+        # resolves here, to loopback: checked here, as before, proxy or not.
+        local = HostPolicy.build([], {"localhost"})
+        async with HttpClient(environ={"http_proxy": proxy.url}) as client:
+            with pytest.raises(HttpError, match="loopback"):
+                await client.request("POST", "http://localhost:9/x", {}, b"{}", 5, guard=local)

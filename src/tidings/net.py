@@ -148,7 +148,7 @@ class HostPolicy:
         """Why an ad-hoc notification may not go to this host (before any DNS), or None."""
         host = host.lower().rstrip(".")
         if host in self.names or host.endswith(self.domains) or self._in_networks(host):
-            return self.address_problem(host, host) if _is_ip(host) else None
+            return self.address_problem(host, host) if is_ip(host) else None
         return (
             f"host {shown_host(host)} is not allowed for ad-hoc notifications: only the "
             f"platforms' hosts, hosts the configuration names and {ALLOW_SETTING}"
@@ -181,7 +181,8 @@ class HostPolicy:
         )
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
+    """Whether `host` is an IP address (not a name)."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -22,6 +22,7 @@ from tidings.delivery.http.decoding import ACCEPT_ENCODING, decode_off_loop
 from tidings.delivery.http.errors import HttpError, NotSent
 from tidings.delivery.http.tls import TlsContexts, connect_errors
 from tidings.delivery.http.urls import Target, parse_target
+from tidings.net import is_ip
 
 if TYPE_CHECKING:
     from tidings.delivery.proxies import Proxies, Proxy
@@ -261,13 +262,22 @@ class HttpClient:
         """A connection only to addresses the guard allows: the host is resolved here, every
         address it has is checked, and the connection goes to a checked address (never to a
         name resolved again, which could answer otherwise). Through a proxy, the proxy
-        resolves the name: the addresses checked are what this host's DNS says."""
+        resolves the name: the addresses checked are what this host's DNS says, and a name
+        this host cannot resolve at all (a network that reaches out only through its proxy)
+        goes to the proxy, which resolves it: the name itself was allowed."""
         problem = guard.host_problem(target.host)
         if problem is not None:
             raise HttpError(problem, permanent=True)
         loop = asyncio.get_running_loop()
-        with connect_errors(target.host, target.port):
-            infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        resolving = loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        if via is not None and not is_ip(target.host):
+            try:
+                infos = await resolving
+            except socket.gaierror:  # only the proxy can resolve it
+                return await self._through(via, target, verify, deadline)
+        else:
+            with connect_errors(target.host, target.port):
+                infos = await resolving
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:
             problem = guard.address_problem(target.host, address)
@@ -368,3 +378,4 @@ def _check_headers(headers: Mapping[str, str], given: set[str]) -> None:
         raise HttpError(
             f"header {bad!r} is set by the transport; a request must not give it", permanent=True
         )
+
