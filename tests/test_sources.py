@@ -194,15 +194,44 @@ def test_times_of_both_platforms():
 
 def test_signatures_are_checked_in_constant_time_and_say_why():
     body = b'{"action":"completed"}'
-    assert verify.github(GITHUB_SECRET, github_signature(body), body) is None
-    assert "does not match" in (verify.github(GITHUB_SECRET, github_signature(b"{}"), body) or "")
-    assert "missing" in (verify.github(GITHUB_SECRET, None, body) or "")
-    assert verify.github(GITHUB_SECRET, "sha256=é☃", body) is not None  # no crash
-    assert verify.gitlab(GITLAB_TOKEN, GITLAB_TOKEN) is None
-    assert verify.gitlab(GITLAB_TOKEN, "guess") is not None
-    assert "missing" in (verify.gitlab(GITLAB_TOKEN, "") or "")
-    for message in (verify.github(GITHUB_SECRET, "sha256=00", body), verify.gitlab("x" * 16, "y")):
+    secrets, tokens = [GITHUB_SECRET], [GITLAB_TOKEN]
+    assert verify.github(secrets, github_signature(body), body) is None
+    assert "does not match" in (verify.github(secrets, github_signature(b"{}"), body) or "")
+    assert "missing" in (verify.github(secrets, None, body) or "")
+    assert verify.github(secrets, "sha256=é☃", body) is not None  # no crash
+    assert verify.gitlab(tokens, GITLAB_TOKEN) is None
+    assert verify.gitlab(tokens, "guess") is not None
+    assert "missing" in (verify.gitlab(tokens, "") or "")
+    for message in (verify.github(secrets, "sha256=00", body), verify.gitlab(["x" * 16], "y")):
         assert GITHUB_SECRET not in (message or "") and "x" * 16 not in (message or "")
+
+
+def test_a_rotated_secret_accepts_the_webhooks_with_the_new_one_and_with_the_old_one():
+    """Rotating the GitHub secret across many repositories' webhooks: `secret: [new, old]`
+    takes both while the webhooks change; a third secret is still refused. The same for
+    GitLab's token."""
+    from tidings.config.loading import loads
+
+    new, old = "gh-new-secret-0123456789abcdef", GITHUB_SECRET
+    config = loads(
+        f"""
+        sources:
+          github: {{secret: [{new}, {old}]}}
+          gitlab: {{token: [gl-new-token-0123456789, {GITLAB_TOKEN}]}}
+        """.replace("        ", "")
+    )
+    assert config.sources.github is not None and config.sources.gitlab is not None
+    secrets, tokens = config.sources.github.secret, config.sources.gitlab.token
+    body = b'{"action":"completed"}'
+    for secret in (new, old):
+        assert verify.github(secrets, github_signature(body, secret), body) is None
+    stranger = github_signature(body, "some-other-secret-0123456789")
+    assert "does not match" in (verify.github(secrets, stranger, body) or "")
+    assert verify.gitlab(tokens, "gl-new-token-0123456789") is None
+    assert verify.gitlab(tokens, GITLAB_TOKEN) is None
+    assert verify.gitlab(tokens, "gl-other-token-0123456789") is not None
+    # Both are secrets: masked wherever tidings prints.
+    assert {new, old, GITLAB_TOKEN} <= set(config.secrets())
 
 
 def _run(action: str, conclusion: str | None = "success", **kw) -> RunUpdate:

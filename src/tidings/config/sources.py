@@ -64,25 +64,38 @@ class GitlabRoute(Strict):
         return ref is None or _branch_matches(self.branches, ref)
 
 
-def _secret(value: str, field: str) -> str:
-    if len(value) < MIN_HOOK_SECRET:
-        raise ValueError(
-            f"{field} is too short to be a secret: use at least {MIN_HOOK_SECRET} characters "
-            "(e.g. `openssl rand -hex 24`), the same in the webhook's settings"
-        )
-    return value
+def _one_or_more(value: object) -> object:
+    """A secret, or a list of them (during a rotation: the new one and the old one)."""
+    return [value] if isinstance(value, str) else value
+
+
+def _secrets(values: list[str], field: str) -> list[str]:
+    if not values:
+        raise ValueError(f"give {field}: the webhook's secret, or a list of them")
+    for value in values:
+        if len(value) < MIN_HOOK_SECRET:
+            raise ValueError(
+                f"{field} is too short to be a secret: use at least {MIN_HOOK_SECRET} "
+                "characters (e.g. `openssl rand -hex 24`), the same in the webhook's settings"
+            )
+    return values
 
 
 class GithubSource(Strict):
     """GitHub's webhooks (workflow_run, workflow_job, ping): signed with `secret`."""
 
-    secret: str  # the webhook's Secret: X-Hub-Signature-256 is its HMAC of the body
+    # The webhook's Secret: X-Hub-Signature-256 is its HMAC of the body. A list accepts any
+    # of them (a rotation: the webhooks that have the new one and those that still have the
+    # old one).
+    secret: list[str]
     routes: list[GithubRoute] = Field(default_factory=list)
+
+    _given_as_one = field_validator("secret", mode="before")(_one_or_more)
 
     @field_validator("secret")
     @classmethod
-    def _long_enough(cls, value: str) -> str:
-        return _secret(value, "secret")
+    def _long_enough(cls, value: list[str]) -> list[str]:
+        return _secrets(value, "secret")
 
     def route(
         self, repository: str, actions_workflow: str | None, branch: str | None
@@ -99,13 +112,15 @@ class GithubSource(Strict):
 class GitlabSource(Strict):
     """GitLab's webhooks (Pipeline Hook, Job Hook): carrying `token` as X-Gitlab-Token."""
 
-    token: str  # the webhook's Secret token
+    token: list[str]  # the webhook's Secret token; a list accepts any of them (a rotation)
     routes: list[GitlabRoute] = Field(default_factory=list)
+
+    _given_as_one = field_validator("token", mode="before")(_one_or_more)
 
     @field_validator("token")
     @classmethod
-    def _long_enough(cls, value: str) -> str:
-        return _secret(value, "token")
+    def _long_enough(cls, value: list[str]) -> list[str]:
+        return _secrets(value, "token")
 
     def route(self, project: str, ref: str | None) -> GitlabRoute | None:
         return next((r for r in self.routes if r.matches(project, ref)), None)
@@ -119,5 +134,5 @@ class Sources(Strict):
     gitlab: GitlabSource | None = None
 
     def secrets(self) -> list[str]:
-        found = [self.github.secret] if self.github else []
-        return found + ([self.gitlab.token] if self.gitlab else [])
+        found = list(self.github.secret) if self.github else []
+        return found + (list(self.gitlab.token) if self.gitlab else [])

@@ -20,27 +20,36 @@ def _raw(header: str) -> bytes:
     return header.encode("latin-1", "replace")
 
 
-def github(secret: str, header: str | None, body: bytes) -> str | None:
+def github(secrets: list[str], header: str | None, body: bytes) -> str | None:
     if not header:
         return (
             f"{GITHUB_HEADER} missing: give the GitHub webhook a secret, the one in "
             "sources.github.secret"
         )
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(_raw(header), f"sha256={digest}".encode("ascii")):
+    sent = _raw(header)
+    # Every secret is tried (none is skipped once one matches): the time says nothing.
+    matched = False
+    for secret in secrets:
+        digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+        matched |= hmac.compare_digest(sent, f"sha256={digest}".encode("ascii"))
+    if not matched:
         return (
-            f"{GITHUB_HEADER} does not match the body: the GitHub webhook's secret is not the "
+            f"{GITHUB_HEADER} does not match the body: the GitHub webhook's secret is not "
             "one in sources.github.secret (or the body was changed on the way)"
         )
     return None
 
 
-def gitlab(token: str, header: str | None) -> str | None:
+def gitlab(tokens: list[str], header: str | None) -> str | None:
     if not header:
         return (
             f"{GITLAB_HEADER} missing: give the GitLab webhook a secret token, the one in "
             "sources.gitlab.token"
         )
-    if not hmac.compare_digest(_raw(header), token.encode("utf-8")):
-        return f"{GITLAB_HEADER} is not the token in sources.gitlab.token"
+    sent = _raw(header)
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(sent, token.encode("utf-8"))
+    if not matched:
+        return f"{GITLAB_HEADER} is not a token in sources.gitlab.token"
     return None
