@@ -112,6 +112,18 @@ class Digest:
         """`（3 条通知）` when a line stands for more than one event."""
         return self.text("events", n=line.events) if line.events > 1 else ""
 
+    def row(
+        self,
+        line: DigestLine,
+        link: Callable[[str, str], str],
+        esc: Callable[[str], str],
+    ) -> str:
+        """A task's line in a channel's markup: icon, its id linked (`link(text, url)`),
+        status, creator (`esc`aped), and how many events it stands for."""
+        who = f" · {esc(line.creator)}" if line.creator else ""
+        task = link(f"#{line.task_id}", line.url)
+        return f"{line.icon} {task} {line.status_text}{who}{self.note(line)}"
+
 
 def _clip(value: str) -> str:
     value = " ".join(str(value).split())

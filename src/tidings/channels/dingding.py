@@ -227,9 +227,7 @@ def _digest_body(d: digest.Digest) -> dict[str, Any]:
     for workflow, found in d.groups():
         out.append(f"\n**{escape.markdown(workflow)}**  \n")
         for line in found:
-            task = md.link(f"#{line.task_id}", line.url)
-            who = f" · {escape.markdown(line.creator)}" if line.creator else ""
-            out.append(f"- {line.icon} {task} {line.status_text}{who}{d.note(line)}  \n")
+            out.append(f"- {d.row(line, md.link, escape.markdown)}  \n")
     mentions = d.mentions
     if _apart(list(mentions.get("at_mobiles", [])), list(mentions.get("at_user_ids", []))):
         mentions = {**mentions, "at_mobiles": [], "at_user_ids": []}

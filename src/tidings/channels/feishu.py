@@ -189,16 +189,17 @@ def render_note(note: Note, config: LarkHookConfig, ctx: RenderContext) -> list[
     return [_request(body, ctx, "card"), *mentions]
 
 
+def _lark_link(text: str, url: str) -> str:
+    return md.link(text, url, escape.lark_md)
+
+
 def _digest_card(d: digest.Digest) -> dict[str, Any]:
     """A digest as a blue card: a div per workflow, one lark_md line per task (icon, linked
     task id, status, creator)."""
     elements: list[dict[str, Any]] = []
     for workflow, found in d.groups():
         rows = [f"**{escape.lark_md(workflow)}**"]
-        for line in found:
-            task = md.link(f"#{line.task_id}", line.url, escape.lark_md)
-            who = f" · {escape.lark_md(line.creator)}" if line.creator else ""
-            rows.append(f"{line.icon} {task} {line.status_text}{who}{d.note(line)}")
+        rows += [d.row(line, _lark_link, escape.lark_md) for line in found]
         elements.append({"fields": [_field("\n".join(rows))], "tag": "div"})
     return {"msg_type": "interactive", "card": _card("blue", escape.plain(d.title()), elements)}
 

@@ -148,9 +148,7 @@ def _digest_card(d: digest.Digest) -> dict[str, Any]:
     for workflow, found in d.groups():
         rows = [f"**{escape.markdown(workflow)}**"]
         for line in found:
-            task = md.link(f"#{line.task_id}", line.url)
-            who = f" · {escape.markdown(line.creator)}" if line.creator else ""
-            rows.append(f"- {line.icon} {task} {line.status_text}{who}{d.note(line)}")
+            rows.append(f"- {d.row(line, md.link, escape.markdown)}")
         body.append(_text("\n".join(rows)))
     return _card(body, None, "", list(d.mentions.get("at_emails", [])))
 

@@ -206,12 +206,7 @@ def _digest(d: digest.Digest) -> dict[str, Any]:
     title = " ".join(d.title().split())
     blocks: list[dict[str, Any]] = [_header(title)]
     for workflow, found in d.groups():
-        rows = [
-            f"{line.icon} {_link(f'#{line.task_id}', line.url)} {line.status_text}"
-            + (f" · {escape(line.creator)}" if line.creator else "")
-            + d.note(line)
-            for line in found
-        ]
+        rows = [d.row(line, _link, escape) for line in found]
         for start in range(0, len(rows), _DIGEST_ROWS):
             head = [f"*{escape(workflow)}*"] if start == 0 else []
             text = "\n".join(head + rows[start : start + _DIGEST_ROWS])

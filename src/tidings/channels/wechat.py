@@ -159,9 +159,7 @@ def _digest_content(d: digest.Digest, mentions: str) -> str:
     for workflow, found in d.groups():
         out.append(f"**{escape.markdown(workflow)}**\n")
         for line in found:
-            task = md.link(f"#{line.task_id}", line.url)
-            who = f" · {escape.markdown(line.creator)}" if line.creator else ""
-            out.append(f"> {line.icon} {task} {line.status_text}{who}{d.note(line)}\n")
+            out.append(f"> {d.row(line, md.link, escape.markdown)}\n")
     out.append(mentions)
     return "".join(out)
 

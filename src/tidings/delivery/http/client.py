@@ -378,4 +378,3 @@ def _check_headers(headers: Mapping[str, str], given: set[str]) -> None:
         raise HttpError(
             f"header {bad!r} is set by the transport; a request must not give it", permanent=True
         )
-
