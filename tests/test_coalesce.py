@@ -72,19 +72,26 @@ def statuses(store: Store) -> list[tuple[str, str | None, int, str]]:
         return tx.run("SELECT status, digest_id, lane, id FROM deliveries ORDER BY seq")
 
 
-def work(store: Store, config, clock, ids: list[str]) -> dict[str, str]:
-    async def run() -> dict[str, str]:
-        worker = Worker(
-            store,
-            Resolver(config),
-            clock=clock,
-            limits=limits_of(config),
-            settings=settings_of(config),
-        )
-        async with worker:
-            return await worker.run_until(ids, clock.now() + 3600)
+def worker_for(store: Store, config, clock, **options) -> Worker:
+    """A worker with the configuration's settings and limits, on `clock`."""
+    return Worker(
+        store,
+        Resolver(config),
+        clock=clock,
+        limits=limits_of(config),
+        settings=settings_of(config),
+        **options,
+    )
 
-    return asyncio.run(run())
+
+async def worked(store: Store, config, clock, ids: list[str], **options) -> dict[str, str]:
+    """Run a worker until these deliveries are final (an hour of `clock` at most)."""
+    async with worker_for(store, config, clock, **options) as worker:
+        return await worker.run_until(ids, clock.now() + 3600)
+
+
+def work(store: Store, config, clock, ids: list[str]) -> dict[str, str]:
+    return asyncio.run(worked(store, config, clock, ids))
 
 
 TASK = re.compile(r"\[#(\d+)\]")
@@ -103,15 +110,7 @@ def test_a_dingtalk_backlog_becomes_digests_within_the_limit(store):
             events += [(i, "passed") for i in range(1, 101)]
             ids = enqueue(store, config, events)
             started = clock.now()
-            worker = Worker(
-                store,
-                Resolver(config),
-                clock=clock,
-                limits=limits_of(config),
-                settings=settings_of(config),
-            )
-            async with worker:
-                finals = await worker.run_until(ids, clock.now() + 3600)
+            finals = await worked(store, config, clock, ids)
             return finals, sb.received("dingtalk"), clock.now() - started
 
     finals, received, took = asyncio.run(scenario())
@@ -146,14 +145,7 @@ def test_a_short_backlog_is_sent_message_by_message(store):
             url = sb.dingtalk_robot("short", secret=SECRET, keywords=("工作流",))
             config = loads(robot_config(dingtalk_ctl(url)))
             ids = enqueue(store, config, [(i, "passed") for i in range(1, 6)])
-            async with Worker(
-                store,
-                Resolver(config),
-                clock=clock,
-                limits=limits_of(config),
-                settings=settings_of(config),
-            ) as worker:
-                finals = await worker.run_until(ids, clock.now() + 3600)
+            finals = await worked(store, config, clock, ids)
             return finals, sb.accepted("dingtalk")
 
     finals, received = asyncio.run(scenario())
@@ -179,14 +171,7 @@ def run_backlog(store: Store, config_text: str, platform: str, events, scale: fl
             }[platform]()
             config = loads(config_text.replace("{url}", url))
             ids = enqueue(store, config, events)
-            async with Worker(
-                store,
-                Resolver(config),
-                clock=clock,
-                limits=limits_of(config),
-                settings=settings_of(config),
-            ) as worker:
-                finals = await worker.run_until(ids, clock.now() + 3600)
+            finals = await worked(store, config, clock, ids)
             return finals, sb.received(platform)
 
     return asyncio.run(scenario())
@@ -476,16 +461,7 @@ def test_metrics_count_digests_merged_events_and_each_destinations_lag(store):
             lag = metrics.registry.get_sample_value(
                 "tidings_destination_lag_seconds", {"destination": key, "channel": "dingding"}
             )
-            worker = Worker(
-                store,
-                Resolver(config),
-                clock=clock,
-                limits=limits_of(config),
-                settings=settings_of(config),
-                metrics=metrics,
-            )
-            async with worker:
-                await worker.run_until(ids, clock.now() + 3600)
+            await worked(store, config, clock, ids, metrics=metrics)
             return lag, key, len(sb.accepted("dingtalk"))
 
     lag, key, digests = asyncio.run(scenario())
@@ -621,13 +597,7 @@ def test_eighteen_events_in_a_minute_arrive_one_by_one_within_it(store):
         async with Sandbox(clock=clock) as sb:
             url = sb.dingtalk_robot("steady", secret=SECRET, keywords=("工作流",))
             config = loads(robot_config(dingtalk_ctl(url)))
-            worker = Worker(
-                store,
-                Resolver(config),
-                clock=clock,
-                limits=limits_of(config),
-                settings=settings_of(config),
-            )
+            worker = worker_for(store, config, clock)
             stop = asyncio.Event()
             async with worker:
                 running = asyncio.create_task(worker.run(stop))
