@@ -21,6 +21,7 @@ from typing import Any, TypedDict
 
 import orjson
 
+from tidings.store import workers
 from tidings.store.db import Store, from_json, in_list, json_each, retry_on_conflict
 
 FINAL = ("sent", "failed", "dead", "coalesced")  # coalesced: merged into a digest (issue #18)
@@ -93,7 +94,6 @@ _DUE = """
         AND (paused_until IS NULL OR paused_until <= :now)
         AND address_key IN {addresses} AND key NOT IN {held}
 """
-_ALIVE = "SELECT count(*) FROM workers WHERE seen_at >= :since"
 _CLAIM = """
 UPDATE destinations SET lease_owner = :owner, lease_until = :until
 WHERE key IN (
@@ -137,7 +137,7 @@ def claim(
     with store.transaction() as tx:
         if share is not None:
             since, least = share
-            alive = int(tx.value(_ALIVE, {"since": since}) or 0)
+            alive = workers.counted(tx, since)
             if alive > 1:
                 counted = {k: params[k] for k in ("now", "addresses", "held")}
                 waiting = int(tx.value(f"SELECT count(*) {due}", counted) or 0)

@@ -3,13 +3,12 @@ fair share of what is due (queue.claim), and the console lists them (browse.work
 
 from __future__ import annotations
 
-from tidings.store.db import Store
+from tidings.store.db import Store, Tx
 
 _BEAT = """
 INSERT INTO workers (name, started_at, seen_at) VALUES (:name, :now, :now)
 ON CONFLICT (name) DO UPDATE SET seen_at = :now
 """
-
 
 # Rows of workers that died without stopping are removed a day after their last heartbeat.
 FORGOTTEN_AFTER = 86400.0
@@ -28,8 +27,13 @@ def leave(store: Store, name: str) -> None:
         tx.run("DELETE FROM workers WHERE name = :name", {"name": name})
 
 
+def counted(tx: Tx, since: float) -> int:
+    """How many workers were seen since `since` (their heartbeat), in `tx`."""
+    found = tx.value("SELECT count(*) FROM workers WHERE seen_at >= :since", {"since": since})
+    return int(found or 0)
+
+
 def alive(store: Store, since: float) -> int:
     """How many workers were seen since `since` (their heartbeat)."""
     with store.transaction(write=False) as tx:
-        found = tx.value("SELECT count(*) FROM workers WHERE seen_at >= :since", {"since": since})
-    return int(found or 0)
+        return counted(tx, since)
