@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -133,3 +136,34 @@ def wait_for(predicate: Any, timeout: float = 15.0, what: str = "condition") -> 
             return found
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_process(
+    config: str | Path,
+    home: str | Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdout: Any = subprocess.PIPE,
+    cwd: str | Path | None = None,
+) -> tuple[subprocess.Popen[str], int]:
+    """`tidings serve -c config ARGS` in its own process, as a user starts it, on a free
+    port (no TIDINGS_ variables but those of `env`; `home` its TIDINGS_HOME); the process
+    and its port. Its stderr is a pipe (text)."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    environ.update(env or {}, NO_COLOR="1", TIDINGS_HOME=str(home))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tidings", "serve", "-c", str(config), "--port", str(port), *args],
+        env=environ,
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return server, port

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from api_helpers import READER, SENDER, Answer, ApiServer, tokens_yaml, wait_for
+from api_helpers import (
+    READER,
+    SENDER,
+    Answer,
+    ApiServer,
+    serve_process,
+    tokens_yaml,
+    wait_for,
+)
 from runner_helpers import hook_ctl
 
 POSTS = 40
@@ -183,19 +188,8 @@ def test_events_of_other_shapes_are_answered_alike(tmp_path, sandbox):
 
 
 def _serve(config: str, database: str, home) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    environ.update(TIDINGS_HOME=str(home), TIDINGS_DATABASE_URL=database)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tidings", "serve", "-c", config, "--port", str(port)],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return server, port
+    env = {"TIDINGS_DATABASE_URL": database}
+    return serve_process(config, home, env=env, stdout=subprocess.DEVNULL)
 
 
 def _call(port: int, method: str, path: str, body: dict | None = None, **headers) -> Answer:

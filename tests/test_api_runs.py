@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 import urllib.request
 
-from api_helpers import ADMIN, READER, RUNNER, ApiServer, tokens_yaml, wait_for
+from api_helpers import (
+    ADMIN,
+    READER,
+    RUNNER,
+    ApiServer,
+    serve_process,
+    tokens_yaml,
+    wait_for,
+)
 from runner_helpers import hook_ctl, statuses
 
 
@@ -163,24 +169,9 @@ def test_reject_cancel_and_refusals(tmp_path, sandbox):
         assert "did you mean remark?" in remark.json()["problems"][0]["message"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_command_starts_and_stops_gracefully(tmp_path, sandbox):
     config = _config(tmp_path, sandbox.webhook_inbox("serve"))
-    port = _free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    environ.update(NO_COLOR="1", TIDINGS_HOME=str(tmp_path / "home"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tidings", "serve", "-c", config, "--port", str(port)],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server, port = serve_process(config, tmp_path / "home")
     try:
 
         def up():

@@ -7,14 +7,13 @@ import http.client
 import json
 import os
 import shlex
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from api_helpers import serve_process
 from tidings.sandbox import SandboxThread
 
 ROOT = Path(__file__).parent.parent
@@ -32,12 +31,6 @@ def _walkthrough() -> list[list[str]]:
 def _exports(commands: list[list[str]]) -> dict[str, str]:
     (export,) = [c for c in commands if c[0] == "export"]
     return dict(word.split("=", 1) for word in export[1:])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -143,18 +136,7 @@ def test_after_make_install_the_readme_puts_tidings_on_path():
 
 
 def _serve(tmp_path: Path, config: Path, env: dict[str, str], *args: str):
-    port = _free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    environ.update(env, NO_COLOR="1", TIDINGS_HOME=str(tmp_path / "home"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tidings", "serve", "-c", str(config), "--port", str(port), *args],
-        env=environ,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return server, port
+    return serve_process(config, tmp_path / "home", *args, env=env, cwd=tmp_path)
 
 
 def test_serve_logs_every_line_in_its_format(tmp_path, sandbox):

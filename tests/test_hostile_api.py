@@ -10,7 +10,15 @@ import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from api_helpers import READER, RUNNER, SENDER, ApiServer, tokens_yaml, wait_for
+from api_helpers import (
+    READER,
+    RUNNER,
+    SENDER,
+    ApiServer,
+    serve_process,
+    tokens_yaml,
+    wait_for,
+)
 from runner_helpers import hook_ctl
 
 
@@ -382,24 +390,12 @@ def test_host_policy_allows_the_platforms_and_what_is_listed():
 
 
 def test_serve_never_logs_a_query_string_and_refuses_tokens_in_one(tmp_path, sandbox):
-    import os
     import signal
-    import socket
-    import subprocess
-    import sys
     import urllib.error
     import urllib.request
 
     config = _config(tmp_path, sandbox.webhook_inbox("ci"))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    environ.update(NO_COLOR="1", TIDINGS_HOME=str(tmp_path / "home"))
-    argv = [sys.executable, "-m", "tidings", "serve", "-c", config, "--port", str(port)]
-    server = subprocess.Popen(
-        [*argv, "--log-level", "info"], env=environ, stderr=subprocess.PIPE, text=True
-    )
+    server, port = serve_process(config, tmp_path / "home", "--log-level", "info", stdout=None)
     base = f"http://127.0.0.1:{port}"
 
     def get(path: str, token: str | None = None) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from console_helpers import SECRETS, TOKENS
 
-from api_helpers import ADMIN, READER, RUNNER, SENDER, wait_for
+from api_helpers import ADMIN, READER, RUNNER, SENDER, serve_process, wait_for
 
 
 class Web:
@@ -354,26 +354,13 @@ def test_help_and_notify_never_load_the_console(tmp_path):
 
 
 def test_tidings_serve_serves_the_console(tmp_path, sandbox):
-    import os
     import signal
-    import socket
     import urllib.request
 
     from console_helpers import console_config
 
     config = console_config(tmp_path, sandbox)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    environ.update(NO_COLOR="1", TIDINGS_HOME=str(tmp_path / "home"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tidings", "serve", "-c", config, "--port", str(port)],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server, port = serve_process(config, tmp_path / "home")
     try:
 
         def login() -> Any:
