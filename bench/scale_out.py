@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,27 +25,9 @@ import time
 import uuid
 from pathlib import Path
 
+from throughput import start_receiver
+
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_receiver(delay_ms: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(HERE / "receiver.py"), str(port), str(delay_ms)]
-    )
-    for _ in range(200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                break
-        except OSError:
-            time.sleep(0.05)
-    return process, f"http://127.0.0.1:{port}"
 
 
 def config_text(base: str, destinations: int, url: str, claim_batch: int | None) -> str:

@@ -34,9 +34,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_receiver() -> tuple[subprocess.Popen, str]:
+def start_receiver(delay_ms: int = 0) -> tuple[subprocess.Popen, str]:
+    """bench/receiver.py in its own process, answering each request after `delay_ms`."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(HERE / "receiver.py"), str(port)])
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "receiver.py"), str(port), str(delay_ms)]
+    )
     for _ in range(200):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.1):
