@@ -602,4 +602,8 @@ def test_all_tasks_latest_first_filtered_and_paged(console):
     only, _ = listed("/tasks?workflow=wf")
     assert [task for task, _ in only] == [f"wf#{run_id}"]
     assert listed("/tasks?workflow=hooked&status=passed")[0] == []
+    # A page key past 64 bits (or not a number) names no row: the first page, never a 500.
+    for path in ("/tasks", "/deliveries"):
+        for key in ("9" * 30, "-" + "9" * 30, "x", "9" * 5000):
+            assert web.get(f"{path}?before={key}&after={key}")[0] == 200, (path, key)
     assert 'href="/tasks/hooked/51"' in web.get("/tasks")[2]

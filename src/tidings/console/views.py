@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection, Request
 from tidings.api.service import Service
 from tidings.console import i18n
 from tidings.console.sessions import COOKIE, Session, Sessions, csrf_ok
+from tidings.storable import INT64_MAX, INT64_MIN
 from tidings.store.browse import Page
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -88,11 +89,13 @@ def duration(seconds: float | int | None) -> str:
 
 
 def query_int(value: str | None) -> int | None:
-    """A number from the query string; None when absent or not a number."""
+    """A number from the query string; None when absent, not a number, or past what the
+    database stores (64 bits): such a page key names no row."""
     try:
-        return int(value) if value else None
+        number = int(value) if value else None
     except ValueError:
         return None
+    return number if number is not None and INT64_MIN <= number <= INT64_MAX else None
 
 
 def pager(path: str, kept: dict[str, str], found: Page) -> tuple[str, str]:
