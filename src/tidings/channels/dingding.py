@@ -100,12 +100,17 @@ def _has_mentions(config: DingdingConfig) -> bool:
 INLINE_MENTIONS = 4096
 
 
+def _inline(mobiles: list[str], user_ids: list[str]) -> bool:
+    """Whether these people's `@` line is short enough to stay in the message."""
+    return len(("@" + "@".join([*mobiles, *user_ids])).encode("utf-8")) <= INLINE_MENTIONS
+
+
 def _apart(mobiles: list[str], user_ids: list[str]) -> list[tuple[list[str], list[str]]]:
     """When the people to mention are too many for the message: them in groups, each for a
     message of its own, (mobiles, user ids); else nothing (they stay in the message)."""
-    people = [*mobiles, *user_ids]
-    if len(("@" + "@".join(people)).encode("utf-8")) <= INLINE_MENTIONS:
+    if _inline(mobiles, user_ids):
         return []
+    people = [*mobiles, *user_ids]
     # Each person is written twice: `@138…` in the text and "138…" in the at list.
     budget = MAX_BODY - 2048
 
@@ -229,7 +234,7 @@ def _digest_body(d: digest.Digest) -> dict[str, Any]:
         for line in found:
             out.append(f"- {d.row(line, md.link, escape.markdown)}  \n")
     mentions = d.mentions
-    if _apart(list(mentions.get("at_mobiles", [])), list(mentions.get("at_user_ids", []))):
+    if not _inline(list(mentions.get("at_mobiles", [])), list(mentions.get("at_user_ids", []))):
         mentions = {**mentions, "at_mobiles": [], "at_user_ids": []}
     people = [*mentions.get("at_mobiles", []), *mentions.get("at_user_ids", [])]
     if people:
